@@ -1,0 +1,50 @@
+/**
+ * What differs between the engines, named. Code outside `db/` asks these flags; it never asks
+ * which engine it is on.
+ */
+export interface Caps {
+  engine: 'sqlite' | 'postgres';
+  /** Column type for UUID keys. */
+  uuidType: 'uuid' | 'text';
+  /** Column type for instants (ISO strings on the wire either way). */
+  timestampType: 'timestamptz' | 'text';
+  /** Column type for booleans. */
+  booleanType: 'boolean' | 'integer';
+  /** Row-level security isolates accounts (else every store query filters by account alone). */
+  rowLevelSecurity: boolean;
+  /** `FOR UPDATE SKIP LOCKED` is available for claiming work across nodes. */
+  supportsSkipLocked: boolean;
+  /** Most bind parameters one statement may carry. */
+  maxBindParams: number;
+  /** Unique-violation detection for the driver's errors. */
+  isUniqueViolation(e: unknown): boolean;
+}
+
+export const SQLITE_CAPS: Caps = {
+  engine: 'sqlite',
+  uuidType: 'text',
+  timestampType: 'text',
+  booleanType: 'integer',
+  rowLevelSecurity: false,
+  supportsSkipLocked: false,
+  maxBindParams: 32_766,
+  isUniqueViolation: (e) =>
+    typeof e === 'object' && e !== null && /^SQLITE_CONSTRAINT_(UNIQUE|PRIMARYKEY)$/.test(String((e as { code?: string }).code)),
+};
+
+export const POSTGRES_CAPS: Caps = {
+  engine: 'postgres',
+  uuidType: 'uuid',
+  timestampType: 'timestamptz',
+  booleanType: 'boolean',
+  rowLevelSecurity: true,
+  supportsSkipLocked: true,
+  maxBindParams: 65_535,
+  isUniqueViolation: (e) => typeof e === 'object' && e !== null && (e as { code?: string }).code === '23505',
+};
+
+/** Which unique constraint was violated, when the driver says (index name on PostgreSQL, columns on SQLite). */
+export function violatedConstraint(e: unknown): string {
+  const err = e as { constraint?: string; message?: string };
+  return err.constraint ?? err.message ?? '';
+}

@@ -1,0 +1,115 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import SQLite from 'better-sqlite3';
+import pg from 'pg';
+import { CompiledQuery, Kysely, PostgresDialect, SqliteDialect, sql, type Transaction } from 'kysely';
+import { POSTGRES_CAPS, SQLITE_CAPS, type Caps } from './caps.js';
+import type { Schema } from './schema.js';
+
+export type Tx = Transaction<Schema>;
+
+/**
+ * The named paths that may see every account (PostgreSQL marks their transactions `app.system`).
+ * Anything else runs through `forAccount`, and a query that forgot its account sees nothing.
+ */
+export type SystemPath =
+  | 'sign-in lookup by email'
+  | 'job claim'
+  | 'outbox claim'
+  | 'expiry sweep'
+  | 'discovery by MAID domain'
+  | 'check-in resolution by certificate'
+  | 'operator command';
+
+export interface Database {
+  readonly caps: Caps;
+  /** Runs fn in one transaction that sees only this account's rows; commits when fn resolves. */
+  forAccount<T>(accountId: string, fn: (tx: Tx) => Promise<T>): Promise<T>;
+  /** Runs fn in one transaction that sees every account. Only for the paths named in SystemPath. */
+  system<T>(path: SystemPath, fn: (tx: Tx) => Promise<T>): Promise<T>;
+  /** The raw Kysely handle, for migrations and tests of isolation itself. */
+  readonly kysely: Kysely<Schema>;
+  close(): Promise<void>;
+}
+
+/** Name of the PostgreSQL role Pippin works as: it owns nothing and cannot bypass row-level security. */
+export const APP_ROLE = 'pippin_app';
+
+export function sqliteFile(dataDir: string): string {
+  return path.join(dataDir, 'pippin.sqlite');
+}
+
+export function openSqlite(file: string): Database {
+  if (file !== ':memory:') fs.mkdirSync(path.dirname(file), { recursive: true });
+  const kysely = new Kysely<Schema>({
+    dialect: new SqliteDialect({
+      database: async () => {
+        const db = new SQLite(file);
+        db.pragma('journal_mode = WAL');
+        db.pragma('synchronous = NORMAL');
+        db.pragma('foreign_keys = ON');
+        db.pragma('busy_timeout = 5000');
+        return db;
+      },
+    }),
+  });
+  const run = <T>(fn: (tx: Tx) => Promise<T>) => kysely.transaction().execute(fn);
+  return {
+    caps: SQLITE_CAPS,
+    kysely,
+    forAccount: (_accountId, fn) => run(fn),
+    system: (_path, fn) => run(fn),
+    close: () => kysely.destroy(),
+  };
+}
+
+const TIMESTAMPTZ_OID = 1184;
+const TIMESTAMP_OID = 1114;
+const INT8_OID = 20;
+
+/** A pg pool whose instants come back as ISO strings and counts as numbers, like SQLite's. */
+export function pgPool(connectionString: string, max = 10): pg.Pool {
+  return new pg.Pool({
+    connectionString,
+    max,
+    types: {
+      getTypeParser: ((oid: number, format?: 'text' | 'binary') => {
+        if (oid === TIMESTAMPTZ_OID || oid === TIMESTAMP_OID) return (v: string) => new Date(v).toISOString();
+        if (oid === INT8_OID) return (v: string) => Number(v);
+        return pg.types.getTypeParser(oid, format as 'text');
+      }) as typeof pg.types.getTypeParser,
+    },
+  });
+}
+
+/**
+ * Opens PostgreSQL as the application role: every connection runs `SET ROLE pippin_app`, and every
+ * transaction names its account (or marks itself system) with transaction-local settings, so a
+ * pooled connection never carries the previous transaction's account.
+ */
+export function openPostgres(connectionString: string, opts: { poolSize?: number } = {}): Database {
+  const pool = pgPool(connectionString, opts.poolSize ?? 10);
+  const kysely = new Kysely<Schema>({
+    dialect: new PostgresDialect({
+      pool,
+      onCreateConnection: async (conn) => {
+        await conn.executeQuery(CompiledQuery.raw(`SET ROLE ${APP_ROLE}`));
+      },
+    }),
+  });
+  return {
+    caps: POSTGRES_CAPS,
+    kysely,
+    forAccount: (accountId, fn) =>
+      kysely.transaction().execute(async (tx) => {
+        await sql`select set_config('app.account_id', ${accountId}, true)`.execute(tx);
+        return fn(tx);
+      }),
+    system: (_path, fn) =>
+      kysely.transaction().execute(async (tx) => {
+        await sql`select set_config('app.system', 'on', true)`.execute(tx);
+        return fn(tx);
+      }),
+    close: () => kysely.destroy(),
+  };
+}

@@ -1,0 +1,192 @@
+import { Kysely, Migrator, sql, type Migration, type MigrationProvider } from 'kysely';
+import type { Caps } from './caps.js';
+import { ACCOUNT_TABLES, APPEND_ONLY_TABLES } from './schema.js';
+import { APP_ROLE } from './database.js';
+
+/**
+ * Migrations, written once for both engines: column types come from the engine's capabilities.
+ * Each entry is applied once, in name order, and recorded in `kysely_migration`.
+ */
+function migrations(caps: Caps): Record<string, Migration> {
+  const id = caps.uuidType;
+  const ts = caps.timestampType;
+  const bool = caps.booleanType;
+  return {
+    '0001_foundation': {
+      async up(db: Kysely<any>) {
+        await db.schema
+          .createTable('accounts')
+          .addColumn('id', id, (c) => c.primaryKey())
+          .addColumn('account_id', id, (c) => c.notNull())
+          .addColumn('key', 'text', (c) => c.notNull().unique())
+          .addColumn('name', 'text', (c) => c.notNull())
+          .addColumn('deployment_mode', 'text', (c) => c.notNull())
+          .addColumn('default_request_mode', 'text', (c) => c.notNull())
+          .addColumn('default_domain', 'text', (c) => c.notNull())
+          .addColumn('default_auth_mode', 'text', (c) => c.notNull())
+          .addColumn('seamless_enrollment', bool, (c) => c.notNull())
+          .addColumn('request_expiry_hours', 'integer', (c) => c.notNull())
+          .addColumn('passcode_length', 'integer', (c) => c.notNull())
+          .addColumn('use_email_as_maid', bool, (c) => c.notNull())
+          .addColumn('require_genuine_apple_devices', bool, (c) => c.notNull())
+          .addColumn('created_at', ts, (c) => c.notNull())
+          .addColumn('updated_at', ts, (c) => c.notNull())
+          .addCheckConstraint('accounts_self', sql`account_id = id`)
+          .execute();
+
+        await db.schema
+          .createTable('maid_domains')
+          .addColumn('domain', 'text', (c) => c.primaryKey())
+          .addColumn('account_id', id, (c) => c.notNull().references('accounts.id').onDelete('cascade'))
+          .addColumn('position', 'integer', (c) => c.notNull())
+          .execute();
+        await db.schema.createIndex('maid_domains_account').on('maid_domains').columns(['account_id', 'position']).execute();
+
+        await db.schema
+          .createTable('admins')
+          .addColumn('id', id, (c) => c.primaryKey())
+          .addColumn('account_id', id, (c) => c.notNull().references('accounts.id').onDelete('cascade'))
+          .addColumn('email', 'text', (c) => c.notNull())
+          .addColumn('email_key', 'text', (c) => c.notNull())
+          .addColumn('role', 'text', (c) => c.notNull())
+          .addColumn('password_hash', 'text', (c) => c.notNull())
+          .addColumn('disabled', bool, (c) => c.notNull())
+          .addColumn('created_at', ts, (c) => c.notNull())
+          .addColumn('updated_at', ts, (c) => c.notNull())
+          .addColumn('last_sign_in_at', ts)
+          .execute();
+        // Sign-in names no account, so an email signs in to exactly one account.
+        await db.schema.createIndex('admins_email_key').on('admins').column('email_key').unique().execute();
+        await db.schema.createIndex('admins_account_email').on('admins').columns(['account_id', 'email_key', 'id']).execute();
+
+        await db.schema
+          .createTable('sessions')
+          .addColumn('id', id, (c) => c.primaryKey())
+          .addColumn('account_id', id, (c) => c.notNull().references('accounts.id').onDelete('cascade'))
+          .addColumn('admin_id', id, (c) => c.notNull().references('admins.id').onDelete('cascade'))
+          .addColumn('secret_hash', 'text', (c) => c.notNull())
+          .addColumn('csrf_token', 'text', (c) => c.notNull())
+          .addColumn('ip', 'text')
+          .addColumn('user_agent', 'text')
+          .addColumn('created_at', ts, (c) => c.notNull())
+          .addColumn('expires_at', ts, (c) => c.notNull())
+          .addColumn('last_seen_at', ts, (c) => c.notNull())
+          .execute();
+        await db.schema.createIndex('sessions_admin').on('sessions').columns(['account_id', 'admin_id']).execute();
+
+        await db.schema
+          .createTable('api_tokens')
+          .addColumn('id', id, (c) => c.primaryKey())
+          .addColumn('account_id', id, (c) => c.notNull().references('accounts.id').onDelete('cascade'))
+          .addColumn('admin_id', id, (c) => c.notNull().references('admins.id').onDelete('cascade'))
+          .addColumn('name', 'text', (c) => c.notNull())
+          .addColumn('prefix', 'text', (c) => c.notNull())
+          .addColumn('secret_hash', 'text', (c) => c.notNull())
+          .addColumn('created_at', ts, (c) => c.notNull())
+          .addColumn('expires_at', ts)
+          .addColumn('last_used_at', ts)
+          .execute();
+        await db.schema.createIndex('api_tokens_account').on('api_tokens').columns(['account_id', 'admin_id', 'created_at']).execute();
+
+        await db.schema
+          .createTable('audit_events')
+          .addColumn('id', id, (c) => c.primaryKey())
+          .addColumn('account_id', id, (c) => c.notNull().references('accounts.id').onDelete('cascade'))
+          .addColumn('at', ts, (c) => c.notNull())
+          .addColumn('actor_type', 'text', (c) => c.notNull())
+          .addColumn('actor_id', 'text')
+          .addColumn('actor_label', 'text', (c) => c.notNull())
+          .addColumn('ip', 'text')
+          .addColumn('action', 'text', (c) => c.notNull())
+          .addColumn('object_type', 'text')
+          .addColumn('object_id', 'text')
+          .addColumn('before_json', 'text')
+          .addColumn('after_json', 'text')
+          .addColumn('request_id', 'text')
+          .execute();
+        await db.schema.createIndex('audit_events_time').on('audit_events').columns(['account_id', 'at', 'id']).execute();
+        await db.schema.createIndex('audit_events_action').on('audit_events').columns(['account_id', 'action', 'at']).execute();
+        await db.schema.createIndex('audit_events_actor').on('audit_events').columns(['account_id', 'actor_id', 'at']).execute();
+        await db.schema
+          .createIndex('audit_events_object')
+          .on('audit_events')
+          .columns(['account_id', 'object_type', 'object_id', 'at'])
+          .execute();
+        if (caps.engine === 'sqlite') {
+          // SQLite has no grants: triggers keep the audit log append-only.
+          for (const op of ['UPDATE', 'DELETE']) {
+            await sql
+              .raw(
+                `CREATE TRIGGER audit_events_no_${op.toLowerCase()} BEFORE ${op} ON audit_events ` +
+                  `BEGIN SELECT RAISE(ABORT, 'audit_events is append-only'); END`,
+              )
+              .execute(db);
+          }
+        }
+      },
+    },
+  };
+}
+
+class InlineProvider implements MigrationProvider {
+  constructor(private readonly all: Record<string, Migration>) {}
+  async getMigrations() {
+    return this.all;
+  }
+}
+
+/** Applies every pending migration; on PostgreSQL also (re)applies the app role, grants and row-level security. */
+export async function migrate(db: Kysely<any>, caps: Caps, opts: { appLoginUser?: string } = {}): Promise<string[]> {
+  const migrator = new Migrator({ db, provider: new InlineProvider(migrations(caps)) });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error) throw error;
+  if (caps.rowLevelSecurity) await secureForPostgres(db, opts.appLoginUser);
+  return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+}
+
+/**
+ * Creates the application role (owns nothing, no BYPASSRLS), grants it row access (audit: read and
+ * append only), and enables and forces row-level security on every account table. Idempotent.
+ */
+async function secureForPostgres(db: Kysely<any>, appLoginUser?: string): Promise<void> {
+  // Several nodes may migrate at once: serialise on an advisory lock for the rest of this work.
+  await db.connection().execute(async (conn) => {
+    await sql`select pg_advisory_lock(727274)`.execute(conn);
+    try {
+      await sql
+        .raw(
+          `DO $$ BEGIN
+             IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '${APP_ROLE}') THEN
+               CREATE ROLE ${APP_ROLE} NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS;
+             END IF;
+           END $$`,
+        )
+        .execute(conn);
+      const me = (await sql<{ u: string }>`select current_user as u`.execute(conn)).rows[0]!.u;
+      for (const member of new Set([me, appLoginUser].filter((u): u is string => !!u && u !== APP_ROLE))) {
+        const exists = await sql`select 1 from pg_roles where rolname = ${member}`.execute(conn);
+        if (exists.rows.length) await sql.raw(`GRANT ${APP_ROLE} TO ${quoteIdent(member)}`).execute(conn);
+      }
+      await sql.raw(`GRANT USAGE ON SCHEMA public TO ${APP_ROLE}`).execute(conn);
+      const appendOnly = new Set<string>(APPEND_ONLY_TABLES);
+      for (const table of ACCOUNT_TABLES) {
+        const grant = appendOnly.has(table) ? 'SELECT, INSERT' : 'SELECT, INSERT, UPDATE, DELETE';
+        await sql.raw(`REVOKE ALL ON ${table} FROM ${APP_ROLE}`).execute(conn);
+        await sql.raw(`GRANT ${grant} ON ${table} TO ${APP_ROLE}`).execute(conn);
+        await sql.raw(`ALTER TABLE ${table} ENABLE ROW LEVEL SECURITY`).execute(conn);
+        await sql.raw(`ALTER TABLE ${table} FORCE ROW LEVEL SECURITY`).execute(conn);
+        await sql.raw(`DROP POLICY IF EXISTS account_isolation ON ${table}`).execute(conn);
+        const visible =
+          `(account_id = nullif(current_setting('app.account_id', true), '')::uuid ` +
+          `OR current_setting('app.system', true) = 'on')`;
+        await sql.raw(`CREATE POLICY account_isolation ON ${table} USING ${visible} WITH CHECK ${visible}`).execute(conn);
+      }
+    } finally {
+      await sql`select pg_advisory_unlock(727274)`.execute(conn);
+    }
+  });
+}
+
+function quoteIdent(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}

@@ -1,0 +1,34 @@
+import { Kysely, PostgresDialect } from 'kysely';
+import type { Config } from '../config.js';
+import { POSTGRES_CAPS } from './caps.js';
+import { openPostgres, openSqlite, pgPool, sqliteFile, type Database } from './database.js';
+import { migrate } from './migrations.js';
+
+/** Runs migrations as the owner (DATABASE_MIGRATION_URL, else DATABASE_URL, else the SQLite file). */
+export async function runMigrations(config: Pick<Config, 'databaseUrl' | 'databaseMigrationUrl' | 'dataDir'>): Promise<string[]> {
+  if (!config.databaseUrl) {
+    const db = openSqlite(sqliteFile(config.dataDir));
+    try {
+      return await migrate(db.kysely, db.caps);
+    } finally {
+      await db.close();
+    }
+  }
+  return migratePostgres(config.databaseMigrationUrl ?? config.databaseUrl, config.databaseUrl);
+}
+
+export async function migratePostgres(ownerUrl: string, appUrl: string): Promise<string[]> {
+  const owner = new Kysely<any>({ dialect: new PostgresDialect({ pool: pgPool(ownerUrl, 2) }) });
+  try {
+    const appUser = decodeURIComponent(new URL(appUrl).username || '') || undefined;
+    return await migrate(owner, POSTGRES_CAPS, { appLoginUser: appUser });
+  } finally {
+    await owner.destroy();
+  }
+}
+
+/** Migrates, then opens the database Pippin works with. */
+export async function openDatabase(config: Pick<Config, 'databaseUrl' | 'databaseMigrationUrl' | 'dataDir'>): Promise<Database> {
+  await runMigrations(config);
+  return config.databaseUrl ? openPostgres(config.databaseUrl) : openSqlite(sqliteFile(config.dataDir));
+}

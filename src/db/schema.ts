@@ -1,0 +1,110 @@
+/**
+ * Row types: exactly what the tables hold, shared by both engines. Domain types live in the
+ * features; stores translate. Timestamps are ISO-8601 UTC strings on both engines (PostgreSQL
+ * `timestamptz` values are parsed back into the same strings); booleans are `boolean` on
+ * PostgreSQL and 0/1 on SQLite (read them with `flag()`), JSON is text.
+ */
+export type DbBool = boolean | number;
+
+export interface AccountRow {
+  id: string;
+  account_id: string;
+  key: string;
+  name: string;
+  deployment_mode: string;
+  default_request_mode: string;
+  default_domain: string;
+  default_auth_mode: string;
+  seamless_enrollment: DbBool;
+  request_expiry_hours: number;
+  passcode_length: number;
+  use_email_as_maid: DbBool;
+  require_genuine_apple_devices: DbBool;
+  created_at: string;
+  updated_at: string;
+}
+
+/** A Managed Apple ID domain; the primary key makes a domain belong to at most one account. */
+export interface MaidDomainRow {
+  domain: string;
+  account_id: string;
+  position: number;
+}
+
+export interface AdminRow {
+  id: string;
+  account_id: string;
+  email: string;
+  email_key: string;
+  role: string;
+  password_hash: string;
+  disabled: DbBool;
+  created_at: string;
+  updated_at: string;
+  last_sign_in_at: string | null;
+}
+
+export interface SessionRow {
+  id: string;
+  account_id: string;
+  admin_id: string;
+  secret_hash: string;
+  csrf_token: string;
+  ip: string | null;
+  user_agent: string | null;
+  created_at: string;
+  expires_at: string;
+  last_seen_at: string;
+}
+
+export interface ApiTokenRow {
+  id: string;
+  account_id: string;
+  admin_id: string;
+  name: string;
+  prefix: string;
+  secret_hash: string;
+  created_at: string;
+  expires_at: string | null;
+  last_used_at: string | null;
+}
+
+export interface AuditEventRow {
+  id: string;
+  account_id: string;
+  at: string;
+  actor_type: string;
+  actor_id: string | null;
+  actor_label: string;
+  ip: string | null;
+  action: string;
+  object_type: string | null;
+  object_id: string | null;
+  before_json: string | null;
+  after_json: string | null;
+  request_id: string | null;
+}
+
+export interface Schema {
+  accounts: AccountRow;
+  maid_domains: MaidDomainRow;
+  admins: AdminRow;
+  sessions: SessionRow;
+  api_tokens: ApiTokenRow;
+  audit_events: AuditEventRow;
+}
+
+/** Every table that holds account data; each carries `account_id` and, on PostgreSQL, row-level security. */
+export const ACCOUNT_TABLES = ['accounts', 'maid_domains', 'admins', 'sessions', 'api_tokens', 'audit_events'] as const;
+
+/** Tables the application role may only read and append to. */
+export const APPEND_ONLY_TABLES = ['audit_events'] as const;
+
+export function flag(v: DbBool | null | undefined): boolean {
+  return v === true || v === 1;
+}
+
+/** A boolean as both engines accept it in a parameter. */
+export function dbBool(b: boolean): number {
+  return b ? 1 : 0;
+}

@@ -1,0 +1,58 @@
+/**
+ * The one error type of Pippin. Every failure that reaches a client is an AppError with a code from
+ * the closed set below; `http/errors.ts` maps codes to HTTP status in one table, and the README's
+ * error table documents each code (a test keeps the two in step).
+ */
+export const ERROR_CODES = {
+  VALIDATION_FAILED: 400,
+  UNAUTHENTICATED: 401,
+  FORBIDDEN: 403,
+  NOT_FOUND: 404,
+  ADMIN_EXISTS: 409,
+  LAST_OWNER: 409,
+  DOMAIN_CLAIMED: 409,
+  RATE_LIMITED: 429,
+  INTERNAL: 500,
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export interface ValidationIssue {
+  path: string;
+  message: string;
+}
+
+export class AppError extends Error {
+  readonly code: ErrorCode;
+  readonly details?: Record<string, unknown>;
+  /** Seconds a client should wait (RATE_LIMITED only). */
+  readonly retryAfter?: number;
+
+  constructor(code: ErrorCode, message: string, details?: Record<string, unknown>, retryAfter?: number) {
+    super(message);
+    this.name = 'AppError';
+    this.code = code;
+    this.details = details;
+    this.retryAfter = retryAfter;
+  }
+
+  get status(): number {
+    return ERROR_CODES[this.code];
+  }
+
+  static validation(issues: ValidationIssue[], message = 'The request is not valid'): AppError {
+    return new AppError('VALIDATION_FAILED', message, { issues });
+  }
+
+  static notFound(what = 'The object'): AppError {
+    return new AppError('NOT_FOUND', `${what} was not found`);
+  }
+
+  static forbidden(message = 'Your role does not allow this'): AppError {
+    return new AppError('FORBIDDEN', message);
+  }
+}
+
+export function isAppError(e: unknown): e is AppError {
+  return e instanceof AppError;
+}

@@ -1,0 +1,104 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import Fastify, { type FastifyInstance } from 'fastify';
+import cookie from '@fastify/cookie';
+import helmet from '@fastify/helmet';
+import fastifyStatic from '@fastify/static';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import { jsonSchemaTransform, jsonSchemaTransformObject, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
+import type { AccountService } from '../accounts/service.js';
+import type { AuthService } from '../accounts/auth.js';
+import type { AuditService } from '../audit/service.js';
+import { accountRoutes } from '../accounts/routes.js';
+import { auditRoutes } from '../audit/routes.js';
+import { AppError } from '../errors.js';
+import { authPlugin } from './auth.js';
+import { sendError } from './errors.js';
+import { systemRandom } from '../core/clock.js';
+
+export interface AppDeps {
+  accounts: AccountService;
+  auth: AuthService;
+  audit: AuditService;
+  publicUrl: string;
+  trustedProxies: string[];
+  /** The built console (index.html and assets), served at / when present. */
+  consoleDir?: string;
+  logger?: boolean | object;
+  /** JSON bodies larger than this are refused. */
+  bodyLimit?: number;
+}
+
+export const JSON_BODY_LIMIT = 1024 * 1024;
+
+/** Prefixes that never fall back to the console's index.html. */
+const API_PREFIXES = ['/api', '/mdm', '/.well-known', '/a/', '/healthz'];
+
+/** Builds the HTTP app without listening (tests call `app.inject`). */
+export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  const consoleDir = deps.consoleDir && fs.existsSync(path.join(deps.consoleDir, 'index.html')) ? deps.consoleDir : undefined;
+  const app = Fastify({
+    logger: deps.logger ?? false,
+    bodyLimit: deps.bodyLimit ?? JSON_BODY_LIMIT,
+    trustProxy: deps.trustedProxies.length ? deps.trustedProxies : false,
+    genReqId: () => systemRandom.id(),
+  });
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  app.setErrorHandler((err, request, reply) => sendError(err, request, reply));
+  app.setNotFoundHandler((request, reply) => {
+    const url = request.url.split('?')[0]!;
+    const wantsConsole =
+      (request.method === 'GET' || request.method === 'HEAD') &&
+      consoleDir &&
+      !API_PREFIXES.some((p) => url === p || url.startsWith(p.endsWith('/') ? p : `${p}/`) || url === p);
+    if (wantsConsole) return reply.type('text/html').sendFile('index.html', consoleDir);
+    return sendError(new AppError('NOT_FOUND', `No route ${request.method} ${url}`), request, reply);
+  });
+
+  await app.register(helmet, {
+    contentSecurityPolicy: {
+      directives: {
+        defaultSrc: ["'self'"],
+        scriptSrc: ["'self'"],
+        styleSrc: ["'self'", "'unsafe-inline'"],
+        imgSrc: ["'self'", 'data:'],
+        connectSrc: ["'self'"],
+        upgradeInsecureRequests: null,
+      },
+    },
+    hsts: deps.publicUrl.startsWith('https:'),
+  });
+  await app.register(cookie);
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: { title: 'Pippin API', version: '1', description: 'Device management for Apple User Enrollment. Errors share one body: { error: { code, message, details? }, requestId }.' },
+      servers: [{ url: deps.publicUrl }],
+      components: {
+        securitySchemes: {
+          bearer: { type: 'http', scheme: 'bearer', description: 'An API token (pip_…)' },
+          cookie: { type: 'apiKey', in: 'cookie', name: 'pippin_session', description: 'Console session; writes also send x-csrf-token' },
+        },
+      },
+      security: [{ bearer: [] }, { cookie: [] }],
+    },
+    transform: jsonSchemaTransform,
+    transformObject: jsonSchemaTransformObject,
+  });
+  await app.register(swaggerUi, { routePrefix: '/api/docs', staticCSP: true });
+
+  app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok' }));
+
+  await app.register(async (api) => {
+    await api.register(authPlugin, { auth: deps.auth });
+    await api.register(accountRoutes, { accounts: deps.accounts, auth: deps.auth, secureCookies: deps.publicUrl.startsWith('https:') });
+    await api.register(auditRoutes, { audit: deps.audit });
+  }, { prefix: '/api/v1' });
+
+  if (consoleDir) {
+    await app.register(fastifyStatic, { root: consoleDir, prefix: '/', wildcard: false, index: ['index.html'] });
+  }
+  return app;
+}

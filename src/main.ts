@@ -1,0 +1,117 @@
+/**
+ * The composition root: config → database → stores → services → http. The only file that knows
+ * the concrete implementations.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { randomBytes } from 'node:crypto';
+import type { FastifyInstance } from 'fastify';
+import type { Config } from './config.js';
+import { systemClock, systemRandom, type Clock, type Random } from './core/clock.js';
+import type { Database } from './db/database.js';
+import { openDatabase } from './db/open.js';
+import { accountStore, adminStore, operatorLookup, sessionStore, signInLookup, tokenStore } from './accounts/store.kysely.js';
+import { auditStore } from './audit/store.kysely.js';
+import { createAccountService } from './accounts/service.js';
+import { createAuthService } from './accounts/auth.js';
+import { SignInThrottle } from './accounts/throttle.js';
+import { createAuditService } from './audit/service.js';
+import { buildApp } from './http/app.js';
+import { generatePassword } from './accounts/passwords.js';
+import type { UnitOfWork } from './stores.js';
+
+export const ROOT_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+export const CONSOLE_DIR = path.join(ROOT_DIR, 'dist', 'console');
+
+/** Binds every feature's Kysely store to one transaction. */
+export function kyselyUnitOfWork(db: Database): UnitOfWork {
+  return {
+    inAccount: (accountId, fn) =>
+      db.forAccount(accountId, (tx) =>
+        fn({
+          account: accountStore(tx, accountId),
+          admins: adminStore(tx, accountId),
+          sessions: sessionStore(tx, accountId),
+          tokens: tokenStore(tx, accountId),
+          audit: auditStore(tx, accountId),
+        }),
+      ),
+    system: (systemPath, fn) => db.system(systemPath, (tx) => fn({ signIn: signInLookup(tx), operator: operatorLookup(tx) })),
+  };
+}
+
+export function createServices(db: Database, opts: { clock?: Clock; random?: Random } = {}) {
+  const clock = opts.clock ?? systemClock;
+  const random = opts.random ?? systemRandom;
+  const uow = kyselyUnitOfWork(db);
+  return {
+    uow,
+    accounts: createAccountService({ uow, clock, random }),
+    auth: createAuthService({ uow, clock, random, throttle: new SignInThrottle(clock) }),
+    audit: createAuditService({ uow }),
+  };
+}
+
+export type Services = ReturnType<typeof createServices>;
+
+export interface Pippin {
+  config: Readonly<Config>;
+  db: Database;
+  services: Services;
+  app: FastifyInstance;
+  secretKey: Buffer;
+  close(): Promise<void>;
+}
+
+/** The secret key: PIPPIN_SECRET_KEY, else a key file in the data directory created on first start. */
+export function loadSecretKey(config: Pick<Config, 'secretKey' | 'dataDir'>): Buffer {
+  if (config.secretKey) return config.secretKey;
+  const file = path.join(config.dataDir, 'secret.key');
+  fs.mkdirSync(config.dataDir, { recursive: true });
+  try {
+    fs.writeFileSync(file, randomBytes(32).toString('hex') + '\n', { flag: 'wx', mode: 0o600 });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+  }
+  return Buffer.from(fs.readFileSync(file, 'utf8').trim(), 'hex');
+}
+
+/**
+ * First start: when there is no account yet, create `Default` with its owner (PIPPIN_ADMIN_EMAIL,
+ * PIPPIN_ADMIN_PASSWORD or a generated one). Returns the generated password when one was made.
+ */
+export async function ensureFirstAccount(services: Services, config: Pick<Config, 'adminEmail' | 'adminPassword'>): Promise<{ created: boolean; email: string; generatedPassword?: string }> {
+  const existing = await services.uow.system('operator command', (s) => s.operator.listAccounts());
+  if (existing.length > 0) return { created: false, email: config.adminEmail };
+  const generated = config.adminPassword ? undefined : generatePassword();
+  await services.accounts.createAccount({ name: 'Default', ownerEmail: config.adminEmail, ownerPassword: config.adminPassword ?? generated! });
+  return { created: true, email: config.adminEmail, generatedPassword: generated };
+}
+
+/** Opens the database (migrating it), builds services and the HTTP app. Does not listen. */
+export async function createPippin(config: Readonly<Config>, opts: { logger?: boolean | object; clock?: Clock; consoleDir?: string } = {}): Promise<Pippin> {
+  const secretKey = loadSecretKey(config);
+  const db = await openDatabase(config);
+  const services = createServices(db, { clock: opts.clock });
+  const app = await buildApp({
+    accounts: services.accounts,
+    auth: services.auth,
+    audit: services.audit,
+    publicUrl: config.publicUrl,
+    trustedProxies: config.trustedProxies,
+    consoleDir: opts.consoleDir ?? CONSOLE_DIR,
+    logger: opts.logger,
+  });
+  return {
+    config,
+    db,
+    services,
+    app,
+    secretKey,
+    async close() {
+      await app.close();
+      await db.close();
+    },
+  };
+}

@@ -1,0 +1,27 @@
+import type { AccountStore, AdminStore, OperatorLookup, SessionStore, SignInLookup, TokenStore } from './accounts/store.js';
+import type { AuditStore } from './audit/store.js';
+import type { SystemPath } from './db/database.js';
+
+/** Every store, bound to one transaction and one account. Features add theirs here. */
+export interface Stores {
+  account: AccountStore;
+  admins: AdminStore;
+  sessions: SessionStore;
+  tokens: TokenStore;
+  audit: AuditStore;
+}
+
+/** The stores of the named cross-account paths. */
+export interface SystemStores {
+  signIn: SignInLookup;
+  operator: OperatorLookup;
+}
+
+/**
+ * How services reach storage: each call is one transaction, committed when fn resolves and rolled
+ * back when it throws, so a write and its audit event land together or not at all.
+ */
+export interface UnitOfWork {
+  inAccount<T>(accountId: string, fn: (s: Stores) => Promise<T>): Promise<T>;
+  system<T>(path: SystemPath, fn: (s: SystemStores) => Promise<T>): Promise<T>;
+}
