@@ -8,7 +8,6 @@ const domain = (fullyQualified: boolean) =>
   z
     .string()
     .trim()
-    .max(253)
     .superRefine((v, ctx) => {
       const problem = domainNameProblem(v.toLowerCase(), { fullyQualified });
       if (problem) ctx.addIssue({ code: 'custom', message: `The domain ${problem}` });

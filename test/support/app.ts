@@ -1,0 +1,78 @@
+/**
+ * A whole Pippin for a test, built as in production (real database, real services, real HTTP app)
+ * and driven with `app.inject()` as admins of each role would drive it.
+ */
+import type { LightMyRequestResponse } from 'fastify';
+import { operatorActor } from '../../src/accounts/service.js';
+import type { Role } from '../../src/accounts/model.js';
+import { createPippin, ensureFirstAccount, type Pippin } from '../../src/main.js';
+import { testConfig, type Engine } from './db.js';
+
+export const OWNER = { email: 'owner@example.com', password: 'owner-password-1' };
+
+export interface Caller {
+  email: string;
+  password: string;
+  cookie: string;
+  csrf: string;
+  accountId: string;
+  adminId: string;
+}
+
+export interface TestPippin extends Pippin {
+  engine: Engine;
+  accountId: string;
+  owner: Caller;
+  /** Signs in and returns the session cookie and CSRF token. */
+  signIn(email: string, password: string): Promise<Caller>;
+  /** Adds an admin of the role to an account (the first one by default) and signs them in. */
+  adminWithRole(role: Role, accountId?: string): Promise<Caller>;
+  /** A second account with its own owner. */
+  otherAccount(): Promise<{ accountId: string; owner: Caller }>;
+  /** Calls the API as a signed-in admin (CSRF header included unless `csrf: false`). */
+  call(as: Caller | null, method: string, url: string, body?: unknown, opts?: { csrf?: boolean; headers?: Record<string, string> }): Promise<LightMyRequestResponse>;
+}
+
+let seq = 0;
+
+export async function createTestPippin(engine: Engine, env: Record<string, string> = {}): Promise<TestPippin> {
+  const config = await testConfig(engine, env);
+  const pippin = await createPippin(config, { consoleDir: '/nonexistent' });
+  await ensureFirstAccount(pippin.services, config);
+  const signIn = async (email: string, password: string): Promise<Caller> => {
+    const res = await pippin.app.inject({ method: 'POST', url: '/api/v1/session', payload: { email, password } });
+    if (res.statusCode !== 200) throw new Error(`sign-in of ${email} failed: ${res.statusCode} ${res.body}`);
+    const cookie = res.cookies.find((c) => c.name === 'pippin_session')!;
+    const body = res.json();
+    return { email, password, cookie: `pippin_session=${cookie.value}`, csrf: body.csrfToken, accountId: body.account.id, adminId: body.admin.id };
+  };
+  const owner = await signIn(OWNER.email, OWNER.password);
+  const t: TestPippin = {
+    ...pippin,
+    engine,
+    accountId: owner.accountId,
+    owner,
+    signIn,
+    async adminWithRole(role, accountId = owner.accountId) {
+      const email = `${role}-${++seq}@example.com`;
+      const password = `${role}-password-${seq}`;
+      await pippin.services.accounts.createAdmin(operatorActor(accountId), { email, role, password });
+      return signIn(email, password);
+    },
+    async otherAccount() {
+      const email = `other-owner-${++seq}@example.net`;
+      const password = 'other-password-1';
+      const { account } = await pippin.services.accounts.createAccount({ name: `Other ${seq}`, ownerEmail: email, ownerPassword: password });
+      return { accountId: account.id, owner: await signIn(email, password) };
+    },
+    call(as, method, url, body, opts = {}) {
+      const headers: Record<string, string> = { ...(opts.headers ?? {}) };
+      if (as) {
+        headers.cookie = as.cookie;
+        if (opts.csrf !== false) headers['x-csrf-token'] = as.csrf;
+      }
+      return pippin.app.inject({ method: method as 'GET', url, headers, ...(body !== undefined ? { payload: body as object } : {}) });
+    },
+  };
+  return t;
+}
