@@ -99,6 +99,7 @@ export function createAuthService(deps: { uow: UnitOfWork; clock: Clock; random:
       const expiresAt = new Date(now.getTime() + SESSION_HOURS * 3600_000).toISOString();
       const actor = adminActor(admin, ctx);
       const result = await uow.inAccount(admin.accountId, async (s) => {
+        await s.sessions.deleteExpired(now.toISOString());
         await s.sessions.insert({
           id: sessionId,
           adminId: admin.id,

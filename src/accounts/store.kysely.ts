@@ -1,8 +1,8 @@
 import type { Tx } from '../db/database.js';
 import { dbBool, flag, type AccountRow, type AdminRow, type ApiTokenRow } from '../db/schema.js';
 import { AppError } from '../errors.js';
-import { LIMIT_DEFAULT, decodeCursor, encodeCursor, TOTAL_CAP, type Page, type PageRequest } from '../core/paging.js';
-import { cappedCount } from '../db/query.js';
+import { LIMIT_DEFAULT, decodeCursor, TOTAL_CAP, type Page, type PageRequest } from '../core/paging.js';
+import { cappedCount, toPage } from '../db/query.js';
 import { normaliseKey } from '../core/names.js';
 import type { Account, AccountSettings, Admin, ApiToken, Role } from './model.js';
 import type { AccountStore, AdminStore, AdminWithSecret, OperatorLookup, SessionRecord, SessionStore, SignInLookup, TokenStore } from './store.js';
@@ -124,14 +124,11 @@ export function adminStore(tx: Tx, accountId: string): AdminStore {
         q = q.where((eb) => eb.or([eb('email_key', '>', key), eb.and([eb('email_key', '=', key), eb('id', '>', id)])]));
       }
       const rows = await q.orderBy('email_key').orderBy('id').limit(limit + 1).execute();
-      const more = rows.length > limit;
-      const items = rows.slice(0, limit);
-      const last = items[items.length - 1];
       const counted = await cappedCount(
         tx,
         tx.selectFrom('admins').select('id').where('account_id', '=', accountId).limit(TOTAL_CAP + 1),
       );
-      return { items: items.map(toAdmin), nextCursor: more && last ? encodeCursor([last.email_key, last.id]) : null, ...counted };
+      return toPage(rows, limit, (r) => [r.email_key, r.id], toAdmin, counted);
     },
     async get(id) {
       const row = await one(id);
@@ -238,6 +235,9 @@ export function sessionStore(tx: Tx, accountId: string): SessionStore {
     async deleteForAdmin(adminId) {
       await tx.deleteFrom('sessions').where('account_id', '=', accountId).where('admin_id', '=', adminId).execute();
     },
+    async deleteExpired(at) {
+      await tx.deleteFrom('sessions').where('account_id', '=', accountId).where('expires_at', '<', at).execute();
+    },
   };
 }
 
@@ -274,16 +274,10 @@ export function tokenStore(tx: Tx, accountId: string): TokenStore {
         q = q.where((eb) => eb.or([eb('t.created_at', '<', at), eb.and([eb('t.created_at', '=', at), eb('t.id', '<', id)])]));
       }
       const rows = await q.orderBy('t.created_at', 'desc').orderBy('t.id', 'desc').limit(limit + 1).execute();
-      const items = rows.slice(0, limit);
-      const last = items[items.length - 1];
       let countQ = tx.selectFrom('api_tokens').select('id').where('account_id', '=', accountId);
       if (adminId) countQ = countQ.where('admin_id', '=', adminId);
       const counted = await cappedCount(tx, countQ.limit(TOTAL_CAP + 1));
-      return {
-        items: items.map(toToken),
-        nextCursor: rows.length > limit && last ? encodeCursor([last.created_at, last.id]) : null,
-        ...counted,
-      };
+      return toPage(rows, limit, (r) => [r.created_at, r.id], toToken, counted);
     },
     async get(id) {
       const r = await base().where('t.id', '=', id).executeTakeFirst();

@@ -52,6 +52,8 @@ export interface SessionStore {
   touch(id: string, at: string): Promise<void>;
   delete(id: string): Promise<void>;
   deleteForAdmin(adminId: string): Promise<void>;
+  /** Removes the account's sessions that expired before `at`. */
+  deleteExpired(at: string): Promise<void>;
 }
 
 export interface TokenStore {

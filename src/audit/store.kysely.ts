@@ -1,7 +1,7 @@
 import type { Tx } from '../db/database.js';
 import type { AuditEventRow } from '../db/schema.js';
-import { cappedCount, TOTAL_CAP } from '../db/query.js';
-import { LIMIT_DEFAULT, decodeCursor, encodeCursor } from '../core/paging.js';
+import { cappedCount, toPage, TOTAL_CAP } from '../db/query.js';
+import { LIMIT_DEFAULT, decodeCursor } from '../core/paging.js';
 import { normaliseKey } from '../core/names.js';
 import type { AuditEvent, AuditFilter } from './model.js';
 import type { AuditStore } from './store.js';
@@ -64,10 +64,8 @@ export function auditStore(tx: Tx, accountId: string): AuditStore {
         q = q.where((eb) => eb.or([eb('at', '<', at), eb.and([eb('at', '=', at), eb('id', '<', id)])]));
       }
       const rows = await q.orderBy('at', 'desc').orderBy('id', 'desc').limit(limit + 1).execute();
-      const items = rows.slice(0, limit);
-      const last = items[items.length - 1];
       const counted = await cappedCount(tx, filtered(f).select('id').limit(TOTAL_CAP + 1));
-      return { items: items.map(toEvent), nextCursor: rows.length > limit && last ? encodeCursor([last.at, last.id]) : null, ...counted };
+      return toPage(rows, limit, (r) => [r.at, r.id], toEvent, counted);
     },
   };
 }

@@ -4,7 +4,7 @@ const LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 
 /** Lower-cases and trims; Unicode NFC so keys compare the same on every engine. */
 export function normaliseKey(s: string): string {
-  return s.normalize('NFC').trim().toLowerCase();
+  return s.trim().toLowerCase().normalize('NFC');
 }
 
 /**

@@ -1,0 +1,90 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { decodeCursor, encodeCursor } from '../src/core/paging.js';
+import { domainNameProblem, normaliseKey } from '../src/core/names.js';
+import { MASK, maskSecrets } from '../src/audit/model.js';
+import { hashPassword, verifyPassword } from '../src/accounts/passwords.js';
+import { SignInThrottle } from '../src/accounts/throttle.js';
+
+describe('keyset cursors', () => {
+  it('round-trip any key values', () => {
+    fc.assert(
+      fc.property(fc.array(fc.oneof(fc.string(), fc.integer(), fc.constant(null)), { minLength: 1, maxLength: 4 }), (values) => {
+        expect(decodeCursor(encodeCursor(values), values.length)).toEqual(values);
+      }),
+    );
+  });
+  it('refuse garbage with VALIDATION_FAILED, never a crash', () => {
+    fc.assert(
+      fc.property(fc.string(), (s) => {
+        try {
+          decodeCursor(s, 2);
+        } catch (e) {
+          expect((e as { code: string }).code).toBe('VALIDATION_FAILED');
+        }
+      }),
+    );
+  });
+});
+
+describe('domain names', () => {
+  it.each([
+    ['example.com', null],
+    ['appleid.example.com', null],
+    ['xn--bcher-kva.example', null],
+    ['a-b.co', null],
+  ])('accepts %s', (d, expected) => expect(domainNameProblem(d, { fullyQualified: true })).toBe(expected));
+  it.each(['localhost', 'example.123', '-a.com', 'a-.com', 'a..com', '.a.com', 'a.com.', 'exa mple.com', `${'a'.repeat(64)}.com`, `${'a.'.repeat(127)}com`, ''])(
+    'refuses %s as a fully qualified domain',
+    (d) => expect(domainNameProblem(d, { fullyQualified: true })).not.toBeNull(),
+  );
+  it('accepts a single label when not fully qualified', () => expect(domainNameProblem('localhost', { fullyQualified: false })).toBeNull());
+  it('normalises keys to NFC lower case, idempotently', () => {
+    expect(normaliseKey('  Ade\u0301le@Example.COM ')).toBe('ad\u00e9le@example.com');
+    fc.assert(fc.property(fc.string({ unit: 'grapheme' }), (s) => { expect(normaliseKey(normaliseKey(s))).toBe(normaliseKey(s)); }), { numRuns: 2000 });
+  });
+});
+
+describe('audit masking', () => {
+  it('masks secrets at any depth and keeps everything else', () => {
+    const masked = maskSecrets({ email: 'a@b.c', password: 'p', nested: { token: 't', list: [{ secretHash: 'h', ok: 1 }] }, passcode: null });
+    expect(masked).toEqual({ email: 'a@b.c', password: MASK, nested: { token: MASK, list: [{ secretHash: MASK, ok: 1 }] }, passcode: null });
+  });
+  it('never lets a secret value through', () => {
+    fc.assert(
+      fc.property(fc.string({ minLength: 8 }), fc.constantFrom('password', 'token', 'passcode', 'secret', 'privateKey'), (value, key) => {
+        expect(JSON.stringify(maskSecrets({ a: { [key]: value } }))).not.toContain(JSON.stringify(value));
+      }),
+    );
+  });
+});
+
+describe('passwords', () => {
+  it('verify with scrypt and refuse wrong passwords and malformed hashes', async () => {
+    const h = await hashPassword('correct horse');
+    expect(h).toMatch(/^scrypt\$/);
+    expect(await verifyPassword('correct horse', h)).toBe(true);
+    expect(await verifyPassword('correct horse ', h)).toBe(false);
+    expect(await verifyPassword('x', 'plain')).toBe(false);
+  });
+});
+
+describe('sign-in throttle', () => {
+  it('lets five failures through, then doubles the wait, and forgets after success', () => {
+    let now = 0;
+    const t = new SignInThrottle({ now: () => new Date(now) });
+    for (let i = 0; i < 5; i++) {
+      expect(t.retryAfter('a', 'ip')).toBe(0);
+      t.failed('a', 'ip');
+    }
+    expect(t.retryAfter('a', 'ip')).toBe(0);
+    t.failed('a', 'ip');
+    expect(t.retryAfter('a', 'ip')).toBe(1);
+    now += 1000;
+    t.failed('a', 'ip');
+    expect(t.retryAfter('a', 'ip')).toBe(2);
+    expect(t.retryAfter('b', 'ip')).toBe(0);
+    t.succeeded('a', 'ip');
+    expect(t.retryAfter('a', 'ip')).toBe(0);
+  });
+});
