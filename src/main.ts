@@ -13,6 +13,8 @@ import type { Database } from './db/database.js';
 import { openDatabase } from './db/open.js';
 import { accountStore, adminStore, operatorLookup, sessionStore, signInLookup, tokenStore } from './accounts/store.kysely.js';
 import { auditStore } from './audit/store.kysely.js';
+import { userStore } from './directory/store.kysely.js';
+import { createDirectoryService } from './directory/service.js';
 import { createAccountService } from './accounts/service.js';
 import { createAuthService } from './accounts/auth.js';
 import { SignInThrottle } from './accounts/throttle.js';
@@ -35,6 +37,7 @@ export function kyselyUnitOfWork(db: Database): UnitOfWork {
           sessions: sessionStore(tx, accountId),
           tokens: tokenStore(tx, accountId),
           audit: auditStore(tx, accountId),
+          users: userStore(tx, accountId),
         }),
       ),
     system: (systemPath, fn) => db.system(systemPath, (tx) => fn({ signIn: signInLookup(tx), operator: operatorLookup(tx) })),
@@ -50,6 +53,7 @@ export function createServices(db: Database, opts: { clock?: Clock; random?: Ran
     accounts: createAccountService({ uow, clock, random }),
     auth: createAuthService({ uow, clock, random, throttle: new SignInThrottle(clock) }),
     audit: createAuditService({ uow }),
+    directory: createDirectoryService({ uow, clock, random }),
   };
 }
 
@@ -95,9 +99,7 @@ export async function createPippin(config: Readonly<Config>, opts: { logger?: bo
   const db = await openDatabase(config);
   const services = createServices(db, { clock: opts.clock });
   const app = await buildApp({
-    accounts: services.accounts,
-    auth: services.auth,
-    audit: services.audit,
+    services,
     publicUrl: config.publicUrl,
     trustedProxies: config.trustedProxies,
     consoleDir: opts.consoleDir ?? CONSOLE_DIR,

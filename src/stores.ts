@@ -1,5 +1,6 @@
 import type { AccountStore, AdminStore, OperatorLookup, SessionStore, SignInLookup, TokenStore } from './accounts/store.js';
 import type { AuditStore } from './audit/store.js';
+import type { UserStore } from './directory/store.js';
 import type { SystemPath } from './db/database.js';
 
 /** Every store, bound to one transaction and one account. Features add theirs here. */
@@ -9,6 +10,7 @@ export interface Stores {
   sessions: SessionStore;
   tokens: TokenStore;
   audit: AuditStore;
+  users: UserStore;
 }
 
 /** The stores of the named cross-account paths. */

@@ -10,6 +10,8 @@ export interface Caps {
   timestampType: 'timestamptz' | 'text';
   /** Column type for booleans. */
   booleanType: 'boolean' | 'integer';
+  /** Collation for key columns so that sorts and prefix ranges compare bytes on every engine (null: the default is binary). */
+  keyCollation: string | null;
   /** Row-level security isolates accounts (else every store query filters by account alone). */
   rowLevelSecurity: boolean;
   /** `FOR UPDATE SKIP LOCKED` is available for claiming work across nodes. */
@@ -25,6 +27,7 @@ export const SQLITE_CAPS: Caps = {
   uuidType: 'text',
   timestampType: 'text',
   booleanType: 'integer',
+  keyCollation: null,
   rowLevelSecurity: false,
   supportsSkipLocked: false,
   maxBindParams: 32_766,
@@ -37,6 +40,7 @@ export const POSTGRES_CAPS: Caps = {
   uuidType: 'uuid',
   timestampType: 'timestamptz',
   booleanType: 'boolean',
+  keyCollation: 'C',
   rowLevelSecurity: true,
   supportsSkipLocked: true,
   maxBindParams: 65_535,

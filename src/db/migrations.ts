@@ -1,4 +1,4 @@
-import { Kysely, Migrator, sql, type Migration, type MigrationProvider } from 'kysely';
+import { Kysely, Migrator, sql, type ColumnDefinitionBuilder, type Migration, type MigrationProvider } from 'kysely';
 import type { Caps } from './caps.js';
 import { ACCOUNT_TABLES, APPEND_ONLY_TABLES } from './schema.js';
 import { APP_ROLE } from './database.js';
@@ -11,6 +11,8 @@ function migrations(caps: Caps): Record<string, Migration> {
   const id = caps.uuidType;
   const ts = caps.timestampType;
   const bool = caps.booleanType;
+  /** A normalised key column: binary order on both engines. */
+  const key = (c: ColumnDefinitionBuilder) => (caps.keyCollation ? c.modifyEnd(sql.raw(`collate "${caps.keyCollation}"`)) : c);
   return {
     '0001_foundation': {
       async up(db: Kysely<any>) {
@@ -47,7 +49,7 @@ function migrations(caps: Caps): Record<string, Migration> {
           .addColumn('id', id, (c) => c.primaryKey())
           .addColumn('account_id', id, (c) => c.notNull().references('accounts.id').onDelete('cascade'))
           .addColumn('email', 'text', (c) => c.notNull())
-          .addColumn('email_key', 'text', (c) => c.notNull())
+          .addColumn('email_key', 'text', (c) => key(c.notNull()))
           .addColumn('role', 'text', (c) => c.notNull())
           .addColumn('password_hash', 'text', (c) => c.notNull())
           .addColumn('disabled', bool, (c) => c.notNull())
@@ -123,6 +125,62 @@ function migrations(caps: Caps): Record<string, Migration> {
               .execute(db);
           }
         }
+      },
+    },
+    '0002_directory': {
+      async up(db: Kysely<any>) {
+        await db.schema
+          .createTable('users')
+          .addColumn('id', id, (c) => c.primaryKey())
+          .addColumn('account_id', id, (c) => c.notNull().references('accounts.id').onDelete('cascade'))
+          .addColumn('username', 'text', (c) => c.notNull())
+          .addColumn('domain', 'text', (c) => c.notNull())
+          .addColumn('username_key', 'text', (c) => key(c.notNull()))
+          .addColumn('domain_key', 'text', (c) => key(c.notNull()))
+          .addColumn('email', 'text', (c) => c.notNull())
+          .addColumn('email_key', 'text', (c) => key(c.notNull()))
+          .addColumn('full_name', 'text', (c) => c.notNull())
+          .addColumn('full_name_key', 'text', (c) => key(c.notNull()))
+          .addColumn('phone', 'text', (c) => c.notNull())
+          .addColumn('groups_json', 'text', (c) => c.notNull())
+          .addColumn('auth_type', 'text', (c) => c.notNull())
+          .addColumn('maid', 'text')
+          .addColumn('maid_key', 'text', (c) => key(c))
+          .addColumn('status', 'text', (c) => c.notNull())
+          .addColumn('password_hash', 'text')
+          .addColumn('device_count', 'integer', (c) => c.notNull().defaultTo(0))
+          .addColumn('created_at', ts, (c) => c.notNull())
+          .addColumn('updated_at', ts, (c) => c.notNull())
+          .execute();
+        // (Username, Domain) is the user's key; the MAID is unique within the account.
+        await db.schema.createIndex('users_username').on('users').columns(['account_id', 'username_key', 'domain_key']).unique().execute();
+        await db.schema.createIndex('users_maid').on('users').columns(['account_id', 'maid_key']).unique().execute();
+        await db.schema.createIndex('users_email').on('users').columns(['account_id', 'email_key', 'id']).execute();
+        await db.schema.createIndex('users_full_name').on('users').columns(['account_id', 'full_name_key', 'id']).execute();
+        // "Not linked", sorted by username: the directory's most common question, answered from one index.
+        await db.schema
+          .createIndex('users_unlinked')
+          .on('users')
+          .columns(['account_id', 'username_key', 'domain_key', 'id'])
+          .where(sql.ref('maid_key'), 'is', null)
+          .execute();
+
+        await db.schema
+          .createTable('user_name_words')
+          .addColumn('account_id', id, (c) => c.notNull())
+          .addColumn('word', 'text', (c) => key(c.notNull()))
+          .addColumn('user_id', id, (c) => c.notNull().references('users.id').onDelete('cascade'))
+          .addPrimaryKeyConstraint('user_name_words_pk', ['account_id', 'word', 'user_id'])
+          .execute();
+        await db.schema.createIndex('user_name_words_user').on('user_name_words').column('user_id').execute();
+
+        // Exact directory figures without counting a million rows: kept in the same transaction as every user write.
+        await db.schema
+          .createTable('user_stats')
+          .addColumn('account_id', id, (c) => c.primaryKey().references('accounts.id').onDelete('cascade'))
+          .addColumn('total', 'integer', (c) => c.notNull())
+          .addColumn('linked', 'integer', (c) => c.notNull())
+          .execute();
       },
     },
   };

@@ -85,6 +85,41 @@ export interface AuditEventRow {
   request_id: string | null;
 }
 
+export interface UserRow {
+  id: string;
+  account_id: string;
+  username: string;
+  domain: string;
+  username_key: string;
+  domain_key: string;
+  email: string;
+  email_key: string;
+  full_name: string;
+  full_name_key: string;
+  phone: string;
+  groups_json: string;
+  auth_type: string;
+  maid: string | null;
+  maid_key: string | null;
+  status: string;
+  password_hash: string | null;
+  device_count: number;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface UserNameWordRow {
+  account_id: string;
+  word: string;
+  user_id: string;
+}
+
+export interface UserStatsRow {
+  account_id: string;
+  total: number;
+  linked: number;
+}
+
 export interface Schema {
   accounts: AccountRow;
   maid_domains: MaidDomainRow;
@@ -92,10 +127,13 @@ export interface Schema {
   sessions: SessionRow;
   api_tokens: ApiTokenRow;
   audit_events: AuditEventRow;
+  users: UserRow;
+  user_name_words: UserNameWordRow;
+  user_stats: UserStatsRow;
 }
 
 /** Every table that holds account data; each carries `account_id` and, on PostgreSQL, row-level security. */
-export const ACCOUNT_TABLES = ['accounts', 'maid_domains', 'admins', 'sessions', 'api_tokens', 'audit_events'] as const;
+export const ACCOUNT_TABLES = ['accounts', 'maid_domains', 'admins', 'sessions', 'api_tokens', 'audit_events', 'users', 'user_name_words', 'user_stats'] as const;
 
 /** Tables the application role may only read and append to. */
 export const APPEND_ONLY_TABLES = ['audit_events'] as const;

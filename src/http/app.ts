@@ -10,6 +10,8 @@ import { jsonSchemaTransform, jsonSchemaTransformObject, serializerCompiler, val
 import type { AccountService } from '../accounts/service.js';
 import type { AuthService } from '../accounts/auth.js';
 import type { AuditService } from '../audit/service.js';
+import type { DirectoryService } from '../directory/service.js';
+import { directoryRoutes } from '../directory/routes.js';
 import { accountRoutes } from '../accounts/routes.js';
 import { auditRoutes } from '../audit/routes.js';
 import { AppError } from '../errors.js';
@@ -17,10 +19,16 @@ import { authPlugin } from './auth.js';
 import { sendError } from './errors.js';
 import { systemRandom } from '../core/clock.js';
 
-export interface AppDeps {
+/** The use cases the HTTP layer calls; each feature's routes take their own. */
+export interface AppServices {
   accounts: AccountService;
   auth: AuthService;
   audit: AuditService;
+  directory: DirectoryService;
+}
+
+export interface AppDeps {
+  services: AppServices;
   publicUrl: string;
   trustedProxies: string[];
   /** The built console (index.html and assets), served at / when present. */
@@ -92,9 +100,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok' }));
 
   await app.register(async (api) => {
-    await api.register(authPlugin, { auth: deps.auth });
-    await api.register(accountRoutes, { accounts: deps.accounts, auth: deps.auth, secureCookies: deps.publicUrl.startsWith('https:') });
-    await api.register(auditRoutes, { audit: deps.audit });
+    const { services } = deps;
+    await api.register(authPlugin, { auth: services.auth });
+    await api.register(accountRoutes, { accounts: services.accounts, auth: services.auth, secureCookies: deps.publicUrl.startsWith('https:') });
+    await api.register(auditRoutes, { audit: services.audit });
+    await api.register(directoryRoutes, { directory: services.directory });
   }, { prefix: '/api/v1' });
 
   if (consoleDir) {

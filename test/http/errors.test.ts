@@ -97,9 +97,7 @@ describe('HTTP error bodies', () => {
       throw new Error('database password is hunter2');
     };
     const app = await buildApp({
-      accounts: { ...t.services.accounts, getAccount: failing } as never,
-      auth: t.services.auth,
-      audit: t.services.audit,
+      services: { ...t.services, accounts: { ...t.services.accounts, getAccount: failing } },
       publicUrl: 'http://127.0.0.1',
       trustedProxies: [],
     });

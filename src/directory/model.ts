@@ -1,0 +1,75 @@
+/** Users of the directory, in domain words. */
+import { normaliseKey } from '../core/names.js';
+
+export const AUTH_TYPES = ['local', 'corporate', 'saml'] as const;
+export const USER_STATUSES = ['active', 'disabled'] as const;
+export type AuthType = (typeof AUTH_TYPES)[number];
+export type UserStatus = (typeof USER_STATUSES)[number];
+
+export interface User {
+  id: string;
+  username: string;
+  domain: string;
+  email: string;
+  fullName: string;
+  phone: string;
+  groups: string[];
+  authType: AuthType;
+  managedAppleId: string | null;
+  status: UserStatus;
+  /** Enrolled devices. */
+  devices: number;
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** One limit per field, used by the API schema, the service, the import and the console alike. */
+export const USER_LIMITS = {
+  usernameMax: 128,
+  emailMax: 254,
+  fullNameMax: 200,
+  phoneMax: 40,
+  groupMax: 100,
+  groupsMax: 50,
+  passwordMin: 8,
+  passwordMax: 200,
+} as const;
+
+/** Digits, spaces, + - ( ) . and an optional extension ("x 12", "ext. 12"). */
+export const PHONE_PATTERN = /^\+?[0-9 ()\-.]*[0-9][0-9 ()\-.]*(?:\s*(?:x|ext\.?|extension)\s*[0-9]{1,6})?$/i;
+export const EMAIL_PATTERN = /^[^\s@]+@[^\s@]+$/;
+/** Usernames: printable, no white space at either end, no control characters. */
+export const USERNAME_PATTERN = /^[^\s\p{C}](?:[^\p{C}]*[^\s\p{C}])?$/u;
+
+export type UserSort = 'username' | 'fullName' | 'email' | 'managedAppleId' | 'createdAt';
+export const USER_SORTS: UserSort[] = ['username', 'fullName', 'email', 'managedAppleId', 'createdAt'];
+
+export interface UserListQuery {
+  /** Case-insensitive prefix of the username, email, MAID or any word of the full name; several words must all match. */
+  q?: string;
+  managedAppleId?: 'present' | 'missing';
+  sort?: UserSort;
+  descending?: boolean;
+}
+
+export interface UserSummary {
+  total: number;
+  managedAppleIdLinked: number;
+  managedAppleIdMissing: number;
+}
+
+/** The lower-cased words of a full name, for prefix search (punctuation splits words; duplicates dropped). */
+export function nameWords(fullName: string): string[] {
+  return [...new Set(normaliseKey(fullName).split(/[\s,.;:()"/\\_-]+/u).filter((w) => w.length > 0))];
+}
+
+/** The search terms of a query string: normalised words. */
+export function searchTerms(q: string | undefined): string[] {
+  if (!q) return [];
+  return [...new Set(normaliseKey(q).split(/\s+/u).filter(Boolean))].slice(0, 5);
+}
+
+export interface Warning {
+  code: string;
+  message: string;
+}

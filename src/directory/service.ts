@@ -1,0 +1,188 @@
+import { AppError } from '../errors.js';
+import type { Clock, Random } from '../core/clock.js';
+import type { Page, PageRequest } from '../core/paging.js';
+import { authorize, type Actor } from '../accounts/roles.js';
+import type { Account } from '../accounts/model.js';
+import { hashPassword } from '../accounts/passwords.js';
+import { auditEvent } from '../audit/record.js';
+import type { Stores, UnitOfWork } from '../stores.js';
+import { MAID_EXISTS_MESSAGE, validateManagedAppleId } from './maid.js';
+import type { AuthType, User, UserListQuery, UserStatus, UserSummary, Warning } from './model.js';
+import type { UserChanges, UserRecord } from './store.js';
+
+export interface NewUserInput {
+  username: string;
+  domain?: string;
+  email: string;
+  fullName?: string;
+  phone?: string;
+  groups?: string[];
+  authType?: AuthType;
+  managedAppleId?: string | null;
+  status?: UserStatus;
+  password?: string;
+}
+
+export type UserPatch = Partial<Omit<NewUserInput, 'password'>> & { password?: string | null };
+
+export type UserWithWarnings = User & { warnings?: Warning[] };
+
+const maidExists = () =>
+  new AppError('MAID_EXISTS', MAID_EXISTS_MESSAGE, { issues: [{ path: 'managedAppleId', message: MAID_EXISTS_MESSAGE }] });
+const usernameExists = (username: string, domain: string) =>
+  new AppError('USERNAME_EXISTS', `A user ${username} already exists in ${domain}`, {
+    issues: [{ path: 'username', message: 'A user with this username already exists in this domain' }],
+  });
+
+/** The MAID a write asks for, checked against the rules; throws MAID_INVALID or MAID_DOMAIN_NOT_ALLOWED. */
+function requestedMaid(account: Account, raw: string): string {
+  const verdict = validateManagedAppleId(raw, account.managedAppleIdDomains);
+  if (!verdict.ok) throw new AppError(verdict.code, verdict.message, { issues: [{ path: 'managedAppleId', message: verdict.message }] });
+  return verdict.value;
+}
+
+/**
+ * With "use email as Managed Apple ID": the email, when it is a valid MAID on an allowed domain that
+ * no other user holds; otherwise null and a warning saying why.
+ */
+async function maidFromEmail(s: Stores, account: Account, email: string, selfId: string | null): Promise<{ maid: string | null; warning?: Warning }> {
+  const verdict = validateManagedAppleId(email, account.managedAppleIdDomains);
+  const warn = (why: string) => ({ maid: null, warning: { code: 'MAID_FROM_EMAIL_NOT_APPLIED', message: `The email was not used as the Managed Apple ID: ${why}` } });
+  if (!verdict.ok) return warn(verdict.message);
+  const holder = await s.users.findByManagedAppleId(verdict.value);
+  if (holder && holder.id !== selfId) return warn(`${MAID_EXISTS_MESSAGE} (held by ${holder.username})`);
+  return { maid: verdict.value };
+}
+
+const publicUser = ({ passwordHash: _p, ...u }: UserRecord): User => u;
+
+export function createDirectoryService(deps: { uow: UnitOfWork; clock: Clock; random: Random }) {
+  const { uow, clock, random } = deps;
+  const audit = (s: Stores, actor: Actor, input: Parameters<typeof auditEvent>[1]) => s.audit.append(auditEvent(actor, input, clock, random));
+  const account = async (s: Stores) => {
+    const a = await s.account.get();
+    if (!a) throw AppError.notFound('The account');
+    return a;
+  };
+
+  return {
+    /**
+     * Adds a user. USERNAME_EXISTS when (username, domain) is taken; MAID_INVALID,
+     * MAID_DOMAIN_NOT_ALLOWED or MAID_EXISTS for a MAID that breaks a rule. With "use email as
+     * Managed Apple ID", a user given none gets their email when it qualifies, else a warning.
+     */
+    async create(actor: Actor, input: NewUserInput): Promise<UserWithWarnings> {
+      authorize(actor, 'users.write');
+      const passwordHash = input.password ? await hashPassword(input.password) : null;
+      return uow.inAccount(actor.accountId, async (s) => {
+        const acc = await account(s);
+        const warnings: Warning[] = [];
+        let maid = input.managedAppleId ? requestedMaid(acc, input.managedAppleId) : null;
+        let maidFromSetting = false;
+        if (!maid && input.managedAppleId === undefined && acc.useEmailAsManagedAppleId) {
+          const fromEmail = await maidFromEmail(s, acc, input.email, null);
+          maid = fromEmail.maid;
+          maidFromSetting = !!maid;
+          if (fromEmail.warning) warnings.push(fromEmail.warning);
+        }
+        const now = clock.now().toISOString();
+        const user: UserRecord = {
+          id: random.id(),
+          username: input.username,
+          domain: input.domain || acc.defaultDomain,
+          email: input.email,
+          fullName: input.fullName ?? '',
+          phone: input.phone ?? '',
+          groups: input.groups ?? [],
+          authType: input.authType ?? 'local',
+          managedAppleId: maid,
+          status: input.status ?? 'active',
+          devices: 0,
+          createdAt: now,
+          updatedAt: now,
+          passwordHash,
+        };
+        let result = await s.users.insert(user);
+        if (result === 'maid_taken' && maidFromSetting) {
+          // Another writer took the email-derived MAID a moment ago: save the user without one.
+          user.managedAppleId = null;
+          warnings.push({ code: 'MAID_FROM_EMAIL_NOT_APPLIED', message: `The email was not used as the Managed Apple ID: ${MAID_EXISTS_MESSAGE}` });
+          result = await s.users.insert(user);
+        }
+        if (result === 'username_taken') throw usernameExists(user.username, user.domain);
+        if (result === 'maid_taken') throw maidExists();
+        const created = publicUser(user);
+        await audit(s, actor, { action: 'user.create', objectType: 'user', objectId: user.id, after: created });
+        return warnings.length ? { ...created, warnings } : created;
+      });
+    },
+
+    /** Changes a user; the same rules as create. `managedAppleId: null` unlinks the MAID. */
+    async update(actor: Actor, id: string, patch: UserPatch): Promise<UserWithWarnings> {
+      authorize(actor, 'users.write');
+      const passwordHash = patch.password ? await hashPassword(patch.password) : patch.password === null ? null : undefined;
+      return uow.inAccount(actor.accountId, async (s) => {
+        const acc = await account(s);
+        const before = await s.users.get(id);
+        if (!before) throw AppError.notFound('The user');
+        const warnings: Warning[] = [];
+        const changes: UserChanges = {};
+        for (const k of ['username', 'email', 'fullName', 'phone', 'groups', 'authType', 'status'] as const) {
+          if (patch[k] !== undefined) (changes as Record<string, unknown>)[k] = patch[k];
+        }
+        if (patch.domain !== undefined) changes.domain = patch.domain || acc.defaultDomain;
+        if (passwordHash !== undefined) changes.passwordHash = passwordHash;
+        if (patch.managedAppleId !== undefined) {
+          changes.managedAppleId = patch.managedAppleId ? requestedMaid(acc, patch.managedAppleId) : null;
+        } else if (!before.managedAppleId && acc.useEmailAsManagedAppleId) {
+          const fromEmail = await maidFromEmail(s, acc, changes.email ?? before.email, id);
+          if (fromEmail.maid) changes.managedAppleId = fromEmail.maid;
+          if (fromEmail.warning) warnings.push(fromEmail.warning);
+        }
+        const result = await s.users.update(id, changes, clock.now().toISOString());
+        if (result === 'missing') throw AppError.notFound('The user');
+        if (result === 'username_taken') throw usernameExists(changes.username ?? before.username, changes.domain ?? before.domain);
+        if (result === 'maid_taken') throw maidExists();
+        const after = (await s.users.get(id))!;
+        await audit(s, actor, {
+          action: 'user.update',
+          objectType: 'user',
+          objectId: id,
+          before: publicUser(before),
+          after: passwordHash !== undefined ? { ...publicUser(after), password: passwordHash ? 'set' : 'cleared' } : publicUser(after),
+        });
+        return warnings.length ? { ...publicUser(after), warnings } : publicUser(after);
+      });
+    },
+
+    /** Deletes a user (their Pending requests go with them; refused once they have devices). */
+    async delete(actor: Actor, id: string): Promise<void> {
+      authorize(actor, 'users.write');
+      await uow.inAccount(actor.accountId, async (s) => {
+        const before = await s.users.get(id);
+        if (!before) throw AppError.notFound('The user');
+        await s.users.delete(id);
+        await audit(s, actor, { action: 'user.delete', objectType: 'user', objectId: id, before: publicUser(before) });
+      });
+    },
+
+    async get(actor: Actor, id: string): Promise<User> {
+      authorize(actor, 'users.read');
+      const user = await uow.inAccount(actor.accountId, (s) => s.users.get(id));
+      if (!user) throw AppError.notFound('The user');
+      return publicUser(user);
+    },
+
+    async list(actor: Actor, query: UserListQuery, page: PageRequest): Promise<Page<User>> {
+      authorize(actor, 'users.read');
+      return uow.inAccount(actor.accountId, (s) => s.users.list(query, page));
+    },
+
+    async summary(actor: Actor): Promise<UserSummary> {
+      authorize(actor, 'users.read');
+      return uow.inAccount(actor.accountId, (s) => s.users.summary());
+    },
+  };
+}
+
+export type DirectoryService = ReturnType<typeof createDirectoryService>;

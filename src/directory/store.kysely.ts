@@ -1,0 +1,264 @@
+import { sql, type ExpressionBuilder, type Expression, type SqlBool } from 'kysely';
+import type { Tx } from '../db/database.js';
+import type { Schema, UserRow } from '../db/schema.js';
+import { cappedCount, toPage, TOTAL_CAP } from '../db/query.js';
+import { LIMIT_DEFAULT, decodeCursor } from '../core/paging.js';
+import { normaliseKey } from '../core/names.js';
+import { nameWords, searchTerms, type User, type UserListQuery, type UserSort } from './model.js';
+import type { UserChanges, UserRecord, UserStore } from './store.js';
+
+/** The highest code point: `key < prefix + MAX` bounds a prefix range in binary order. */
+const MAX_CHAR = '\u{10FFFF}';
+
+function toUser(r: UserRow): UserRecord {
+  return {
+    id: r.id,
+    username: r.username,
+    domain: r.domain,
+    email: r.email,
+    fullName: r.full_name,
+    phone: r.phone,
+    groups: JSON.parse(r.groups_json) as string[],
+    authType: r.auth_type as User['authType'],
+    managedAppleId: r.maid,
+    status: r.status as User['status'],
+    devices: r.device_count,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+    passwordHash: r.password_hash,
+  };
+}
+
+const publicUser = ({ passwordHash: _p, ...u }: UserRecord): User => u;
+
+/** Sort columns of each sort; the last is always the id, so the order is total. */
+const SORT_COLUMNS: Record<UserSort, (keyof UserRow)[]> = {
+  username: ['username_key', 'domain_key', 'id'],
+  fullName: ['full_name_key', 'id'],
+  email: ['email_key', 'id'],
+  managedAppleId: ['maid_key', 'id'],
+  createdAt: ['created_at', 'id'],
+};
+
+type EB = ExpressionBuilder<Schema, 'users'>;
+
+/**
+ * Rows strictly after the cursor in the sort order (lexicographic over the sort columns). A null
+ * MAID sorts after every MAID, in both directions.
+ */
+function afterCursor(eb: EB, columns: (keyof UserRow)[], values: (string | number | null)[], descending: boolean): Expression<SqlBool> {
+  const op = descending ? '<' : '>';
+  const ors: Expression<SqlBool>[] = [];
+  for (let i = 0; i < columns.length; i++) {
+    const ands: Expression<SqlBool>[] = [];
+    for (let j = 0; j < i; j++) {
+      const v = values[j];
+      ands.push(v === null ? eb(columns[j]!, 'is', null) : eb(columns[j]!, '=', v as never));
+    }
+    const col = columns[i]!;
+    const v = values[i];
+    if (col === 'maid_key') {
+      if (v === null) continue; // nothing sorts after null within the MAID column itself
+      ors.push(eb.and([...ands, eb.or([eb(col, op, v as never), eb(col, 'is', null)])]));
+    } else {
+      ors.push(eb.and([...ands, eb(col, op, v as never)]));
+    }
+  }
+  return eb.or(ors);
+}
+
+export function userStore(tx: Tx, accountId: string): UserStore {
+  const byId = (id: string) => tx.selectFrom('users').selectAll().where('account_id', '=', accountId).where('id', '=', id).executeTakeFirst();
+  const byUsername = (username: string, domain: string) =>
+    tx
+      .selectFrom('users')
+      .selectAll()
+      .where('account_id', '=', accountId)
+      .where('username_key', '=', normaliseKey(username))
+      .where('domain_key', '=', normaliseKey(domain))
+      .executeTakeFirst();
+  const byMaid = (maid: string) =>
+    tx.selectFrom('users').selectAll().where('account_id', '=', accountId).where('maid_key', '=', normaliseKey(maid)).executeTakeFirst();
+
+  async function bumpStats(total: number, linked: number): Promise<void> {
+    if (total === 0 && linked === 0) return;
+    await tx
+      .insertInto('user_stats')
+      .values({ account_id: accountId, total, linked })
+      .onConflict((oc) =>
+        oc.column('account_id').doUpdateSet((eb) => ({
+          total: eb('user_stats.total', '+', total),
+          linked: eb('user_stats.linked', '+', linked),
+        })),
+      )
+      .execute();
+  }
+
+  async function writeNameWords(userId: string, fullName: string): Promise<void> {
+    const words = nameWords(fullName);
+    if (words.length) {
+      await tx
+        .insertInto('user_name_words')
+        .values(words.map((word) => ({ account_id: accountId, word, user_id: userId })))
+        .onConflict((oc) => oc.doNothing())
+        .execute();
+    }
+  }
+
+  function filtered(query: UserListQuery) {
+    let q = tx.selectFrom('users').where('account_id', '=', accountId);
+    if (query.managedAppleId === 'present') q = q.where('maid_key', 'is not', null);
+    if (query.managedAppleId === 'missing') q = q.where('maid_key', 'is', null);
+    for (const term of searchTerms(query.q)) {
+      const hi = term + MAX_CHAR;
+      q = q.where((eb) =>
+        eb.or([
+          eb.and([eb('username_key', '>=', term), eb('username_key', '<', hi)]),
+          eb.and([eb('email_key', '>=', term), eb('email_key', '<', hi)]),
+          eb.and([eb('maid_key', '>=', term), eb('maid_key', '<', hi)]),
+          eb(
+            'id',
+            'in',
+            eb
+              .selectFrom('user_name_words')
+              .select('user_id')
+              .where('user_name_words.account_id', '=', accountId)
+              .where('word', '>=', term)
+              .where('word', '<', hi),
+          ),
+        ]),
+      );
+    }
+    return q;
+  }
+
+  return {
+    async get(id) {
+      const r = await byId(id);
+      return r ? toUser(r) : null;
+    },
+    async findByUsername(username, domain) {
+      const r = await byUsername(username, domain);
+      return r ? toUser(r) : null;
+    },
+    async findByManagedAppleId(maid) {
+      const r = await byMaid(maid);
+      return r ? toUser(r) : null;
+    },
+    async insert(u) {
+      if (await byUsername(u.username, u.domain)) return 'username_taken';
+      if (u.managedAppleId && (await byMaid(u.managedAppleId))) return 'maid_taken';
+      // A concurrent writer may win between the checks and the insert: DO NOTHING keeps the
+      // transaction usable, and the re-check says which key it took.
+      const res = await tx
+        .insertInto('users')
+        .values({
+          id: u.id,
+          account_id: accountId,
+          username: u.username,
+          domain: u.domain,
+          username_key: normaliseKey(u.username),
+          domain_key: normaliseKey(u.domain),
+          email: u.email,
+          email_key: normaliseKey(u.email),
+          full_name: u.fullName,
+          full_name_key: normaliseKey(u.fullName),
+          phone: u.phone,
+          groups_json: JSON.stringify(u.groups),
+          auth_type: u.authType,
+          maid: u.managedAppleId,
+          maid_key: u.managedAppleId ? normaliseKey(u.managedAppleId) : null,
+          status: u.status,
+          password_hash: u.passwordHash,
+          device_count: u.devices,
+          created_at: u.createdAt,
+          updated_at: u.updatedAt,
+        })
+        .onConflict((oc) => oc.doNothing())
+        .executeTakeFirst();
+      if (Number(res.numInsertedOrUpdatedRows ?? 0) === 0) {
+        return (await byUsername(u.username, u.domain)) ? 'username_taken' : 'maid_taken';
+      }
+      await writeNameWords(u.id, u.fullName);
+      await bumpStats(1, u.managedAppleId ? 1 : 0);
+      return 'ok';
+    },
+    async update(id, c: UserChanges, at) {
+      const before = await byId(id);
+      if (!before) return 'missing';
+      const username = c.username ?? before.username;
+      const domain = c.domain ?? before.domain;
+      if (c.username !== undefined || c.domain !== undefined) {
+        const other = await byUsername(username, domain);
+        if (other && other.id !== id) return 'username_taken';
+      }
+      if (c.managedAppleId) {
+        const other = await byMaid(c.managedAppleId);
+        if (other && other.id !== id) return 'maid_taken';
+      }
+      const set: Partial<UserRow> = { updated_at: at };
+      if (c.username !== undefined) Object.assign(set, { username: c.username, username_key: normaliseKey(c.username) });
+      if (c.domain !== undefined) Object.assign(set, { domain: c.domain, domain_key: normaliseKey(c.domain) });
+      if (c.email !== undefined) Object.assign(set, { email: c.email, email_key: normaliseKey(c.email) });
+      if (c.fullName !== undefined) Object.assign(set, { full_name: c.fullName, full_name_key: normaliseKey(c.fullName) });
+      if (c.phone !== undefined) set.phone = c.phone;
+      if (c.groups !== undefined) set.groups_json = JSON.stringify(c.groups);
+      if (c.authType !== undefined) set.auth_type = c.authType;
+      if (c.status !== undefined) set.status = c.status;
+      if (c.passwordHash !== undefined) set.password_hash = c.passwordHash;
+      if (c.managedAppleId !== undefined) {
+        set.maid = c.managedAppleId;
+        set.maid_key = c.managedAppleId ? normaliseKey(c.managedAppleId) : null;
+      }
+      try {
+        await tx.updateTable('users').set(set).where('account_id', '=', accountId).where('id', '=', id).execute();
+      } catch (e) {
+        // A concurrent writer took the key after our check; on PostgreSQL the transaction is now
+        // aborted, so the caller must fail the whole unit of work (the service throws).
+        const text = String((e as { constraint?: string; message?: string }).constraint ?? (e as Error).message);
+        if (/users_maid|maid_key/.test(text)) return 'maid_taken';
+        if (/users_username|username_key/.test(text)) return 'username_taken';
+        throw e;
+      }
+      if (c.fullName !== undefined && c.fullName !== before.full_name) {
+        await tx.deleteFrom('user_name_words').where('account_id', '=', accountId).where('user_id', '=', id).execute();
+        await writeNameWords(id, c.fullName);
+      }
+      if (c.managedAppleId !== undefined) await bumpStats(0, (c.managedAppleId ? 1 : 0) - (before.maid_key ? 1 : 0));
+      return 'ok';
+    },
+    async delete(id) {
+      const before = await byId(id);
+      if (!before) return false;
+      await tx.deleteFrom('user_name_words').where('account_id', '=', accountId).where('user_id', '=', id).execute();
+      await tx.deleteFrom('users').where('account_id', '=', accountId).where('id', '=', id).execute();
+      await bumpStats(-1, before.maid_key ? -1 : 0);
+      return true;
+    },
+    async list(query, page) {
+      const limit = page.limit ?? LIMIT_DEFAULT;
+      const sort = query.sort ?? 'username';
+      const desc = !!query.descending;
+      const columns = SORT_COLUMNS[sort];
+      let q = filtered(query).selectAll();
+      if (page.cursor) {
+        const values = decodeCursor(page.cursor, columns.length);
+        q = q.where((eb) => afterCursor(eb, columns, values, desc));
+      }
+      const dir = desc ? 'desc' : 'asc';
+      for (const col of columns) {
+        if (col === 'maid_key') q = q.orderBy(sql`maid_key is null`, 'asc');
+        q = q.orderBy(col, dir);
+      }
+      const rows = await q.limit(limit + 1).execute();
+      const counted = await cappedCount(tx, filtered(query).select('id').limit(TOTAL_CAP + 1));
+      return toPage(rows, limit, (r) => columns.map((c) => r[c] as string | number | null), (r) => publicUser(toUser(r)), counted);
+    },
+    async summary() {
+      const row = await tx.selectFrom('user_stats').select(['total', 'linked']).where('account_id', '=', accountId).executeTakeFirst();
+      const total = Number(row?.total ?? 0);
+      const linked = Number(row?.linked ?? 0);
+      return { total, managedAppleIdLinked: linked, managedAppleIdMissing: total - linked };
+    },
+  };
+}

@@ -1,0 +1,43 @@
+import type { Page, PageRequest } from '../core/paging.js';
+import type { AuthType, User, UserListQuery, UserStatus, UserSummary } from './model.js';
+
+/** What a user row holds beyond the public shape. */
+export interface UserRecord extends User {
+  passwordHash: string | null;
+}
+
+export type UserChanges = Partial<{
+  username: string;
+  domain: string;
+  email: string;
+  fullName: string;
+  phone: string;
+  groups: string[];
+  authType: AuthType;
+  managedAppleId: string | null;
+  status: UserStatus;
+  passwordHash: string | null;
+}>;
+
+/** The directory of the bound account. */
+export interface UserStore {
+  /** The user, or null when there is none with this id in the account. */
+  get(id: string): Promise<UserRecord | null>;
+  /** The user with this (username, domain), compared case-insensitively, or null. */
+  findByUsername(username: string, domain: string): Promise<UserRecord | null>;
+  /** The user holding this MAID (normalised), or null. */
+  findByManagedAppleId(maid: string): Promise<UserRecord | null>;
+  /**
+   * Inserts a user unless (username, domain) or the MAID is taken. Returns 'ok', or which key was
+   * taken (checked in that order). Never half-applies.
+   */
+  insert(user: UserRecord): Promise<'ok' | 'username_taken' | 'maid_taken'>;
+  /** Applies the changes; returns 'ok', 'missing', or which unique key the change would reuse. */
+  update(id: string, changes: UserChanges, at: string): Promise<'ok' | 'missing' | 'username_taken' | 'maid_taken'>;
+  /** True when a user was deleted. */
+  delete(id: string): Promise<boolean>;
+  /** Keyset-paged list; the cursor is stable under concurrent inserts. */
+  list(query: UserListQuery, page: PageRequest): Promise<Page<User>>;
+  /** Exact figures. */
+  summary(): Promise<UserSummary>;
+}

@@ -1,0 +1,323 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { v7 as uuidv7 } from 'uuid';
+import { normaliseKey } from '../../src/core/names.js';
+import { createTestPippin, type Caller, type TestPippin } from '../support/app.js';
+import { ENGINES } from '../support/db.js';
+
+/** Binary (UTF-8 byte) order, as both engines sort key columns. */
+const byteCompare = (a: string, b: string) => Buffer.compare(Buffer.from(a), Buffer.from(b));
+
+describe.each(ENGINES)('Users ▸ Directory on %s', (engine) => {
+  let t: TestPippin;
+  let n = 0;
+  const unique = (p = 'u') => `${p}${++n}`;
+  beforeAll(async () => {
+    t = await createTestPippin(engine);
+  });
+  afterAll(() => t?.close());
+
+  const create = (body: Record<string, unknown>, as: Caller = t.owner) => t.call(as, 'POST', '/api/v1/users', body);
+  const newUser = (extra: Record<string, unknown> = {}) => {
+    const u = unique();
+    return { username: u, email: `${u}@corp.example.com`, ...extra };
+  };
+  const audit = async (action: string, objectId: string) =>
+    (await t.call(t.owner, 'GET', `/api/v1/audit?action=${action}&objectId=${objectId}`)).json().items as any[];
+
+  describe('create, read, update, delete', () => {
+    it('adds a user with a Managed Apple ID, stored lower-cased, and audits it', async () => {
+      const res = await create(newUser({ fullName: 'Jane Q. Doe', managedAppleId: '  Jane.Doe1@AppleID.Example.com ', groups: ['Sales', 'EMEA', 'Sales'], phone: '+44 (20) 7946-0000 x12' }));
+      expect(res.statusCode).toBe(201);
+      const user = res.json();
+      expect(user).toMatchObject({ managedAppleId: 'jane.doe1@appleid.example.com', domain: 'example.com', groups: ['Sales', 'EMEA'], authType: 'local', status: 'active', devices: 0 });
+      expect(user.warnings).toBeUndefined();
+      expect((await t.call(t.owner, 'GET', `/api/v1/users/${user.id}`)).json()).toMatchObject({ id: user.id, fullName: 'Jane Q. Doe' });
+      const [event] = await audit('user.create', user.id);
+      expect(event.after.managedAppleId).toBe('jane.doe1@appleid.example.com');
+    });
+
+    it('refuses the same (username, domain) in any case with USERNAME_EXISTS, and allows it in another domain', async () => {
+      const u = unique('Dup');
+      expect((await create({ username: u, domain: 'Corp.example.com', email: 'a@b.example' })).statusCode).toBe(201);
+      const dup = await create({ username: u.toUpperCase(), domain: 'corp.EXAMPLE.com', email: 'c@d.example' });
+      expect(dup.statusCode).toBe(409);
+      expect(dup.json().error).toMatchObject({ code: 'USERNAME_EXISTS', details: { issues: [{ path: 'username' }] } });
+      expect((await create({ username: u, domain: 'other.example.com', email: 'e@f.example' })).statusCode).toBe(201);
+    });
+
+    it('refuses an invalid MAID with MAID_INVALID and the reason, on the field', async () => {
+      const res = await create(newUser({ managedAppleId: 'jane..doe@example.com' }));
+      expect(res.statusCode).toBe(422);
+      expect(res.json().error).toMatchObject({ code: 'MAID_INVALID', message: expect.stringContaining('two dots'), details: { issues: [{ path: 'managedAppleId' }] } });
+    });
+
+    it('refuses a MAID another user holds with "Managed Apple ID already exists", whatever its case', async () => {
+      const maid = `${unique('m')}@appleid.example.com`;
+      expect((await create(newUser({ managedAppleId: maid }))).statusCode).toBe(201);
+      const res = await create(newUser({ managedAppleId: maid.toUpperCase() }));
+      expect(res.statusCode).toBe(409);
+      expect(res.json().error).toMatchObject({ code: 'MAID_EXISTS', message: 'Managed Apple ID already exists', details: { issues: [{ path: 'managedAppleId', message: 'Managed Apple ID already exists' }] } });
+    });
+
+    it('checks the account MAID domains only for a well-formed MAID (MAID_DOMAIN_NOT_ALLOWED)', async () => {
+      const other = await t.otherAccount();
+      await t.call(other.owner, 'PATCH', '/api/v1/account', { managedAppleIdDomains: [`${engine}-${unique('d')}.example.org`] });
+      const bad = await t.call(other.owner, 'POST', '/api/v1/users', newUser({ managedAppleId: 'jane@elsewhere.example.com' }));
+      expect(bad.statusCode).toBe(422);
+      expect(bad.json().error.code).toBe('MAID_DOMAIN_NOT_ALLOWED');
+      const malformed = await t.call(other.owner, 'POST', '/api/v1/users', newUser({ managedAppleId: 'jane@elsewhere' }));
+      expect(malformed.json().error.code).toBe('MAID_INVALID');
+    });
+
+    it('updates fields, links and unlinks the MAID, audits before and after, and refuses conflicts', async () => {
+      const a = (await create(newUser())).json();
+      const b = (await create(newUser({ managedAppleId: `${unique('b')}@appleid.example.com` }))).json();
+      const linked = await t.call(t.owner, 'PATCH', `/api/v1/users/${a.id}`, { managedAppleId: `${a.username}@AppleID.example.com`, fullName: 'Alex Smith' });
+      expect(linked.statusCode).toBe(200);
+      expect(linked.json()).toMatchObject({ managedAppleId: `${a.username}@appleid.example.com`, fullName: 'Alex Smith' });
+      const taken = await t.call(t.owner, 'PATCH', `/api/v1/users/${a.id}`, { managedAppleId: b.managedAppleId, fullName: 'Should Not Stick' });
+      expect(taken.statusCode).toBe(409);
+      expect(taken.json().error.message).toBe('Managed Apple ID already exists');
+      const renamed = await t.call(t.owner, 'PATCH', `/api/v1/users/${a.id}`, { username: b.username.toUpperCase(), domain: b.domain });
+      expect(renamed.json().error.code).toBe('USERNAME_EXISTS');
+      expect((await t.call(t.owner, 'GET', `/api/v1/users/${a.id}`)).json().fullName).toBe('Alex Smith');
+      const unlinked = await t.call(t.owner, 'PATCH', `/api/v1/users/${a.id}`, { managedAppleId: null });
+      expect(unlinked.json().managedAppleId).toBeNull();
+      const events = await audit('user.update', a.id);
+      expect(events).toHaveLength(2);
+      expect(events[0].before.managedAppleId).toBe(`${a.username}@appleid.example.com`);
+      expect(events[0].after.managedAppleId).toBeNull();
+    });
+
+    it('keeps a user password write-only and out of the audit log', async () => {
+      const res = await create(newUser({ password: 'employee-secret-1' }));
+      expect(res.json().password).toBeUndefined();
+      expect(res.json().passwordHash).toBeUndefined();
+      const events = await audit('user.create', res.json().id);
+      expect(JSON.stringify(events)).not.toMatch(/employee-secret|scrypt/);
+    });
+
+    it('deletes a user, audits it, and answers 404 afterwards', async () => {
+      const u = (await create(newUser())).json();
+      expect((await t.call(t.owner, 'DELETE', `/api/v1/users/${u.id}`)).statusCode).toBe(204);
+      expect((await t.call(t.owner, 'GET', `/api/v1/users/${u.id}`)).statusCode).toBe(404);
+      expect((await t.call(t.owner, 'DELETE', `/api/v1/users/${u.id}`)).statusCode).toBe(404);
+      expect((await audit('user.delete', u.id))[0].before.username).toBe(u.username);
+    });
+
+    it('validates the shape: required fields, phone, groups, unknown fields', async () => {
+      const res = await create({ username: '', email: 'nope', phone: 'call me', groups: ['a;b'], extra: 1 });
+      expect(res.statusCode).toBe(400);
+      const paths = res.json().error.details.issues.map((i: { path: string }) => i.path).sort();
+      expect(paths).toEqual(['email', 'extra', 'groups.0', 'phone', 'username']);
+    });
+  });
+
+  describe('use email as Managed Apple ID', () => {
+    let acct: { accountId: string; owner: Caller };
+    let domain: string;
+    beforeAll(async () => {
+      acct = await t.otherAccount();
+      domain = `${engine}-use-email-${Date.now()}.example.com`;
+      await t.call(acct.owner, 'PATCH', '/api/v1/account', { useEmailAsManagedAppleId: true, managedAppleIdDomains: [domain] });
+    });
+
+    it('gives a user without a MAID their email when it qualifies', async () => {
+      const res = await t.call(acct.owner, 'POST', '/api/v1/users', { username: 'ann', email: `Ann@${domain}` });
+      expect(res.statusCode).toBe(201);
+      expect(res.json().managedAppleId).toBe(`ann@${domain}`);
+    });
+
+    it('saves the user without one, with a warning, when the email is not a valid, allowed or free MAID', async () => {
+      const notAllowed = (await t.call(acct.owner, 'POST', '/api/v1/users', { username: 'bob', email: 'bob@gmail.com' })).json();
+      expect(notAllowed.managedAppleId).toBeNull();
+      expect(notAllowed.warnings[0]).toMatchObject({ code: 'MAID_FROM_EMAIL_NOT_APPLIED', message: expect.stringContaining('not one of') });
+      const taken = (await t.call(acct.owner, 'POST', '/api/v1/users', { username: 'ann2', email: `ann@${domain}` })).json();
+      expect(taken.managedAppleId).toBeNull();
+      expect(taken.warnings[0].message).toContain('Managed Apple ID already exists');
+    });
+
+    it('applies on update when the user has none, and respects an explicit unlink', async () => {
+      const u = (await t.call(acct.owner, 'POST', '/api/v1/users', { username: 'cid', email: 'cid@gmail.com' })).json();
+      const updated = (await t.call(acct.owner, 'PATCH', `/api/v1/users/${u.id}`, { email: `cid@${domain}` })).json();
+      expect(updated.managedAppleId).toBe(`cid@${domain}`);
+      const unlinked = (await t.call(acct.owner, 'PATCH', `/api/v1/users/${u.id}`, { managedAppleId: null })).json();
+      expect(unlinked.managedAppleId).toBeNull();
+    });
+  });
+
+  describe('concurrency', () => {
+    it('lets exactly one of 10 concurrent creates with one MAID win', async () => {
+      const maid = `race-${engine}-${Date.now()}@appleid.example.com`;
+      const results = await Promise.all(
+        Array.from({ length: 10 }, (_, i) => create({ username: `racer${i}-${n}`, email: `r${i}@x.example`, managedAppleId: maid })),
+      );
+      const codes = results.map((r) => r.statusCode).sort();
+      expect(codes.filter((c) => c === 201)).toHaveLength(1);
+      expect(codes.filter((c) => c === 409)).toHaveLength(9);
+      for (const r of results.filter((x) => x.statusCode === 409)) expect(r.json().error.code).toBe('MAID_EXISTS');
+    });
+  });
+
+  describe('the list', () => {
+    let acct: { accountId: string; owner: Caller };
+    const people = [
+      { username: 'zoe', fullName: 'Zoë Álvarez', email: 'zoe@corp.example', managedAppleId: 'zoe@appleid.example.com' },
+      { username: 'Adam', fullName: 'Adam Smith', email: 'adam.smith@corp.example', managedAppleId: null },
+      { username: 'adam2', fullName: 'Adam Smithers', email: 'as2@corp.example', managedAppleId: 'adam2@appleid.example.com' },
+      { username: 'bea', fullName: 'Beatrix de Smet', email: 'bea@corp.example', managedAppleId: null },
+      { username: 'Émile', fullName: 'Émile Zola', email: 'emile@corp.example', managedAppleId: 'emile@appleid.example.com' },
+      { username: 'carl', fullName: '', email: 'carl@corp.example', managedAppleId: null },
+      { username: 'dora', fullName: 'Dora Smith-Jones', email: 'dora@corp.example', managedAppleId: 'dora@appleid.example.com' },
+      { username: '_admin', fullName: 'Service Account', email: 'svc@corp.example', managedAppleId: null },
+    ];
+    const list = async (qs: string) => {
+      const res = await t.call(acct.owner, 'GET', `/api/v1/users?${qs}`);
+      expect(res.statusCode, res.body).toBe(200);
+      return res.json();
+    };
+    const all = async (qs: string, limit = 3) => {
+      const seen: any[] = [];
+      let cursor: string | null = null;
+      do {
+        const page: any = await list(`${qs}&limit=${limit}${cursor ? `&cursor=${cursor}` : ''}`);
+        seen.push(...page.items);
+        cursor = page.nextCursor;
+      } while (cursor);
+      return seen;
+    };
+    beforeAll(async () => {
+      acct = await t.otherAccount();
+      for (const p of people) {
+        const res = await t.call(acct.owner, 'POST', '/api/v1/users', p);
+        expect(res.statusCode, res.body).toBe(201);
+      }
+    });
+
+    it('sorts by username in binary key order, the same on both engines, across pages', async () => {
+      const expected = [...people].sort((a, b) => byteCompare(normaliseKey(a.username), normaliseKey(b.username))).map((p) => p.username);
+      expect((await all('sort=username')).map((u) => u.username)).toEqual(expected);
+      expect((await all('sort=-username')).map((u) => u.username)).toEqual([...expected].reverse());
+    });
+
+    it('sorts by full name, email and creation time, both ways', async () => {
+      const by = (k: 'fullName' | 'email') => [...people].sort((a, b) => byteCompare(normaliseKey(a[k]), normaliseKey(b[k])) || 0).map((p) => p.username);
+      expect((await all('sort=fullName')).map((u) => u.username)).toEqual(by('fullName'));
+      expect((await all('sort=email')).map((u) => u.username)).toEqual(by('email'));
+      expect((await all('sort=createdAt')).map((u) => u.username)).toEqual(people.map((p) => p.username));
+      expect((await all('sort=-createdAt')).map((u) => u.username)).toEqual(people.map((p) => p.username).reverse());
+    });
+
+    it('sorts by MAID with unlinked users last in both directions', async () => {
+      const linked = people.filter((p) => p.managedAppleId).map((p) => p.managedAppleId!).sort(byteCompare);
+      const asc = await all('sort=managedAppleId', 2);
+      expect(asc.slice(0, linked.length).map((u) => u.managedAppleId)).toEqual(linked);
+      expect(asc.slice(linked.length).every((u) => u.managedAppleId === null)).toBe(true);
+      expect(asc).toHaveLength(people.length);
+      const desc = await all('sort=-managedAppleId', 2);
+      expect(desc.slice(0, linked.length).map((u) => u.managedAppleId)).toEqual([...linked].reverse());
+      expect(desc).toHaveLength(people.length);
+      expect(new Set(desc.map((u) => u.id)).size).toBe(people.length);
+    });
+
+    it('filters Linked / Not linked with exact totals', async () => {
+      const missing = await list('managedAppleId=missing');
+      expect(missing.items.map((u: any) => u.username).sort()).toEqual(['Adam', '_admin', 'bea', 'carl'].sort());
+      expect(missing.total).toBe(4);
+      expect((await list('managedAppleId=present')).total).toBe(4);
+      expect((await t.call(acct.owner, 'GET', '/api/v1/users/summary')).json()).toEqual({ total: 8, managedAppleIdLinked: 4, managedAppleIdMissing: 4 });
+    });
+
+    it('prefix-searches username, email, MAID and any word of the full name, case-insensitively', async () => {
+      const names = async (q: string, extra = '') => (await list(`q=${encodeURIComponent(q)}${extra}`)).items.map((u: any) => u.username).sort();
+      expect(await names('SMI')).toEqual(['Adam', 'adam2', 'dora'].sort());
+      expect(await names('smith')).toEqual(['Adam', 'adam2', 'dora'].sort());
+      expect(await names('jones')).toEqual(['dora']);
+      expect(await names('émile')).toEqual(['Émile']);
+      expect(await names('ZOLA')).toEqual(['Émile']);
+      expect(await names('as2@')).toEqual(['adam2']);
+      expect(await names('dora@appleid')).toEqual(['dora']);
+      expect(await names('adam smith')).toEqual(['Adam', 'adam2'].sort());
+      expect(await names('smith', '&managedAppleId=missing')).toEqual(['Adam']);
+      expect(await names('nobody')).toEqual([]);
+      expect(await names('%')).toEqual([]);
+      expect(await names('_')).toEqual(['_admin']);
+    });
+
+    it('keeps the cursor stable under concurrent inserts: no repeats, no skips', async () => {
+      const first = await list('sort=username&limit=3');
+      // Users added while paging, before and after the cursor.
+      for (const username of ['aaa-new', 'zzz-new', 'bz-new']) {
+        await t.call(acct.owner, 'POST', '/api/v1/users', { username, email: `${username}@corp.example` });
+      }
+      const rest: any[] = [];
+      let cursor = first.nextCursor;
+      while (cursor) {
+        const page = await list(`sort=username&limit=3&cursor=${cursor}`);
+        rest.push(...page.items);
+        cursor = page.nextCursor;
+      }
+      const seen = [...first.items, ...rest].map((u: any) => u.username);
+      expect(new Set(seen).size).toBe(seen.length);
+      for (const p of people) expect(seen).toContain(p.username);
+      expect(seen).toContain('zzz-new');
+      expect(seen).toContain('bz-new');
+      expect(seen).not.toContain('aaa-new'); // it sorts before the cursor
+    });
+
+    it('refuses bad query parameters', async () => {
+      for (const qs of ['sort=age', 'managedAppleId=maybe', 'limit=0', 'limit=201', 'cursor=zzz', 'bogus=1']) {
+        expect((await t.call(acct.owner, 'GET', `/api/v1/users?${qs}`)).statusCode, qs).toBe(400);
+      }
+    });
+  });
+
+  it('caps total at 10,000 and keeps the summary exact', async () => {
+    const acct = await t.otherAccount();
+    const now = new Date().toISOString();
+    const rows = Array.from({ length: 10_050 }, (_, i) => ({
+      id: uuidv7(), account_id: acct.accountId, username: `bulk${i}`, domain: 'example.net', username_key: `bulk${i}`, domain_key: 'example.net',
+      email: `b${i}@example.net`, email_key: `b${i}@example.net`, full_name: '', full_name_key: '', phone: '', groups_json: '[]',
+      auth_type: 'local', maid: null, maid_key: null, status: 'active', password_hash: null, device_count: 0, created_at: now, updated_at: now,
+    }));
+    await t.db.forAccount(acct.accountId, async (tx) => {
+      for (let i = 0; i < rows.length; i += 500) await tx.insertInto('users').values(rows.slice(i, i + 500)).execute();
+      await tx.insertInto('user_stats').values({ account_id: acct.accountId, total: rows.length, linked: 0 }).execute();
+    });
+    const page = (await t.call(acct.owner, 'GET', '/api/v1/users?limit=5')).json();
+    expect(page).toMatchObject({ total: 10_000, totalCapped: true });
+    expect(page.items).toHaveLength(5);
+    expect((await t.call(acct.owner, 'GET', '/api/v1/users/summary')).json()).toEqual({ total: 10_050, managedAppleIdLinked: 0, managedAppleIdMissing: 10_050 });
+  });
+
+  describe('roles and isolation', () => {
+    it('lets every role read, and only owners and admins write', async () => {
+      const target = (await create(newUser())).json();
+      for (const role of ['admin', 'helpdesk', 'auditor'] as const) {
+        const c = await t.adminWithRole(role);
+        expect((await t.call(c, 'GET', '/api/v1/users')).statusCode).toBe(200);
+        expect((await t.call(c, 'GET', `/api/v1/users/${target.id}`)).statusCode).toBe(200);
+        expect((await t.call(c, 'GET', '/api/v1/users/summary')).statusCode).toBe(200);
+        const writes = [
+          await create(newUser(), c),
+          await t.call(c, 'PATCH', `/api/v1/users/${target.id}`, { fullName: role }),
+        ];
+        const expected = role === 'admin' ? [201, 200] : [403, 403];
+        expect(writes.map((w) => w.statusCode)).toEqual(expected);
+      }
+      const helpdesk = await t.adminWithRole('helpdesk');
+      expect((await t.call(helpdesk, 'DELETE', `/api/v1/users/${target.id}`)).statusCode).toBe(403);
+    });
+
+    it("answers 404 for another account's user and never lists it", async () => {
+      const other = await t.otherAccount();
+      const theirs = (await t.call(other.owner, 'POST', '/api/v1/users', { username: 'secret-agent', email: 's@x.example' })).json();
+      expect((await t.call(t.owner, 'GET', `/api/v1/users/${theirs.id}`)).statusCode).toBe(404);
+      expect((await t.call(t.owner, 'PATCH', `/api/v1/users/${theirs.id}`, { fullName: 'x' })).statusCode).toBe(404);
+      expect((await t.call(t.owner, 'DELETE', `/api/v1/users/${theirs.id}`)).statusCode).toBe(404);
+      expect((await t.call(t.owner, 'GET', '/api/v1/users?q=secret')).json().items).toEqual([]);
+      // The same username and MAID are free in another account.
+      expect((await create({ username: 'secret-agent', email: 's@x.example' })).statusCode).toBe(201);
+    });
+  });
+});
