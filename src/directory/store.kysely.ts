@@ -48,23 +48,17 @@ type EB = ExpressionBuilder<Schema, 'users'>;
  */
 function afterCursor(eb: EB, columns: (keyof UserRow)[], values: (string | number | null)[], descending: boolean): Expression<SqlBool> {
   const op = descending ? '<' : '>';
-  const ors: Expression<SqlBool>[] = [];
-  for (let i = 0; i < columns.length; i++) {
-    const ands: Expression<SqlBool>[] = [];
-    for (let j = 0; j < i; j++) {
-      const v = values[j];
-      ands.push(v === null ? eb(columns[j]!, 'is', null) : eb(columns[j]!, '=', v as never));
-    }
-    const col = columns[i]!;
-    const v = values[i];
-    if (col === 'maid_key') {
-      if (v === null) continue; // nothing sorts after null within the MAID column itself
-      ors.push(eb.and([...ands, eb.or([eb(col, op, v as never), eb(col, 'is', null)])]));
-    } else {
-      ors.push(eb.and([...ands, eb(col, op, v as never)]));
-    }
+  if (!columns.includes('maid_key')) {
+    // A row-value comparison: both engines walk the sort index from the cursor.
+    return eb(eb.refTuple(...(columns as [keyof UserRow, keyof UserRow])), op, eb.tuple(...(values as [string, string])));
   }
-  return eb.or(ors);
+  const [maid, id] = values as [string | null, string];
+  if (maid === null) return eb.and([eb('maid_key', 'is', null), eb('id', op, id)]);
+  return eb.or([
+    eb('maid_key', op, maid),
+    eb.and([eb('maid_key', '=', maid), eb('id', op, id)]),
+    eb('maid_key', 'is', null),
+  ]);
 }
 
 export function userStore(tx: Tx, accountId: string): UserStore {
