@@ -165,12 +165,16 @@ function migrations(caps: Caps): Record<string, Migration> {
           .where(sql.ref('maid_key'), 'is', null)
           .execute();
 
+        // Name words carry the username sort key, so a name search in username order is answered
+        // from this index alone (only the page's 50 users are then read).
         await db.schema
           .createTable('user_name_words')
           .addColumn('account_id', id, (c) => c.notNull())
           .addColumn('word', 'text', (c) => key(c.notNull()))
+          .addColumn('username_key', 'text', (c) => key(c.notNull()))
+          .addColumn('domain_key', 'text', (c) => key(c.notNull()))
           .addColumn('user_id', id, (c) => c.notNull().references('users.id').onDelete('cascade'))
-          .addPrimaryKeyConstraint('user_name_words_pk', ['account_id', 'word', 'user_id'])
+          .addPrimaryKeyConstraint('user_name_words_pk', ['account_id', 'word', 'username_key', 'domain_key', 'user_id'])
           .execute();
         await db.schema.createIndex('user_name_words_user').on('user_name_words').column('user_id').execute();
 

@@ -111,6 +111,8 @@ export interface UserRow {
 export interface UserNameWordRow {
   account_id: string;
   word: string;
+  username_key: string;
+  domain_key: string;
   user_id: string;
 }
 

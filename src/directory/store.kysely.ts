@@ -2,7 +2,7 @@ import { sql, type ExpressionBuilder, type Expression, type SqlBool } from 'kyse
 import type { Tx } from '../db/database.js';
 import type { Schema, UserRow } from '../db/schema.js';
 import { cappedCount, toPage, TOTAL_CAP } from '../db/query.js';
-import { LIMIT_DEFAULT, decodeCursor } from '../core/paging.js';
+import { LIMIT_DEFAULT, decodeCursor, encodeCursor, type Page, type PageRequest } from '../core/paging.js';
 import { normaliseKey } from '../core/names.js';
 import { nameWords, searchTerms, type User, type UserListQuery, type UserSort } from './model.js';
 import type { UserChanges, UserRecord, UserStore } from './store.js';
@@ -88,15 +88,66 @@ export function userStore(tx: Tx, accountId: string): UserStore {
       .execute();
   }
 
-  async function writeNameWords(userId: string, fullName: string): Promise<void> {
+  async function writeNameWords(userId: string, fullName: string, username: string, domain: string): Promise<void> {
     const words = nameWords(fullName);
     if (words.length) {
+      const username_key = normaliseKey(username);
+      const domain_key = normaliseKey(domain);
       await tx
         .insertInto('user_name_words')
-        .values(words.map((word) => ({ account_id: accountId, word, user_id: userId })))
+        .values(words.map((word) => ({ account_id: accountId, word, username_key, domain_key, user_id: userId })))
         .onConflict((oc) => oc.doNothing())
         .execute();
     }
+  }
+
+  /** Users matching one search term, with their username sort key, from index ranges alone. */
+  function termMatches(term: string) {
+    const hi = term + MAX_CHAR;
+    const byKey = (col: 'username_key' | 'email_key' | 'maid_key') =>
+      tx
+        .selectFrom('users')
+        .select(['id', 'username_key', 'domain_key'])
+        .where('account_id', '=', accountId)
+        .where(col, '>=', term)
+        .where(col, '<', hi);
+    return byKey('username_key')
+      .union(byKey('email_key'))
+      .union(byKey('maid_key'))
+      .union(
+        tx
+          .selectFrom('user_name_words')
+          .select(['user_id as id', 'username_key', 'domain_key'])
+          .where('account_id', '=', accountId)
+          .where('word', '>=', term)
+          .where('word', '<', hi),
+      );
+  }
+
+  /**
+   * The search in username order (the directory's default): matches come from index ranges with
+   * their sort keys, are counted and paged without reading user rows, and only the page is read.
+   */
+  async function searchByUsername(terms: string[], descending: boolean, page: PageRequest): Promise<Page<User>> {
+    const limit = page.limit ?? LIMIT_DEFAULT;
+    const matches = () => {
+      const [first, ...rest] = terms.map((t, i) => tx.selectFrom(termMatches(t).as(`t${i}`)).selectAll());
+      return rest.reduce((acc, q) => acc.intersect(q), first!);
+    };
+    let q = tx.selectFrom(matches().as('m')).select(['m.id', 'm.username_key', 'm.domain_key']);
+    if (page.cursor) {
+      const [uk, dk, id] = decodeCursor(page.cursor, 3) as [string, string, string];
+      q = q.where((eb) => eb(eb.refTuple('m.username_key', 'm.domain_key', 'm.id'), descending ? '<' : '>', eb.tuple(uk, dk, id)));
+    }
+    const dir = descending ? 'desc' : 'asc';
+    const keys = await q.orderBy('m.username_key', dir).orderBy('m.domain_key', dir).orderBy('m.id', dir).limit(limit + 1).execute();
+    const ids = keys.slice(0, limit).map((k) => k.id);
+    const rows = ids.length ? await tx.selectFrom('users').selectAll().where('account_id', '=', accountId).where('id', 'in', ids).execute() : [];
+    const byId = new Map(rows.map((r) => [r.id, r]));
+    const items = ids.map((id) => byId.get(id)).filter((r): r is UserRow => !!r).map((r) => publicUser(toUser(r)));
+    const last = keys[limit - 1];
+    const counted = await cappedCount(tx, tx.selectFrom(matches().as('c')).select('c.id').limit(TOTAL_CAP + 1));
+    return { items, nextCursor: keys.length > limit && last ? encodeCursor([last.username_key, last.domain_key, last.id]) : null, ...counted };
   }
 
   function filtered(query: UserListQuery) {
@@ -173,7 +224,7 @@ export function userStore(tx: Tx, accountId: string): UserStore {
       if (Number(res.numInsertedOrUpdatedRows ?? 0) === 0) {
         return (await byUsername(u.username, u.domain)) ? 'username_taken' : 'maid_taken';
       }
-      await writeNameWords(u.id, u.fullName);
+      await writeNameWords(u.id, u.fullName, u.username, u.domain);
       await bumpStats(1, u.managedAppleId ? 1 : 0);
       return 'ok';
     },
@@ -214,9 +265,10 @@ export function userStore(tx: Tx, accountId: string): UserStore {
         if (/users_username|username_key/.test(text)) return 'username_taken';
         throw e;
       }
-      if (c.fullName !== undefined && c.fullName !== before.full_name) {
+      const renamed = c.username !== undefined || c.domain !== undefined;
+      if (renamed || (c.fullName !== undefined && c.fullName !== before.full_name)) {
         await tx.deleteFrom('user_name_words').where('account_id', '=', accountId).where('user_id', '=', id).execute();
-        await writeNameWords(id, c.fullName);
+        await writeNameWords(id, c.fullName ?? before.full_name, username, domain);
       }
       if (c.managedAppleId !== undefined) await bumpStats(0, (c.managedAppleId ? 1 : 0) - (before.maid_key ? 1 : 0));
       return 'ok';
@@ -233,6 +285,8 @@ export function userStore(tx: Tx, accountId: string): UserStore {
       const limit = page.limit ?? LIMIT_DEFAULT;
       const sort = query.sort ?? 'username';
       const desc = !!query.descending;
+      const terms = searchTerms(query.q);
+      if (terms.length && sort === 'username' && !query.managedAppleId) return searchByUsername(terms, desc, page);
       const columns = SORT_COLUMNS[sort];
       let q = filtered(query).selectAll();
       if (page.cursor) {

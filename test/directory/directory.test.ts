@@ -244,6 +244,30 @@ describe.each(ENGINES)('Users ▸ Directory on %s', (engine) => {
       expect(await names('_')).toEqual(['_admin']);
     });
 
+    it('pages a search in every sort, both ways, with the same members', async () => {
+      const expected = ['Adam', 'adam2', 'dora'].sort();
+      for (const sort of ['username', '-username', 'email', '-fullName', 'managedAppleId', '-createdAt']) {
+        const found = await all(`q=smi&sort=${sort}`, 1);
+        expect(found.map((u) => u.username).sort(), sort).toEqual(expected);
+      }
+      const byUsername = await all('q=smi&sort=username', 1);
+      expect(byUsername.map((u) => u.username)).toEqual(['Adam', 'adam2', 'dora']);
+      expect((await all('q=smi&sort=-username', 2)).map((u) => u.username)).toEqual(['dora', 'adam2', 'Adam']);
+      expect((await list('q=smi&limit=1')).total).toBe(3);
+    });
+
+    it('finds a renamed user by name in the new username order', async () => {
+      const u = (await t.call(acct.owner, 'POST', '/api/v1/users', { username: 'tmp-rename', fullName: 'Quentin Blake', email: 'q@corp.example' })).json();
+      await t.call(acct.owner, 'PATCH', `/api/v1/users/${u.id}`, { username: '0-first' });
+      const found = await list('q=quentin');
+      expect(found.items.map((x: any) => x.username)).toEqual(['0-first']);
+      await t.call(acct.owner, 'PATCH', `/api/v1/users/${u.id}`, { fullName: 'Roald Dahl' });
+      expect((await list('q=quentin')).items).toEqual([]);
+      expect((await list('q=dahl')).items.map((x: any) => x.username)).toEqual(['0-first']);
+      await t.call(acct.owner, 'DELETE', `/api/v1/users/${u.id}`);
+      expect((await list('q=dahl')).items).toEqual([]);
+    });
+
     it('keeps the cursor stable under concurrent inserts: no repeats, no skips', async () => {
       const first = await list('sort=username&limit=3');
       // Users added while paging, before and after the cursor.
