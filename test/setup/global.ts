@@ -1,3 +1,4 @@
+import { execSync } from 'node:child_process';
 import fs from 'node:fs';
 import type { TestProject } from 'vitest/node';
 import { startCluster, type Cluster } from './postgres.js';
@@ -31,6 +32,10 @@ export default async function setup(project: TestProject) {
   if (!fs.existsSync(chromium)) {
     if (process.env.CI) throw new Error(`CI must run the browser tests: ${chromium} is missing (apt-get install chromium)`);
     console.warn(`\n\n*** SKIPPING BROWSER TESTS: ${chromium} is missing (apt-get install chromium). ***\n\n`);
+  }
+  // The browser tests drive the built console: build it when it is missing.
+  if (fs.existsSync(chromium) && !fs.existsSync('dist/console/index.html')) {
+    execSync('npx vite build --config console/vite.config.ts', { stdio: 'inherit' });
   }
   project.provide('pgAdminUrl', url);
   project.provide('pgSkipReason', reason);

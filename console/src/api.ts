@@ -1,0 +1,170 @@
+/** The console's API client: JSON over fetch with the session cookie, CSRF on writes, one error type. */
+
+export interface Issue {
+  path: string;
+  message: string;
+}
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly issues: Issue[] = [],
+    readonly retryAfter?: number,
+  ) {
+    super(message);
+  }
+  /** The message for a form field, by the issue path's first segment (e.g. "managedAppleIdDomains.1" → "managedAppleIdDomains"). */
+  fieldErrors(): Record<string, string> {
+    const out: Record<string, string> = {};
+    for (const i of this.issues) {
+      const key = i.path.split('.')[0]!;
+      if (!out[key]) out[key] = i.message;
+    }
+    return out;
+  }
+}
+
+let csrfToken: string | null = null;
+export function setCsrfToken(token: string | null) {
+  csrfToken = token;
+}
+
+export interface Page<T> {
+  items: T[];
+  nextCursor: string | null;
+  total: number;
+  totalCapped: boolean;
+}
+
+export async function api<T>(method: string, path: string, body?: unknown): Promise<T> {
+  const headers: Record<string, string> = { accept: 'application/json' };
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  if (method !== 'GET' && csrfToken) headers['x-csrf-token'] = csrfToken;
+  let res: Response;
+  try {
+    res = await fetch(`/api/v1${path}`, { method, headers, credentials: 'same-origin', body: body === undefined ? undefined : JSON.stringify(body) });
+  } catch {
+    throw new ApiError(0, 'NETWORK', 'Pippin cannot be reached. Check your connection and try again.');
+  }
+  if (res.status === 204) return undefined as T;
+  const text = await res.text();
+  let json: any = null;
+  try {
+    json = text ? JSON.parse(text) : null;
+  } catch {
+    /* not JSON */
+  }
+  if (!res.ok) {
+    const e = json?.error;
+    const retry = Number(res.headers.get('retry-after')) || undefined;
+    throw new ApiError(res.status, e?.code ?? 'INTERNAL', e?.message ?? `The server answered ${res.status}`, e?.details?.issues ?? [], retry);
+  }
+  return json as T;
+}
+
+export function query(params: Record<string, string | number | undefined | null>): string {
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== null && v !== '') q.set(k, String(v));
+  const s = q.toString();
+  return s ? `?${s}` : '';
+}
+
+export type Role = 'owner' | 'admin' | 'helpdesk' | 'auditor';
+
+export interface Admin {
+  id: string;
+  email: string;
+  role: Role;
+  disabled: boolean;
+  createdAt: string;
+  updatedAt: string;
+  lastSignInAt: string | null;
+}
+
+export interface Session {
+  admin: Admin;
+  account: { id: string; name: string };
+  csrfToken: string;
+}
+
+export interface Account {
+  id: string;
+  key: string;
+  name: string;
+  deploymentMode: 'mdm' | 'sps' | 'mixed';
+  defaultRequestMode: 'enrollment' | 'activation';
+  defaultDomain: string;
+  managedAppleIdDomains: string[];
+  defaultAuthMode: 'passcode' | 'local';
+  seamlessEnrollment: boolean;
+  requestExpiryHours: number;
+  passcodeLength: number;
+  useEmailAsManagedAppleId: boolean;
+  requireGenuineAppleDevices: boolean;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface ApiToken {
+  id: string;
+  name: string;
+  adminId: string;
+  adminEmail: string;
+  role: Role;
+  prefix: string;
+  createdAt: string;
+  expiresAt: string | null;
+  lastUsedAt: string | null;
+}
+
+export interface AuditEvent {
+  id: string;
+  at: string;
+  actor: { type: 'admin' | 'token' | 'system' | 'device'; id: string | null; label: string };
+  ip: string | null;
+  action: string;
+  objectType: string | null;
+  objectId: string | null;
+  before: Record<string, unknown> | null;
+  after: Record<string, unknown> | null;
+  requestId: string | null;
+}
+
+export interface User {
+  id: string;
+  username: string;
+  domain: string;
+  email: string;
+  fullName: string;
+  phone: string;
+  groups: string[];
+  authType: 'local' | 'corporate' | 'saml';
+  managedAppleId: string | null;
+  status: 'active' | 'disabled';
+  devices: number;
+  createdAt: string;
+  updatedAt: string;
+  warnings?: { code: string; message: string }[];
+}
+
+export interface UserSummary {
+  total: number;
+  managedAppleIdLinked: number;
+  managedAppleIdMissing: number;
+}
+
+/** Roles that may do what, mirroring the server (which enforces it). */
+export const can = {
+  editAccount: (r: Role) => r === 'owner',
+  manageAdmins: (r: Role) => r === 'owner',
+  readAudit: (r: Role) => r !== 'helpdesk',
+  writeUsers: (r: Role) => r === 'owner' || r === 'admin',
+};
+
+export function formatTime(iso: string | null | undefined): string {
+  if (!iso) return '—';
+  const d = new Date(iso);
+  return d.toLocaleString(undefined, { year: 'numeric', month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' });
+}

@@ -1,0 +1,61 @@
+import { StrictMode } from 'react';
+import { createRoot } from 'react-dom/client';
+import { MantineProvider, createTheme } from '@mantine/core';
+import { Notifications } from '@mantine/notifications';
+import { QueryClient, QueryClientProvider } from '@tanstack/react-query';
+import { BrowserRouter, Navigate, Route, Routes } from 'react-router';
+import '@mantine/core/styles.css';
+import '@mantine/notifications/styles.css';
+import { ApiError } from './api';
+import { RequireSession } from './session';
+import { Layout } from './components/layout';
+import { LoginPage } from './pages/login';
+import { SettingsPage } from './pages/settings';
+import { AdminsPage } from './pages/admins';
+import { TokensPage } from './pages/tokens';
+import { AuditPage } from './pages/audit';
+import { UsersPage } from './pages/users';
+import { UserPage } from './pages/user';
+import { NotFoundPage } from './pages/not-found';
+
+const theme = createTheme({ primaryColor: 'teal', defaultRadius: 'md', fontFamily: 'system-ui, -apple-system, "Segoe UI", Roboto, sans-serif' });
+
+const queryClient = new QueryClient({
+  defaultOptions: {
+    queries: {
+      retry: (count, error) => !(error instanceof ApiError && error.status >= 400 && error.status < 500) && count < 2,
+      refetchOnWindowFocus: false,
+    },
+  },
+});
+
+createRoot(document.getElementById('root')!).render(
+  <StrictMode>
+    <MantineProvider theme={theme} defaultColorScheme="light">
+      <Notifications position="top-right" />
+      <QueryClientProvider client={queryClient}>
+        <BrowserRouter>
+          <Routes>
+            <Route path="/login" element={<LoginPage />} />
+            <Route
+              element={
+                <RequireSession>
+                  <Layout />
+                </RequireSession>
+              }
+            >
+              <Route index element={<Navigate to="/users" replace />} />
+              <Route path="/users" element={<UsersPage />} />
+              <Route path="/users/:id" element={<UserPage />} />
+              <Route path="/settings" element={<SettingsPage />} />
+              <Route path="/admins" element={<AdminsPage />} />
+              <Route path="/tokens" element={<TokensPage />} />
+              <Route path="/audit" element={<AuditPage />} />
+              <Route path="*" element={<NotFoundPage />} />
+            </Route>
+          </Routes>
+        </BrowserRouter>
+      </QueryClientProvider>
+    </MantineProvider>
+  </StrictMode>,
+);

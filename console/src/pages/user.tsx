@@ -1,0 +1,97 @@
+import { useState } from 'react';
+import { Anchor, Badge, Breadcrumbs, Button, Card, Group, SimpleGrid, Stack, Text } from '@mantine/core';
+import { useQuery, useQueryClient } from '@tanstack/react-query';
+import { Link, useNavigate, useParams } from 'react-router';
+import { api, can, formatTime, type User } from '../api';
+import { useSession } from '../session';
+import { PageHeader } from '../components/page';
+import { ConfirmModal } from '../components/confirm';
+import { EmptyState, ErrorState, LoadingState } from '../components/states';
+import { UserForm } from './user-form';
+import { MaidCell } from './users';
+
+function Field({ label, children }: { label: string; children: React.ReactNode }) {
+  return (
+    <Stack gap={2}>
+      <Text size="xs" c="dimmed" tt="uppercase" fw={700}>{label}</Text>
+      <div>{children}</div>
+    </Stack>
+  );
+}
+
+export function UserPage() {
+  const { id } = useParams();
+  const session = useSession();
+  const writable = can.writeUsers(session.admin.role);
+  const navigate = useNavigate();
+  const qc = useQueryClient();
+  const [editing, setEditing] = useState(false);
+  const [deleting, setDeleting] = useState(false);
+  const user = useQuery({ queryKey: ['user', id], queryFn: () => api<User>('GET', `/users/${id}`) });
+  const crumbs = (
+    <Breadcrumbs mb="sm">
+      <Anchor component={Link} to="/users" size="sm">Directory</Anchor>
+      <Text size="sm">{user.data?.username ?? '…'}</Text>
+    </Breadcrumbs>
+  );
+  if (user.isPending) return (<>{crumbs}<LoadingState rows={6} /></>);
+  if (user.isError) return (<>{crumbs}<ErrorState error={user.error} onRetry={() => user.refetch()} /></>);
+  const u = user.data;
+  return (
+    <>
+      {crumbs}
+      <PageHeader
+        title={u.fullName || u.username}
+        description={`${u.username}@${u.domain}`}
+        actions={
+          writable && (
+            <>
+              <Button variant="default" onClick={() => setEditing(true)}>Edit user</Button>
+              <Button variant="light" color="red" onClick={() => setDeleting(true)}>Delete</Button>
+            </>
+          )
+        }
+      />
+      <Stack>
+        <Card withBorder padding="lg">
+          <SimpleGrid cols={{ base: 1, xs: 2, md: 3 }} spacing="lg">
+            <Field label="Managed Apple ID"><MaidCell maid={u.managedAppleId} /></Field>
+            <Field label="Email"><Text size="sm">{u.email}</Text></Field>
+            <Field label="Phone"><Text size="sm">{u.phone || '—'}</Text></Field>
+            <Field label="Status"><Badge color={u.status === 'active' ? 'teal' : 'gray'} variant="light">{u.status}</Badge></Field>
+            <Field label="Authentication type"><Text size="sm">{u.authType}</Text></Field>
+            <Field label="Groups">
+              <Group gap={4}>{u.groups.length ? u.groups.map((g) => <Badge key={g} variant="outline" color="gray">{g}</Badge>) : <Text size="sm">—</Text>}</Group>
+            </Field>
+            <Field label="Devices"><Text size="sm">{u.devices}</Text></Field>
+            <Field label="Created"><Text size="sm">{formatTime(u.createdAt)}</Text></Field>
+            <Field label="Updated"><Text size="sm">{formatTime(u.updatedAt)}</Text></Field>
+          </SimpleGrid>
+        </Card>
+        <Card withBorder padding="lg">
+          <Text fw={600}>Enrollment requests and devices</Text>
+          <EmptyState title="Nothing enrolled">
+            {u.managedAppleId
+              ? 'This user is linked to a Managed Apple ID and can be invited to enrol a personal iPhone or iPad with User Enrollment once enrollment requests are available.'
+              : 'Link a Managed Apple ID first: User Enrollment needs one.'}
+          </EmptyState>
+        </Card>
+      </Stack>
+      <UserForm opened={editing} user={u} onClose={() => setEditing(false)} />
+      <ConfirmModal
+        opened={deleting}
+        title="Delete user"
+        confirmLabel="Delete user"
+        onClose={() => setDeleting(false)}
+        onConfirm={async () => {
+          await api('DELETE', `/users/${u.id}`);
+          await qc.invalidateQueries({ queryKey: ['users'] });
+          await qc.invalidateQueries({ queryKey: ['users-summary'] });
+          navigate('/users', { replace: true });
+        }}
+      >
+        Delete {u.username}@{u.domain}? This cannot be undone.
+      </ConfirmModal>
+    </>
+  );
+}

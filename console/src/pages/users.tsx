@@ -1,0 +1,216 @@
+import { useEffect, useState } from 'react';
+import { ActionIcon, Badge, Button, Card, Group, Menu, SegmentedControl, SimpleGrid, Stack, Table, Text, TextInput, UnstyledButton } from '@mantine/core';
+import { useDebouncedValue } from '@mantine/hooks';
+import { IconChevronDown, IconChevronUp, IconDots, IconPlus, IconSearch, IconSelector } from '@tabler/icons-react';
+import { keepPreviousData, useQuery, useQueryClient } from '@tanstack/react-query';
+import { Link, useNavigate, useSearchParams } from 'react-router';
+import { api, can, query, type Page, type User, type UserSummary } from '../api';
+import { useSession } from '../session';
+import { PageHeader } from '../components/page';
+import { ConfirmModal } from '../components/confirm';
+import { EmptyState, ErrorState, LoadingState } from '../components/states';
+import { UserForm } from './user-form';
+
+const PAGE_SIZE = 50;
+type SortKey = 'username' | 'fullName' | 'email' | 'managedAppleId' | 'createdAt';
+
+export function MaidCell({ maid }: { maid: string | null }) {
+  return maid ? (
+    <Text size="sm" ff="monospace">{maid}</Text>
+  ) : (
+    <Badge color="orange" variant="light" data-testid="not-linked">Not linked</Badge>
+  );
+}
+
+function SortHeader({ label, sortKey, sort, onSort }: { label: string; sortKey: SortKey; sort: string; onSort: (s: string) => void }) {
+  const active = sort.replace('-', '') === sortKey;
+  const desc = sort.startsWith('-');
+  const Icon = !active ? IconSelector : desc ? IconChevronDown : IconChevronUp;
+  return (
+    <Table.Th aria-sort={active ? (desc ? 'descending' : 'ascending') : 'none'}>
+      <UnstyledButton onClick={() => onSort(active && !desc ? `-${sortKey}` : sortKey)} style={{ display: 'flex', alignItems: 'center', gap: 4, fontWeight: 700, fontSize: 'var(--mantine-font-size-sm)' }}>
+        {label}
+        <Icon size={14} />
+      </UnstyledButton>
+    </Table.Th>
+  );
+}
+
+function Figure({ label, value, color }: { label: string; value: number | undefined; color?: string }) {
+  return (
+    <Card withBorder padding="sm">
+      <Text size="xs" c="dimmed" tt="uppercase" fw={700}>{label}</Text>
+      <Text fz={26} fw={700} c={color} data-testid={`figure-${label.toLowerCase().replace(/\s+/g, '-')}`}>{value === undefined ? '—' : value.toLocaleString()}</Text>
+    </Card>
+  );
+}
+
+export function UsersPage() {
+  const session = useSession();
+  const writable = can.writeUsers(session.admin.role);
+  const navigate = useNavigate();
+  const qc = useQueryClient();
+  const [params, setParams] = useSearchParams();
+  const q = params.get('q') ?? '';
+  const filter = params.get('managedAppleId') ?? 'any';
+  const sort = params.get('sort') ?? 'username';
+  const [search, setSearch] = useState(q);
+  const [debounced] = useDebouncedValue(search.trim(), 250);
+  const [cursors, setCursors] = useState<(string | null)[]>([null]);
+  const [adding, setAdding] = useState(false);
+  const [editing, setEditing] = useState<User | null>(null);
+  const [deleting, setDeleting] = useState<User | null>(null);
+
+  const update = (changes: Record<string, string | null>) => {
+    const next = new URLSearchParams(params);
+    for (const [k, v] of Object.entries(changes)) (v ? next.set(k, v) : next.delete(k));
+    setParams(next, { replace: true });
+    setCursors([null]);
+  };
+  useEffect(() => {
+    if (debounced !== q) update({ q: debounced || null });
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [debounced]);
+
+  const cursor = cursors[cursors.length - 1];
+  const users = useQuery({
+    queryKey: ['users', q, filter, sort, cursor],
+    queryFn: () => api<Page<User>>('GET', `/users${query({ q, managedAppleId: filter === 'any' ? undefined : filter, sort, limit: PAGE_SIZE, cursor })}`),
+    placeholderData: keepPreviousData,
+  });
+  const summary = useQuery({ queryKey: ['users-summary'], queryFn: () => api<UserSummary>('GET', '/users/summary') });
+
+  const pageNumber = cursors.length;
+  const data = users.data;
+  const from = data ? (pageNumber - 1) * PAGE_SIZE + (data.items.length ? 1 : 0) : 0;
+  const to = data ? (pageNumber - 1) * PAGE_SIZE + data.items.length : 0;
+
+  let body;
+  if (users.isPending) body = <LoadingState rows={8} />;
+  else if (users.isError) body = <ErrorState error={users.error} onRetry={() => users.refetch()} />;
+  else if (data!.items.length === 0)
+    body =
+      q || filter !== 'any' ? (
+        <EmptyState title="No users match" action={<Button variant="light" onClick={() => { setSearch(''); update({ q: null, managedAppleId: null }); }}>Clear search and filter</Button>}>
+          {filter === 'missing' && !q ? 'Every user is linked to a Managed Apple ID.' : 'Try another search or filter.'}
+        </EmptyState>
+      ) : (
+        <EmptyState title="No users yet" action={writable && <Button onClick={() => setAdding(true)}>Add user</Button>}>
+          Add users one by one here; link each to their Managed Apple ID so they can enrol with User Enrollment.
+        </EmptyState>
+      );
+  else
+    body = (
+      <Stack gap="xs">
+        <Table.ScrollContainer minWidth={1000}>
+          <Table striped highlightOnHover verticalSpacing="xs" data-testid="users-table">
+            <Table.Thead>
+              <Table.Tr>
+                <SortHeader label="Username" sortKey="username" sort={sort} onSort={(s) => update({ sort: s })} />
+                <Table.Th>Domain</Table.Th>
+                <SortHeader label="Full Name" sortKey="fullName" sort={sort} onSort={(s) => update({ sort: s })} />
+                <SortHeader label="Email" sortKey="email" sort={sort} onSort={(s) => update({ sort: s })} />
+                <SortHeader label="Managed Apple ID" sortKey="managedAppleId" sort={sort} onSort={(s) => update({ sort: s })} />
+                <Table.Th>Groups</Table.Th>
+                <Table.Th>Status</Table.Th>
+                <Table.Th ta="right">Devices</Table.Th>
+                {writable && <Table.Th aria-label="Actions" />}
+              </Table.Tr>
+            </Table.Thead>
+            <Table.Tbody>
+              {data!.items.map((u) => (
+                <Table.Tr key={u.id} data-testid={`user-row-${u.username}`}>
+                  <Table.Td>
+                    <Text component={Link} to={`/users/${u.id}`} size="sm" fw={500} c="teal.8">{u.username}</Text>
+                  </Table.Td>
+                  <Table.Td><Text size="sm">{u.domain}</Text></Table.Td>
+                  <Table.Td><Text size="sm">{u.fullName || '—'}</Text></Table.Td>
+                  <Table.Td><Text size="sm">{u.email}</Text></Table.Td>
+                  <Table.Td><MaidCell maid={u.managedAppleId} /></Table.Td>
+                  <Table.Td>
+                    <Group gap={4}>{u.groups.slice(0, 3).map((g) => <Badge key={g} size="sm" variant="outline" color="gray">{g}</Badge>)}{u.groups.length > 3 && <Text size="xs" c="dimmed">+{u.groups.length - 3}</Text>}</Group>
+                  </Table.Td>
+                  <Table.Td><Badge color={u.status === 'active' ? 'teal' : 'gray'} variant="light">{u.status === 'active' ? 'Active' : 'Disabled'}</Badge></Table.Td>
+                  <Table.Td ta="right"><Text size="sm">{u.devices}</Text></Table.Td>
+                  {writable && (
+                    <Table.Td>
+                      <Menu position="bottom-end" withinPortal>
+                        <Menu.Target>
+                          <ActionIcon variant="subtle" color="gray" aria-label={`Actions for ${u.username}`}><IconDots size={18} /></ActionIcon>
+                        </Menu.Target>
+                        <Menu.Dropdown>
+                          <Menu.Item onClick={() => navigate(`/users/${u.id}`)}>Open</Menu.Item>
+                          <Menu.Item onClick={() => setEditing(u)}>Edit user</Menu.Item>
+                          <Menu.Divider />
+                          <Menu.Item color="red" onClick={() => setDeleting(u)}>Delete</Menu.Item>
+                        </Menu.Dropdown>
+                      </Menu>
+                    </Table.Td>
+                  )}
+                </Table.Tr>
+              ))}
+            </Table.Tbody>
+          </Table>
+        </Table.ScrollContainer>
+        <Group justify="space-between" wrap="wrap">
+          <Text size="sm" c="dimmed" data-testid="users-range">
+            {from.toLocaleString()}–{to.toLocaleString()} of {data!.totalCapped ? 'more than 10,000' : data!.total.toLocaleString()}
+          </Text>
+          <Group gap="xs">
+            <Button variant="default" size="xs" disabled={pageNumber === 1} onClick={() => setCursors((c) => c.slice(0, -1))}>Previous</Button>
+            <Button variant="default" size="xs" disabled={!data!.nextCursor} onClick={() => setCursors((c) => [...c, data!.nextCursor])}>Next</Button>
+          </Group>
+        </Group>
+      </Stack>
+    );
+
+  return (
+    <>
+      <PageHeader
+        title="Directory"
+        description="Users of this account and their Managed Apple IDs."
+        actions={writable && <Button leftSection={<IconPlus size={16} />} onClick={() => setAdding(true)}>Add user</Button>}
+      />
+      <SimpleGrid cols={{ base: 3 }} mb="md" spacing="sm">
+        <Figure label="Users" value={summary.data?.total} />
+        <Figure label="Linked" value={summary.data?.managedAppleIdLinked} color="teal.8" />
+        <Figure label="Not linked" value={summary.data?.managedAppleIdMissing} color="orange.8" />
+      </SimpleGrid>
+      <Group mb="md" gap="sm" align="flex-end" wrap="wrap">
+        <TextInput
+          aria-label="Search users"
+          placeholder="Search username, email, Managed Apple ID or name"
+          leftSection={<IconSearch size={16} />}
+          value={search}
+          onChange={(e) => setSearch(e.currentTarget.value)}
+          style={{ flex: '1 1 260px' }}
+        />
+        <Stack gap={2}>
+          <Text size="xs" fw={500}>Managed Apple ID</Text>
+          <SegmentedControl
+            aria-label="Managed Apple ID filter"
+            value={filter}
+            onChange={(v) => update({ managedAppleId: v === 'any' ? null : v })}
+            data={[{ value: 'any', label: 'Any' }, { value: 'present', label: 'Linked' }, { value: 'missing', label: 'Not linked' }]}
+          />
+        </Stack>
+      </Group>
+      {body}
+      <UserForm opened={adding} onClose={() => setAdding(false)} />
+      <UserForm opened={!!editing} user={editing} onClose={() => setEditing(null)} />
+      <ConfirmModal
+        opened={!!deleting}
+        title="Delete user"
+        confirmLabel="Delete user"
+        onClose={() => setDeleting(null)}
+        onConfirm={async () => {
+          await api('DELETE', `/users/${deleting!.id}`);
+          await qc.invalidateQueries({ queryKey: ['users'] });
+          await qc.invalidateQueries({ queryKey: ['users-summary'] });
+        }}
+      >
+        Delete {deleting?.username}@{deleting?.domain}? Their pending enrollment requests are deleted too. This cannot be undone.
+      </ConfirmModal>
+    </>
+  );
+}
