@@ -43,7 +43,10 @@ export async function openPage(browser: Browser, testName: string, width = 1280,
 export async function snap(page: Page, name: string, width: string): Promise<void> {
   const dir = path.join(ARTIFACTS, 'screenshots');
   fs.mkdirSync(dir, { recursive: true });
-  await page.screenshot({ path: path.join(dir, `${name}-${width}.png`), fullPage: true });
+  // Still pictures: no transition caught half-way after a resize, and the page from its top.
+  await page.addStyleTag({ content: '*, *::before, *::after { transition: none !important; animation: none !important; }' });
+  await page.evaluate(() => window.scrollTo(0, 0));
+  await page.screenshot({ path: path.join(dir, `${name}-${width}.png`), fullPage: true, animations: 'disabled' });
 }
 
 export async function signIn(page: Page, base: string, email: string, password: string): Promise<void> {

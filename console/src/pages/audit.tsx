@@ -68,7 +68,7 @@ export function AuditPage() {
                     <Table.Td><Text size="sm">{formatTime(e.at)}</Text></Table.Td>
                     <Table.Td><Text size="sm">{e.actor.label}</Text></Table.Td>
                     <Table.Td><Badge variant="light" color={e.action.endsWith('failed') ? 'red' : e.action.endsWith('delete') ? 'orange' : 'blue'}>{e.action}</Badge></Table.Td>
-                    <Table.Td><Text size="sm" c="dimmed">{e.objectType ? `${e.objectType} ${e.objectId?.slice(0, 8) ?? ''}` : '—'}</Text></Table.Td>
+                    <Table.Td><Text size="sm" c="dimmed">{e.objectType ? `${e.objectType} …${e.objectId?.slice(-8) ?? ''}` : '—'}</Text></Table.Td>
                     <Table.Td><Text size="sm" c="dimmed">{e.ip ?? '—'}</Text></Table.Td>
                   </Table.Tr>
                 ))}

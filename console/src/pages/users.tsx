@@ -1,6 +1,6 @@
 import { useEffect, useState } from 'react';
 import { ActionIcon, Badge, Button, Card, Group, Menu, SegmentedControl, SimpleGrid, Stack, Table, Text, TextInput, UnstyledButton } from '@mantine/core';
-import { useDebouncedValue } from '@mantine/hooks';
+import { useDebouncedValue, useMediaQuery } from '@mantine/hooks';
 import { IconChevronDown, IconChevronUp, IconDots, IconPlus, IconSearch, IconSelector } from '@tabler/icons-react';
 import { keepPreviousData, useQuery, useQueryClient } from '@tanstack/react-query';
 import { Link, useNavigate, useSearchParams } from 'react-router';
@@ -28,12 +28,16 @@ function SortHeader({ label, sortKey, sort, onSort }: { label: string; sortKey: 
   const Icon = !active ? IconSelector : desc ? IconChevronDown : IconChevronUp;
   return (
     <Table.Th aria-sort={active ? (desc ? 'descending' : 'ascending') : 'none'}>
-      <UnstyledButton onClick={() => onSort(active && !desc ? `-${sortKey}` : sortKey)} style={{ display: 'flex', alignItems: 'center', gap: 4, fontWeight: 700, fontSize: 'var(--mantine-font-size-sm)' }}>
+      <UnstyledButton onClick={() => onSort(active && !desc ? `-${sortKey}` : sortKey)} style={{ display: 'flex', alignItems: 'center', gap: 4, fontWeight: 700, fontSize: 'var(--mantine-font-size-sm)', whiteSpace: 'nowrap' }}>
         {label}
         <Icon size={14} />
       </UnstyledButton>
     </Table.Th>
   );
+}
+
+function StatusBadge({ status }: { status: User['status'] }) {
+  return <Badge color={status === 'active' ? 'teal' : 'gray'} variant="light" style={{ flexShrink: 0, overflow: 'visible' }}>{status === 'active' ? 'Active' : 'Disabled'}</Badge>;
 }
 
 function Figure({ label, value, color }: { label: string; value: number | undefined; color?: string }) {
@@ -60,6 +64,7 @@ export function UsersPage() {
   const [adding, setAdding] = useState(false);
   const [editing, setEditing] = useState<User | null>(null);
   const [deleting, setDeleting] = useState<User | null>(null);
+  const narrow = useMediaQuery('(max-width: 48em)') ?? false;
 
   const update = (changes: Record<string, string | null>) => {
     const next = new URLSearchParams(params);
@@ -102,7 +107,26 @@ export function UsersPage() {
   else
     body = (
       <Stack gap="xs">
-        <Table.ScrollContainer minWidth={1000}>
+        {narrow ? (
+          <Stack gap="xs" data-testid="users-cards">
+            {data!.items.map((u) => (
+              <Card key={u.id} withBorder padding="sm" data-testid={`user-row-${u.username}`}>
+                <Group justify="space-between" wrap="nowrap" align="flex-start">
+                  <Stack gap={2} style={{ minWidth: 0 }}>
+                    <Text component={Link} to={`/users/${u.id}`} fw={600} c="teal.8" truncate>{u.username}@{u.domain}</Text>
+                    <Text size="sm" c="dimmed" truncate>{u.fullName || u.email}</Text>
+                  </Stack>
+                  <StatusBadge status={u.status} />
+                </Group>
+                <Group mt={6} gap="xs" wrap="nowrap" style={{ minWidth: 0 }}>
+                  <Text size="xs" c="dimmed" style={{ flexShrink: 0 }}>Managed Apple ID</Text>
+                  <div style={{ minWidth: 0, overflow: 'hidden', textOverflow: 'ellipsis' }}><MaidCell maid={u.managedAppleId} /></div>
+                </Group>
+              </Card>
+            ))}
+          </Stack>
+        ) : (
+        <Table.ScrollContainer minWidth={1100}>
           <Table striped highlightOnHover verticalSpacing="xs" data-testid="users-table">
             <Table.Thead>
               <Table.Tr>
@@ -130,7 +154,7 @@ export function UsersPage() {
                   <Table.Td>
                     <Group gap={4}>{u.groups.slice(0, 3).map((g) => <Badge key={g} size="sm" variant="outline" color="gray">{g}</Badge>)}{u.groups.length > 3 && <Text size="xs" c="dimmed">+{u.groups.length - 3}</Text>}</Group>
                   </Table.Td>
-                  <Table.Td><Badge color={u.status === 'active' ? 'teal' : 'gray'} variant="light">{u.status === 'active' ? 'Active' : 'Disabled'}</Badge></Table.Td>
+                  <Table.Td style={{ whiteSpace: 'nowrap' }}><StatusBadge status={u.status} /></Table.Td>
                   <Table.Td ta="right"><Text size="sm">{u.devices}</Text></Table.Td>
                   {writable && (
                     <Table.Td>
@@ -152,6 +176,7 @@ export function UsersPage() {
             </Table.Tbody>
           </Table>
         </Table.ScrollContainer>
+        )}
         <Group justify="space-between" wrap="wrap">
           <Text size="sm" c="dimmed" data-testid="users-range">
             {from.toLocaleString()}–{to.toLocaleString()} of {data!.totalCapped ? 'more than 10,000' : data!.total.toLocaleString()}
