@@ -44,7 +44,7 @@ export async function snap(page: Page, name: string, width: string): Promise<voi
   const dir = path.join(ARTIFACTS, 'screenshots');
   fs.mkdirSync(dir, { recursive: true });
   // Still pictures: no transition caught half-way after a resize, and the page from its top.
-  await page.addStyleTag({ content: '*, *::before, *::after { transition: none !important; animation: none !important; }' });
+  await page.addStyleTag({ content: '*, *::before, *::after { transition: none !important; animation: none !important; }' }).catch(() => undefined); // a page's CSP may forbid it
   await page.evaluate(() => window.scrollTo(0, 0));
   await page.screenshot({ path: path.join(dir, `${name}-${width}.png`), fullPage: true, animations: 'disabled' });
 }
