@@ -4,7 +4,7 @@ import { AppError } from '../errors.js';
 export interface ColumnSpec<K extends string = string> {
   key: K;
   header: string;
-  aliases?: string[];
+  aliases?: readonly string[];
   required?: boolean;
 }
 
