@@ -3,6 +3,12 @@ import { z } from 'zod';
 import { errors, idParams, pageOf, pageQuery, STANDARD_ERRORS } from '../http/schemas.js';
 import type { UserSort } from './model.js';
 import type { DirectoryService } from './service.js';
+import { csvStream, fromArray, xlsxStream } from '../bulk/writers.js';
+import { USER_EXPORT_COLUMNS, USER_TEMPLATE_COLUMNS, USER_TEMPLATE_EXAMPLE, USER_TEMPLATE_INSTRUCTIONS, userExportRow } from './file-format.js';
+
+const XLSX_TYPE = 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet';
+/** A streamed file download (not serialised as JSON). */
+const fileBody = z.any().describe('The file (CSV with a UTF-8 BOM, or XLSX)');
 import { userCreateSchema, userListQuerySchema, userPatchSchema, userSchema, userSummarySchema } from './schemas.js';
 
 export const directoryRoutes: FastifyPluginAsyncZod<{ directory: DirectoryService }> = async (app, { directory }) => {
@@ -31,6 +37,60 @@ export const directoryRoutes: FastifyPluginAsyncZod<{ directory: DirectoryServic
     '/users/summary',
     { schema: { tags: ['Users'], summary: 'Exact directory figures', response: { 200: userSummarySchema, ...errors(...STANDARD_ERRORS) } } },
     async (request) => directory.summary(request.actor),
+  );
+
+  app.get(
+    '/users/template',
+    {
+      schema: {
+        tags: ['Users'],
+        summary: 'The Bulk Upload Users template (CSV, or XLSX with an Instructions sheet)',
+        querystring: z.strictObject({ format: z.enum(['csv', 'xlsx']).default('csv') }),
+        produces: ['text/csv', XLSX_TYPE],
+        response: { 200: fileBody, ...errors(...STANDARD_ERRORS) },
+      },
+    },
+    async (request, reply) => {
+      const format = request.query.format;
+      const rows = fromArray([USER_TEMPLATE_EXAMPLE]);
+      const body =
+        format === 'csv'
+          ? csvStream(USER_TEMPLATE_COLUMNS, rows)
+          : xlsxStream('Users', USER_TEMPLATE_COLUMNS, rows, [{ name: 'Instructions', lines: USER_TEMPLATE_INSTRUCTIONS, widths: [44, 100] }]);
+      return reply
+        .type(format === 'csv' ? 'text/csv; charset=utf-8' : XLSX_TYPE)
+        .header('content-disposition', `attachment; filename="users-template.${format}"`)
+        .send(body);
+    },
+  );
+
+  app.get(
+    '/users/export',
+    {
+      schema: {
+        tags: ['Users'],
+        summary: "Export the users matching the list's filters and sort, streamed (owner, admin)",
+        querystring: z.strictObject({ format: z.enum(['csv', 'xlsx']).default('csv'), ...userListQuerySchema }),
+        produces: ['text/csv', XLSX_TYPE],
+        response: { 200: fileBody, ...errors(...STANDARD_ERRORS, 422) },
+      },
+    },
+    async (request, reply) => {
+      const { format, sort, ...filter } = request.query;
+      const users = await directory.exportUsers(
+        request.actor,
+        { ...filter, sort: (sort?.replace(/^-/, '') as UserSort | undefined) ?? 'username', descending: !!sort?.startsWith('-') },
+        format,
+      );
+      const rows = (async function* () {
+        for await (const u of users) yield userExportRow(u);
+      })();
+      const stamp = new Date().toISOString().slice(0, 10);
+      return reply
+        .type(format === 'csv' ? 'text/csv; charset=utf-8' : XLSX_TYPE)
+        .header('content-disposition', `attachment; filename="users-${stamp}.${format}"`)
+        .send(format === 'csv' ? csvStream(USER_EXPORT_COLUMNS, rows) : xlsxStream('Users', USER_EXPORT_COLUMNS, rows));
+    },
   );
 
   app.get(

@@ -7,6 +7,7 @@ import { hashPassword } from '../accounts/passwords.js';
 import { auditEvent } from '../audit/record.js';
 import type { Stores, UnitOfWork } from '../stores.js';
 import { MAID_EXISTS_MESSAGE, validateManagedAppleId } from './maid.js';
+import { XLSX_MAX_ROWS } from '../bulk/writers.js';
 import type { AuthType, User, UserListQuery, UserStatus, UserSummary, Warning } from './model.js';
 import type { UserChanges, UserRecord } from './store.js';
 
@@ -176,6 +177,37 @@ export function createDirectoryService(deps: { uow: UnitOfWork; clock: Clock; ra
     async list(actor: Actor, query: UserListQuery, page: PageRequest): Promise<Page<User>> {
       authorize(actor, 'users.read');
       return uow.inAccount(actor.accountId, (s) => s.users.list(query, page));
+    },
+
+    /**
+     * The users matching a list query, in its order, for an export (owner, admin): read in keyset
+     * windows of 1,000, each in its own short transaction, so memory stays flat whatever the size.
+     * XLSX refuses more than 1,048,575 rows (EXPORT_TOO_LARGE_FOR_XLSX). The export is audited with
+     * its filter and row count once the last row is read.
+     */
+    async exportUsers(actor: Actor, query: UserListQuery, format: 'csv' | 'xlsx'): Promise<AsyncIterable<User>> {
+      authorize(actor, 'users.export');
+      if (format === 'xlsx') {
+        const n = await uow.inAccount(actor.accountId, (s) => s.users.countUpTo(query, XLSX_MAX_ROWS + 1));
+        if (n > XLSX_MAX_ROWS) {
+          throw new AppError('EXPORT_TOO_LARGE_FOR_XLSX', `More than ${XLSX_MAX_ROWS.toLocaleString('en')} users match: export them as CSV`);
+        }
+      }
+      const window = 1000;
+      async function* rows(): AsyncGenerator<User> {
+        let cursor: string | undefined;
+        let count = 0;
+        do {
+          const page = await uow.inAccount(actor.accountId, (s) => s.users.list(query, { limit: window, cursor }));
+          for (const u of page.items) yield u;
+          count += page.items.length;
+          cursor = page.nextCursor ?? undefined;
+        } while (cursor);
+        await uow.inAccount(actor.accountId, (s) =>
+          audit(s, actor, { action: 'user.export', objectType: 'user', after: { format, filter: { ...query }, rows: count } }),
+        );
+      }
+      return rows();
     },
 
     async summary(actor: Actor): Promise<UserSummary> {

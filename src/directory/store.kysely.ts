@@ -302,6 +302,13 @@ export function userStore(tx: Tx, accountId: string): UserStore {
       const counted = await cappedCount(tx, filtered(query).select('id').limit(TOTAL_CAP + 1));
       return toPage(rows, limit, (r) => columns.map((c) => r[c] as string | number | null), (r) => publicUser(toUser(r)), counted);
     },
+    async countUpTo(query, upTo) {
+      const row = await tx
+        .selectFrom(filtered(query).select('id').limit(upTo).as('c'))
+        .select((eb) => eb.fn.countAll<number>().as('n'))
+        .executeTakeFirstOrThrow();
+      return Number(row.n);
+    },
     async summary() {
       const row = await tx.selectFrom('user_stats').select(['total', 'linked']).where('account_id', '=', accountId).executeTakeFirst();
       const total = Number(row?.total ?? 0);

@@ -40,4 +40,6 @@ export interface UserStore {
   list(query: UserListQuery, page: PageRequest): Promise<Page<User>>;
   /** Exact figures. */
   summary(): Promise<UserSummary>;
+  /** How many users match the query, counting no further than `upTo`. */
+  countUpTo(query: UserListQuery, upTo: number): Promise<number>;
 }

@@ -1,0 +1,78 @@
+import { PassThrough, Readable } from 'node:stream';
+import { stringify } from 'csv-stringify';
+import ExcelJS from 'exceljs';
+import { escapeFormula } from './formula.js';
+
+/** The most data rows one XLSX sheet holds (Excel's 1,048,576 rows, less the header). */
+export const XLSX_MAX_ROWS = 1_048_575;
+
+export interface SheetColumn {
+  header: string;
+  /** Width in characters (XLSX). */
+  width?: number;
+}
+
+/**
+ * A CSV download: UTF-8 with a BOM (so Excel reads it as UTF-8), every cell formula-neutralised,
+ * streamed row by row in constant memory.
+ */
+export function csvStream(columns: SheetColumn[], rows: AsyncIterable<string[]>): Readable {
+  const out = stringify({ bom: true, record_delimiter: '\r\n' });
+  (async () => {
+    try {
+      out.write(columns.map((c) => escapeFormula(c.header)));
+      for await (const row of rows) {
+        if (!out.write(row.map(escapeFormula))) await new Promise((r) => out.once('drain', r));
+      }
+      out.end();
+    } catch (e) {
+      out.destroy(e as Error);
+    }
+  })();
+  return out;
+}
+
+/**
+ * An XLSX download: one sheet with a bold, frozen header, column widths and plain string cells
+ * (never formulas or hyperlinks), formula-neutralised like CSV; optional extra sheets (e.g.
+ * Instructions) follow. Streamed through exceljs' WorkbookWriter.
+ */
+export function xlsxStream(
+  sheetName: string,
+  columns: SheetColumn[],
+  rows: AsyncIterable<string[]>,
+  extraSheets: { name: string; lines: string[][]; widths?: number[] }[] = [],
+): Readable {
+  const out = new PassThrough();
+  (async () => {
+    try {
+      const wb = new ExcelJS.stream.xlsx.WorkbookWriter({ stream: out, useStyles: true, useSharedStrings: false });
+      const ws = wb.addWorksheet(sheetName, { views: [{ state: 'frozen', ySplit: 1 }] });
+      ws.columns = columns.map((c) => ({ header: escapeFormula(c.header), width: c.width ?? 20 }));
+      const head = ws.getRow(1);
+      head.font = { bold: true, color: { argb: 'FFFFFFFF' } };
+      head.fill = { type: 'pattern', pattern: 'solid', fgColor: { argb: 'FF0B7A6E' } };
+      head.commit();
+      for await (const row of rows) ws.addRow(row.map(escapeFormula)).commit();
+      ws.commit();
+      for (const extra of extraSheets) {
+        const s = wb.addWorksheet(extra.name);
+        s.columns = (extra.widths ?? [100]).map((w) => ({ width: w }));
+        extra.lines.forEach((line, i) => {
+          const r = s.addRow(line.map(escapeFormula));
+          if (i === 0) r.font = { bold: true, size: 14 };
+          r.commit();
+        });
+        s.commit();
+      }
+      await wb.commit();
+    } catch (e) {
+      out.destroy(e as Error);
+    }
+  })();
+  return out;
+}
+
+export async function* fromArray<T>(items: T[]): AsyncIterable<T> {
+  for (const i of items) yield i;
+}

