@@ -4,6 +4,7 @@
  * hand-written SQL through a prepared better-sqlite3 statement (no HTTP, no validation, no mapping).
  * Budget: p99 ≤ 25 ms for each list query.
  */
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -172,6 +173,45 @@ export async function benchDirectoryList() {
         `   floor: SQL p99 ${row.floorSqlP99Ms} ms, HTTP /healthz p99 ${http.latency.p99} ms   budget p99 ≤ ${row.budgetP99Ms} ms ${row.withinBudget ? 'OK' : 'OVER'}`,
     );
   }
+  // Export every user to CSV, streamed: time to the last byte and the server's RSS.
+  const rssBefore = process.memoryUsage().rss;
+  let peakRss = rssBefore;
+  const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 50);
+  // The client is curl in its own process, so the server's thread does only the server's work.
+  const outFile = path.join(dataDir, 'export.csv');
+  const e0 = performance.now();
+  await new Promise<void>((resolve, reject) => {
+    const curl = spawn('curl', ['-sf', '-o', outFile, '-H', `authorization: Bearer ${token}`, `${url}/api/v1/users/export?format=csv`]);
+    curl.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`curl exited ${code}`))));
+  });
+  const exportSeconds = (performance.now() - e0) / 1000;
+  clearInterval(sampler);
+  const exported = fs.readFileSync(outFile);
+  const bytes = exported.length;
+  let lines = 0;
+  for (let i = exported.indexOf(10); i >= 0; i = exported.indexOf(10, i + 1)) lines++;
+  fs.rmSync(outFile);
+  // The floor: the same rows read straight from SQLite and written as CSV text, no HTTP.
+  const f0 = performance.now();
+  let floorBytes = 0;
+  for (const r of raw.prepare('select * from users where account_id = ? order by username_key, domain_key, id').iterate(account!.id) as Iterable<Record<string, unknown>>) {
+    floorBytes += `${r.username},${r.domain},${r.email},${r.full_name},${r.phone},,Local,${r.maid ?? ''},${r.id},Active,${r.created_at},${r.updated_at},0\r\n`.length;
+  }
+  const floorSeconds = (performance.now() - f0) / 1000;
+  const exportFigures = {
+    rows: lines - 1,
+    bytes,
+    seconds: Number(exportSeconds.toFixed(2)),
+    floorSeconds: Number(floorSeconds.toFixed(2)),
+    ratio: Number((exportSeconds / floorSeconds).toFixed(2)),
+    peakRssMb: Math.round(peakRss / 2 ** 20),
+    budgetSeconds: 8,
+    withinBudget: exportSeconds <= 8,
+  };
+  console.log(
+    `export ${exportFigures.rows.toLocaleString()} users to CSV: ${exportFigures.seconds} s (floor: SQL + CSV text ${exportFigures.floorSeconds} s, ` +
+      `${exportFigures.ratio}×), peak RSS ${exportFigures.peakRssMb} MB   budget ≤ 8 s ${exportFigures.withinBudget ? 'OK' : 'OVER'}`,
+  );
   raw.close();
   await pippin.close();
   if (!keep) fs.rmSync(dataDir, { recursive: true, force: true });
@@ -184,5 +224,6 @@ export async function benchDirectoryList() {
     secondsPerCase: SECONDS,
     httpFloor: { path: '/healthz', p50Ms: http.latency.p50, p99Ms: http.latency.p99, rps: Math.round(http.requests.average) },
     cases: results,
+    export: exportFigures,
   };
 }

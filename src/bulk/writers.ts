@@ -1,5 +1,5 @@
 import { PassThrough, Readable } from 'node:stream';
-import { stringify } from 'csv-stringify';
+import { stringify } from 'csv-stringify/sync';
 import ExcelJS from 'exceljs';
 import { escapeFormula } from './formula.js';
 
@@ -14,15 +14,16 @@ export interface SheetColumn {
 
 /**
  * A CSV download: UTF-8 with a BOM (so Excel reads it as UTF-8), every cell formula-neutralised,
- * streamed row by row in constant memory.
+ * streamed batch by batch in constant memory.
  */
-export function csvStream(columns: SheetColumn[], rows: AsyncIterable<string[]>): Readable {
-  const out = stringify({ bom: true, record_delimiter: '\r\n' });
+export function csvStream(columns: SheetColumn[], batches: AsyncIterable<string[][]>): Readable {
+  const out = new PassThrough();
+  const csv = (rows: string[][]) => stringify(rows.map((r) => r.map(escapeFormula)), { record_delimiter: '\r\n' });
   (async () => {
     try {
-      out.write(columns.map((c) => escapeFormula(c.header)));
-      for await (const row of rows) {
-        if (!out.write(row.map(escapeFormula))) await new Promise((r) => out.once('drain', r));
+      out.write('\uFEFF' + csv([columns.map((c) => c.header)]));
+      for await (const batch of batches) {
+        if (batch.length && !out.write(csv(batch))) await new Promise((r) => out.once('drain', r));
       }
       out.end();
     } catch (e) {
@@ -40,7 +41,7 @@ export function csvStream(columns: SheetColumn[], rows: AsyncIterable<string[]>)
 export function xlsxStream(
   sheetName: string,
   columns: SheetColumn[],
-  rows: AsyncIterable<string[]>,
+  batches: AsyncIterable<string[][]>,
   extraSheets: { name: string; lines: string[][]; widths?: number[] }[] = [],
 ): Readable {
   const out = new PassThrough();
@@ -53,7 +54,7 @@ export function xlsxStream(
       head.font = { bold: true, color: { argb: 'FFFFFFFF' } };
       head.fill = { type: 'pattern', pattern: 'solid', fgColor: { argb: 'FF0B7A6E' } };
       head.commit();
-      for await (const row of rows) ws.addRow(row.map(escapeFormula)).commit();
+      for await (const batch of batches) for (const row of batch) ws.addRow(row.map(escapeFormula)).commit();
       ws.commit();
       for (const extra of extraSheets) {
         const s = wb.addWorksheet(extra.name);

@@ -15,6 +15,8 @@ export interface Page<T> {
 export interface PageRequest {
   limit?: number;
   cursor?: string;
+  /** Skip counting `total` (it is then 0): for readers that walk every page, such as exports. */
+  skipTotal?: boolean;
 }
 
 /** An opaque keyset cursor: the sort key values of the last item returned. */

@@ -52,7 +52,7 @@ export const directoryRoutes: FastifyPluginAsyncZod<{ directory: DirectoryServic
     },
     async (request, reply) => {
       const format = request.query.format;
-      const rows = fromArray([USER_TEMPLATE_EXAMPLE]);
+      const rows = fromArray([[USER_TEMPLATE_EXAMPLE]]);
       const body =
         format === 'csv'
           ? csvStream(USER_TEMPLATE_COLUMNS, rows)
@@ -83,7 +83,7 @@ export const directoryRoutes: FastifyPluginAsyncZod<{ directory: DirectoryServic
         format,
       );
       const rows = (async function* () {
-        for await (const u of users) yield userExportRow(u);
+        for await (const batch of users) yield batch.map(userExportRow);
       })();
       const stamp = new Date().toISOString().slice(0, 10);
       return reply

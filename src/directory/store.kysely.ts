@@ -25,11 +25,16 @@ function toUser(r: UserRow): UserRecord {
     devices: r.device_count,
     createdAt: r.created_at,
     updatedAt: r.updated_at,
-    passwordHash: r.password_hash,
+    passwordHash: r.password_hash ?? null,
   };
 }
 
 const publicUser = ({ passwordHash: _p, ...u }: UserRecord): User => u;
+
+/** What a list returns: the public fields (no password hash, no search keys). */
+const LIST_COLUMNS = [
+  'id', 'account_id', 'username', 'domain', 'email', 'full_name', 'phone', 'groups_json', 'auth_type', 'maid', 'status', 'device_count', 'created_at', 'updated_at',
+] as const satisfies readonly (keyof UserRow)[];
 
 /** Sort columns of each sort; the last is always the id, so the order is total. */
 const SORT_COLUMNS: Record<UserSort, (keyof UserRow)[]> = {
@@ -142,11 +147,13 @@ export function userStore(tx: Tx, accountId: string): UserStore {
     const dir = descending ? 'desc' : 'asc';
     const keys = await q.orderBy('m.username_key', dir).orderBy('m.domain_key', dir).orderBy('m.id', dir).limit(limit + 1).execute();
     const ids = keys.slice(0, limit).map((k) => k.id);
-    const rows = ids.length ? await tx.selectFrom('users').selectAll().where('account_id', '=', accountId).where('id', 'in', ids).execute() : [];
+    const rows = ids.length ? ((await tx.selectFrom('users').select([...LIST_COLUMNS]).where('account_id', '=', accountId).where('id', 'in', ids).execute()) as UserRow[]) : [];
     const byId = new Map(rows.map((r) => [r.id, r]));
     const items = ids.map((id) => byId.get(id)).filter((r): r is UserRow => !!r).map((r) => publicUser(toUser(r)));
     const last = keys[limit - 1];
-    const counted = await cappedCount(tx, tx.selectFrom(matches().as('c')).select('c.id').limit(TOTAL_CAP + 1));
+    const counted = page.skipTotal
+      ? { total: 0, totalCapped: false }
+      : await cappedCount(tx, tx.selectFrom(matches().as('c')).select('c.id').limit(TOTAL_CAP + 1));
     return { items, nextCursor: keys.length > limit && last ? encodeCursor([last.username_key, last.domain_key, last.id]) : null, ...counted };
   }
 
@@ -288,7 +295,8 @@ export function userStore(tx: Tx, accountId: string): UserStore {
       const terms = searchTerms(query.q);
       if (terms.length && sort === 'username' && !query.managedAppleId) return searchByUsername(terms, desc, page);
       const columns = SORT_COLUMNS[sort];
-      let q = filtered(query).selectAll();
+      const keys = columns.filter((c) => !(LIST_COLUMNS as readonly string[]).includes(c));
+      let q = filtered(query).select([...LIST_COLUMNS, ...keys] as (keyof UserRow)[]);
       if (page.cursor) {
         const values = decodeCursor(page.cursor, columns.length);
         q = q.where((eb) => afterCursor(eb, columns, values, desc));
@@ -299,8 +307,8 @@ export function userStore(tx: Tx, accountId: string): UserStore {
         q = q.orderBy(col, dir);
       }
       const rows = await q.limit(limit + 1).execute();
-      const counted = await cappedCount(tx, filtered(query).select('id').limit(TOTAL_CAP + 1));
-      return toPage(rows, limit, (r) => columns.map((c) => r[c] as string | number | null), (r) => publicUser(toUser(r)), counted);
+      const counted = page.skipTotal ? { total: 0, totalCapped: false } : await cappedCount(tx, filtered(query).select('id').limit(TOTAL_CAP + 1));
+      return toPage(rows as UserRow[], limit, (r) => columns.map((c) => r[c] as string | number | null), (r) => publicUser(toUser(r)), counted);
     },
     async countUpTo(query, upTo) {
       const row = await tx
