@@ -161,6 +161,7 @@ export const can = {
   manageAdmins: (r: Role) => r === 'owner',
   readAudit: (r: Role) => r !== 'helpdesk',
   writeUsers: (r: Role) => r === 'owner' || r === 'admin',
+  exportUsers: (r: Role) => r === 'owner' || r === 'admin',
 };
 
 export function formatTime(iso: string | null | undefined): string {

@@ -1,4 +1,5 @@
 /** Users ▸ Directory in headless Chromium: the Managed Apple ID column, the Not linked filter, field errors. */
+import fs from 'node:fs';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer } from '../support/server.js';
@@ -66,6 +67,17 @@ describe.skipIf(!CHROMIUM)('Users ▸ Directory in Chromium', () => {
     await omar.waitFor();
     await page.locator('.mantine-SegmentedControl-root').getByText('Any', { exact: true }).click();
     await jane.waitFor();
+
+    // Export (bottom right of the list) downloads the users of this view, formula-safe CSV with a BOM.
+    await page.getByRole('button', { name: 'Export' }).click();
+    const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('menuitem', { name: 'CSV (UTF-8)' }).click()]);
+    const csv = fs.readFileSync((await download.path())!);
+    expect(csv.subarray(0, 3)).toEqual(Buffer.from([0xef, 0xbb, 0xbf]));
+    expect(csv.toString('utf8')).toContain('jane@appleid.example.com');
+    expect(download.suggestedFilename()).toMatch(/^users-.*\.csv$/);
+    await page.getByRole('button', { name: 'More' }).click();
+    const [template] = await Promise.all([page.waitForEvent('download'), page.getByRole('menuitem', { name: 'Download template (Excel)' }).click()]);
+    expect(template.suggestedFilename()).toBe('users-template.xlsx');
 
     // Reusing the MAID (in another case): the server's message sits under the Managed Apple ID field.
     const dialog = await addUser({ username: 'jane2', fullName: 'Jane Two', email: 'jane2@corp.example.com', maid: 'JANE@appleid.example.com' });

@@ -1,7 +1,7 @@
 import { useEffect, useState } from 'react';
 import { ActionIcon, Badge, Button, Card, Group, Menu, SegmentedControl, SimpleGrid, Stack, Table, Text, TextInput, UnstyledButton } from '@mantine/core';
 import { useDebouncedValue, useMediaQuery } from '@mantine/hooks';
-import { IconChevronDown, IconChevronUp, IconDots, IconPlus, IconSearch, IconSelector } from '@tabler/icons-react';
+import { IconChevronDown, IconChevronUp, IconDots, IconDownload, IconFileSpreadsheet, IconPlus, IconSearch, IconSelector } from '@tabler/icons-react';
 import { keepPreviousData, useQuery, useQueryClient } from '@tanstack/react-query';
 import { Link, useNavigate, useSearchParams } from 'react-router';
 import { api, can, query, type Page, type User, type UserSummary } from '../api';
@@ -78,6 +78,9 @@ export function UsersPage() {
   }, [debounced]);
 
   const cursor = cursors[cursors.length - 1];
+  const exportable = can.exportUsers(session.admin.role);
+  const exportHref = (format: 'csv' | 'xlsx') =>
+    `/api/v1/users/export${query({ format, q, managedAppleId: filter === 'any' ? undefined : filter, sort })}`;
   const users = useQuery({
     queryKey: ['users', q, filter, sort, cursor],
     queryFn: () => api<Page<User>>('GET', `/users${query({ q, managedAppleId: filter === 'any' ? undefined : filter, sort, limit: PAGE_SIZE, cursor })}`),
@@ -184,6 +187,18 @@ export function UsersPage() {
           <Group gap="xs">
             <Button variant="default" size="xs" disabled={pageNumber === 1} onClick={() => setCursors((c) => c.slice(0, -1))}>Previous</Button>
             <Button variant="default" size="xs" disabled={!data!.nextCursor} onClick={() => setCursors((c) => [...c, data!.nextCursor])}>Next</Button>
+            {exportable && (
+              <Menu position="top-end" withinPortal>
+                <Menu.Target>
+                  <Button size="xs" variant="light" leftSection={<IconDownload size={14} />}>Export</Button>
+                </Menu.Target>
+                <Menu.Dropdown>
+                  <Menu.Label>The users matching this view</Menu.Label>
+                  <Menu.Item component="a" href={exportHref('csv')} download>CSV (UTF-8)</Menu.Item>
+                  <Menu.Item component="a" href={exportHref('xlsx')} download>Excel (.xlsx)</Menu.Item>
+                </Menu.Dropdown>
+              </Menu>
+            )}
           </Group>
         </Group>
       </Stack>
@@ -194,7 +209,23 @@ export function UsersPage() {
       <PageHeader
         title="Directory"
         description="Users of this account and their Managed Apple IDs."
-        actions={writable && <Button leftSection={<IconPlus size={16} />} onClick={() => setAdding(true)}>Add user</Button>}
+        actions={
+          writable && (
+            <>
+              <Menu position="bottom-end" withinPortal>
+                <Menu.Target>
+                  <Button variant="default" rightSection={<IconChevronDown size={14} />}>More</Button>
+                </Menu.Target>
+                <Menu.Dropdown>
+                  <Menu.Label>Bulk Upload Users template</Menu.Label>
+                  <Menu.Item component="a" href="/api/v1/users/template?format=csv" download leftSection={<IconFileSpreadsheet size={16} />}>Download template (CSV)</Menu.Item>
+                  <Menu.Item component="a" href="/api/v1/users/template?format=xlsx" download leftSection={<IconFileSpreadsheet size={16} />}>Download template (Excel)</Menu.Item>
+                </Menu.Dropdown>
+              </Menu>
+              <Button leftSection={<IconPlus size={16} />} onClick={() => setAdding(true)}>Add user</Button>
+            </>
+          )
+        }
       />
       <SimpleGrid cols={{ base: 3 }} mb="md" spacing="sm">
         <Figure label="Users" value={summary.data?.total} />
