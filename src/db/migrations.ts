@@ -187,6 +187,95 @@ function migrations(caps: Caps): Record<string, Migration> {
           .execute();
       },
     },
+    '0003_jobs': {
+      async up(db: Kysely<any>) {
+        const blob = caps.engine === 'postgres' ? 'bytea' : 'blob';
+        // Which import last touched a user, at which row: finds in-file duplicates without holding the file.
+        await db.schema.alterTable('users').addColumn('import_job_id', id).execute();
+        await db.schema.alterTable('users').addColumn('import_row', 'integer').execute();
+
+        await db.schema
+          .createTable('files')
+          .addColumn('id', id, (c) => c.primaryKey())
+          .addColumn('account_id', id, (c) => c.notNull().references('accounts.id').onDelete('cascade'))
+          .addColumn('name', 'text', (c) => c.notNull())
+          .addColumn('size', 'bigint', (c) => c.notNull())
+          .addColumn('sha256', 'text', (c) => c.notNull())
+          .addColumn('storage', 'text', (c) => c.notNull())
+          .addColumn('created_at', ts, (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createTable('file_chunks')
+          .addColumn('file_id', id, (c) => c.notNull().references('files.id').onDelete('cascade'))
+          .addColumn('account_id', id, (c) => c.notNull())
+          .addColumn('seq', 'integer', (c) => c.notNull())
+          .addColumn('data', blob, (c) => c.notNull())
+          .addPrimaryKeyConstraint('file_chunks_pk', ['file_id', 'seq'])
+          .execute();
+
+        await db.schema
+          .createTable('jobs')
+          .addColumn('id', id, (c) => c.primaryKey())
+          .addColumn('account_id', id, (c) => c.notNull().references('accounts.id').onDelete('cascade'))
+          .addColumn('kind', 'text', (c) => c.notNull())
+          .addColumn('status', 'text', (c) => c.notNull())
+          .addColumn('file_id', id, (c) => c.references('files.id').onDelete('set null'))
+          .addColumn('file_name', 'text', (c) => c.notNull())
+          .addColumn('file_sha256', 'text', (c) => c.notNull())
+          .addColumn('idempotency_key', 'text')
+          .addColumn('requested_by', id)
+          .addColumn('requested_by_label', 'text', (c) => c.notNull())
+          .addColumn('processed', 'integer', (c) => c.notNull().defaultTo(0))
+          .addColumn('total', 'integer')
+          .addColumn('created', 'integer', (c) => c.notNull().defaultTo(0))
+          .addColumn('updated', 'integer', (c) => c.notNull().defaultTo(0))
+          .addColumn('unchanged', 'integer', (c) => c.notNull().defaultTo(0))
+          .addColumn('refreshed', 'integer', (c) => c.notNull().defaultTo(0))
+          .addColumn('failed', 'integer', (c) => c.notNull().defaultTo(0))
+          .addColumn('last_row_committed', 'integer', (c) => c.notNull().defaultTo(1))
+          .addColumn('batches', 'integer', (c) => c.notNull().defaultTo(0))
+          .addColumn('warnings_json', 'text', (c) => c.notNull().defaultTo('[]'))
+          .addColumn('error_json', 'text')
+          .addColumn('options_json', 'text', (c) => c.notNull().defaultTo('{}'))
+          .addColumn('cancel_requested', bool, (c) => c.notNull().defaultTo(caps.booleanType === 'boolean' ? sql`false` : sql`0`))
+          .addColumn('claimed_by', 'text')
+          .addColumn('heartbeat_at', ts)
+          .addColumn('attempts', 'integer', (c) => c.notNull().defaultTo(0))
+          .addColumn('created_at', ts, (c) => c.notNull())
+          .addColumn('started_at', ts)
+          .addColumn('finished_at', ts)
+          .execute();
+        await db.schema.createIndex('jobs_account_time').on('jobs').columns(['account_id', 'created_at', 'id']).execute();
+        await db.schema.createIndex('jobs_claim').on('jobs').columns(['status', 'heartbeat_at']).execute();
+        await db.schema
+          .createIndex('jobs_idempotency')
+          .on('jobs')
+          .columns(['account_id', 'idempotency_key'])
+          .unique()
+          .where(sql.ref('idempotency_key'), 'is not', null)
+          .execute();
+        // One import per account at a time, whichever node takes it: the index decides.
+        await db.schema
+          .createIndex('jobs_one_import')
+          .on('jobs')
+          .column('account_id')
+          .unique()
+          .where(sql.ref('status'), 'in', ['queued', 'running'])
+          .execute();
+
+        // The results file, written a batch at a time in the batch's own transaction.
+        await db.schema
+          .createTable('job_results')
+          .addColumn('job_id', id, (c) => c.notNull().references('jobs.id').onDelete('cascade'))
+          .addColumn('account_id', id, (c) => c.notNull())
+          .addColumn('batch', 'integer', (c) => c.notNull())
+          .addColumn('first_row', 'integer', (c) => c.notNull())
+          .addColumn('failed', 'integer', (c) => c.notNull())
+          .addColumn('csv', 'text', (c) => c.notNull())
+          .addPrimaryKeyConstraint('job_results_pk', ['job_id', 'batch'])
+          .execute();
+      },
+    },
   };
 }
 

@@ -4,6 +4,8 @@
  * `timestamptz` values are parsed back into the same strings); booleans are `boolean` on
  * PostgreSQL and 0/1 on SQLite (read them with `flag()`), JSON is text.
  */
+import type { Generated } from 'kysely';
+
 export type DbBool = boolean | number;
 
 export interface AccountRow {
@@ -106,6 +108,8 @@ export interface UserRow {
   device_count: number;
   created_at: string;
   updated_at: string;
+  import_job_id: string | null;
+  import_row: number | null;
 }
 
 export interface UserNameWordRow {
@@ -122,6 +126,64 @@ export interface UserStatsRow {
   linked: number;
 }
 
+export interface FileRow {
+  id: string;
+  account_id: string;
+  name: string;
+  size: number;
+  sha256: string;
+  storage: string;
+  created_at: string;
+}
+
+export interface FileChunkRow {
+  file_id: string;
+  account_id: string;
+  seq: number;
+  data: Uint8Array;
+}
+
+export interface JobRow {
+  id: string;
+  account_id: string;
+  kind: string;
+  status: string;
+  file_id: string | null;
+  file_name: string;
+  file_sha256: string;
+  idempotency_key: string | null;
+  requested_by: string | null;
+  requested_by_label: string;
+  processed: Generated<number>;
+  total: number | null;
+  created: Generated<number>;
+  updated: Generated<number>;
+  unchanged: Generated<number>;
+  refreshed: Generated<number>;
+  failed: Generated<number>;
+  last_row_committed: Generated<number>;
+  batches: Generated<number>;
+  warnings_json: Generated<string>;
+  error_json: string | null;
+  options_json: Generated<string>;
+  cancel_requested: Generated<DbBool>;
+  claimed_by: string | null;
+  heartbeat_at: string | null;
+  attempts: Generated<number>;
+  created_at: string;
+  started_at: string | null;
+  finished_at: string | null;
+}
+
+export interface JobResultRow {
+  job_id: string;
+  account_id: string;
+  batch: number;
+  first_row: number;
+  failed: number;
+  csv: string;
+}
+
 export interface Schema {
   accounts: AccountRow;
   maid_domains: MaidDomainRow;
@@ -132,10 +194,14 @@ export interface Schema {
   users: UserRow;
   user_name_words: UserNameWordRow;
   user_stats: UserStatsRow;
+  files: FileRow;
+  file_chunks: FileChunkRow;
+  jobs: JobRow;
+  job_results: JobResultRow;
 }
 
 /** Every table that holds account data; each carries `account_id` and, on PostgreSQL, row-level security. */
-export const ACCOUNT_TABLES = ['accounts', 'maid_domains', 'admins', 'sessions', 'api_tokens', 'audit_events', 'users', 'user_name_words', 'user_stats'] as const;
+export const ACCOUNT_TABLES = ['accounts', 'maid_domains', 'admins', 'sessions', 'api_tokens', 'audit_events', 'users', 'user_name_words', 'user_stats', 'files', 'file_chunks', 'jobs', 'job_results'] as const;
 
 /** Tables the application role may only read and append to. */
 export const APPEND_ONLY_TABLES = ['audit_events'] as const;
