@@ -14,6 +14,7 @@ import { openDatabase } from './db/open.js';
 import { accountStore, adminStore, operatorLookup, sessionStore, signInLookup, tokenStore } from './accounts/store.kysely.js';
 import { auditStore } from './audit/store.kysely.js';
 import { userStore } from './directory/store.kysely.js';
+import { jobClaims, jobStore } from './jobs/store.kysely.js';
 import { createDirectoryService } from './directory/service.js';
 import { createAccountService } from './accounts/service.js';
 import { createAuthService } from './accounts/auth.js';
@@ -22,6 +23,11 @@ import { createAuditService } from './audit/service.js';
 import { buildApp } from './http/app.js';
 import { generatePassword } from './accounts/passwords.js';
 import type { UnitOfWork } from './stores.js';
+import os from 'node:os';
+import { createFileStore } from './bulk/file-store.js';
+import { createJobRunner, type RunnerOptions } from './jobs/runner.js';
+import { createJobService } from './jobs/service.js';
+import { runUsersImport, type ImportLimits } from './directory/import.js';
 
 export const ROOT_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const CONSOLE_DIR = path.join(ROOT_DIR, 'dist', 'console');
@@ -38,18 +44,47 @@ export function kyselyUnitOfWork(db: Database): UnitOfWork {
           tokens: tokenStore(tx, accountId),
           audit: auditStore(tx, accountId),
           users: userStore(tx, accountId),
+          jobs: jobStore(tx, accountId),
         }),
       ),
-    system: (systemPath, fn) => db.system(systemPath, (tx) => fn({ signIn: signInLookup(tx), operator: operatorLookup(tx) })),
+    system: (systemPath, fn) =>
+      db.system(systemPath, (tx) => fn({ signIn: signInLookup(tx), operator: operatorLookup(tx), jobClaims: jobClaims(tx, db.caps) })),
   };
 }
 
-export function createServices(db: Database, opts: { clock?: Clock; random?: Random } = {}) {
+export interface ServiceOptions {
+  clock?: Clock;
+  random?: Random;
+  dataDir?: string;
+  limits?: ImportLimits;
+  runner?: Partial<RunnerOptions>;
+}
+
+export function createServices(db: Database, opts: ServiceOptions = {}) {
   const clock = opts.clock ?? systemClock;
   const random = opts.random ?? systemRandom;
   const uow = kyselyUnitOfWork(db);
+  const dataDir = opts.dataDir ?? path.resolve('data');
+  const limits = opts.limits ?? { maxBytes: 512 * 1024 * 1024, maxRows: 2_000_000 };
+  const files = createFileStore(db, dataDir, db.caps.rowLevelSecurity ? 'database' : 'disk');
+  const runner = createJobRunner(
+    {
+      uow,
+      clock,
+      random,
+      handlers: {
+        users_import: async (work, hooks) =>
+          runUsersImport({ uow, clock, random, limits, filePath: await files.localPath(work.accountId, work.fileId!), work, afterBatch: hooks.afterBatch }),
+        enrollment_bulk_add: async () => ({ status: 'failed', error: { code: 'INTERNAL', message: 'Bulk Add is not available in this version', line: null } }),
+      },
+    },
+    { node: `${os.hostname()}:${process.pid}`, ...opts.runner },
+  );
   return {
     uow,
+    files,
+    runner,
+    jobs: createJobService({ uow, clock, random, files, kick: () => runner.kick() }),
     accounts: createAccountService({ uow, clock, random }),
     auth: createAuthService({ uow, clock, random, throttle: new SignInThrottle(clock) }),
     audit: createAuditService({ uow }),
@@ -94,15 +129,25 @@ export async function ensureFirstAccount(services: Services, config: Pick<Config
 }
 
 /** Opens the database (migrating it), builds services and the HTTP app. Does not listen. */
-export async function createPippin(config: Readonly<Config>, opts: { logger?: boolean | object; clock?: Clock; consoleDir?: string } = {}): Promise<Pippin> {
+export async function createPippin(
+  config: Readonly<Config>,
+  opts: { logger?: boolean | object; clock?: Clock; consoleDir?: string; runJobs?: boolean; runner?: Partial<RunnerOptions> } = {},
+): Promise<Pippin> {
   const secretKey = loadSecretKey(config);
   const db = await openDatabase(config);
-  const services = createServices(db, { clock: opts.clock });
+  const services = createServices(db, {
+    clock: opts.clock,
+    dataDir: config.dataDir,
+    limits: { maxBytes: config.importMaxBytes, maxRows: config.importMaxRows },
+    runner: opts.runner,
+  });
+  if (opts.runJobs !== false) services.runner.start();
   const app = await buildApp({
     services,
     publicUrl: config.publicUrl,
     trustedProxies: config.trustedProxies,
     consoleDir: opts.consoleDir ?? CONSOLE_DIR,
+    uploads: { dir: path.join(config.dataDir, 'uploads'), maxBytes: config.importMaxBytes },
     logger: opts.logger,
   });
   return {
@@ -112,6 +157,7 @@ export async function createPippin(config: Readonly<Config>, opts: { logger?: bo
     app,
     secretKey,
     async close() {
+      await services.runner.stop();
       await app.close();
       await db.close();
     },

@@ -1,6 +1,7 @@
 import type { AccountStore, AdminStore, OperatorLookup, SessionStore, SignInLookup, TokenStore } from './accounts/store.js';
 import type { AuditStore } from './audit/store.js';
 import type { UserStore } from './directory/store.js';
+import type { JobClaims, JobStore } from './jobs/store.js';
 import type { SystemPath } from './db/database.js';
 
 /** Every store, bound to one transaction and one account. Features add theirs here. */
@@ -11,12 +12,14 @@ export interface Stores {
   tokens: TokenStore;
   audit: AuditStore;
   users: UserStore;
+  jobs: JobStore;
 }
 
 /** The stores of the named cross-account paths. */
 export interface SystemStores {
   signIn: SignInLookup;
   operator: OperatorLookup;
+  jobClaims: JobClaims;
 }
 
 /**

@@ -3,6 +3,11 @@ import { z } from 'zod';
 import { errors, idParams, pageOf, pageQuery, STANDARD_ERRORS } from '../http/schemas.js';
 import type { UserSort } from './model.js';
 import type { DirectoryService } from './service.js';
+import fs from 'node:fs';
+import { AppError } from '../errors.js';
+import { spool } from '../bulk/file-store.js';
+import type { JobService } from '../jobs/service.js';
+import { jobSchema } from '../jobs/schemas.js';
 import { csvStream, fromArray, xlsxStream } from '../bulk/writers.js';
 import { USER_EXPORT_COLUMNS, USER_TEMPLATE_COLUMNS, USER_TEMPLATE_EXAMPLE, USER_TEMPLATE_INSTRUCTIONS, userExportRow } from './file-format.js';
 
@@ -11,7 +16,40 @@ const XLSX_TYPE = 'application/vnd.openxmlformats-officedocument.spreadsheetml.s
 const fileBody = z.any().describe('The file (CSV with a UTF-8 BOM, or XLSX)');
 import { userCreateSchema, userListQuerySchema, userPatchSchema, userSchema, userSummarySchema } from './schemas.js';
 
-export const directoryRoutes: FastifyPluginAsyncZod<{ directory: DirectoryService }> = async (app, { directory }) => {
+export const directoryRoutes: FastifyPluginAsyncZod<{ directory: DirectoryService; jobs: JobService; uploads: { dir: string; maxBytes: number } }> = async (
+  app,
+  { directory, jobs, uploads },
+) => {
+  app.post(
+    '/users/imports',
+    {
+      schema: {
+        tags: ['Users'],
+        summary: 'Bulk Import Users: upload a CSV or TXT file (multipart field `file`); answers 202 with the job',
+        headers: z.object({ 'idempotency-key': z.string().min(1).max(200).optional() }),
+        consumes: ['multipart/form-data'],
+        response: { 202: jobSchema, ...errors(...STANDARD_ERRORS, 409, 413, 415, 422) },
+      },
+    },
+    async (request, reply) => {
+      if (!request.isMultipart()) throw AppError.validation([{ path: 'file', message: 'Send the file as multipart/form-data, field "file"' }]);
+      const part = await request.file({ limits: { fileSize: uploads.maxBytes, files: 1 } });
+      if (!part || part.fieldname !== 'file') throw AppError.validation([{ path: 'file', message: 'Send the file in the multipart field "file"' }]);
+      const name = part.filename || 'upload.csv';
+      if (!/\.(csv|txt)$/i.test(name)) {
+        part.file.resume();
+        throw new AppError('FILE_TYPE_INVALID', `${name}: upload a .csv or .txt file (CSV, or tab-delimited text)`);
+      }
+      const spooled = await spool(part.file, name, uploads.dir, uploads.maxBytes);
+      try {
+        const { job } = await jobs.startImport(request.actor, 'users_import', spooled, request.headers['idempotency-key'] ?? null);
+        return reply.status(202).send(job);
+      } finally {
+        await fs.promises.rm(spooled.path, { force: true });
+      }
+    },
+  );
+
   app.get(
     '/users',
     {

@@ -55,7 +55,7 @@ async function maidFromEmail(s: Stores, account: Account, email: string, selfId:
   return { maid: verdict.value };
 }
 
-const publicUser = ({ passwordHash: _p, ...u }: UserRecord): User => u;
+const publicUser = ({ passwordHash: _p, importJobId: _j, importRow: _r, ...u }: UserRecord): User => u;
 
 export function createDirectoryService(deps: { uow: UnitOfWork; clock: Clock; random: Random }) {
   const { uow, clock, random } = deps;

@@ -26,10 +26,12 @@ function toUser(r: UserRow): UserRecord {
     createdAt: r.created_at,
     updatedAt: r.updated_at,
     passwordHash: r.password_hash ?? null,
+    importJobId: r.import_job_id ?? null,
+    importRow: r.import_row ?? null,
   };
 }
 
-const publicUser = ({ passwordHash: _p, ...u }: UserRecord): User => u;
+const publicUser = ({ passwordHash: _p, importJobId: _j, importRow: _r, ...u }: UserRecord): User => u;
 
 /** What a list returns: the public fields (no password hash, no search keys). */
 const LIST_COLUMNS = [
@@ -197,7 +199,7 @@ export function userStore(tx: Tx, accountId: string): UserStore {
       const r = await byMaid(maid);
       return r ? toUser(r) : null;
     },
-    async insert(u) {
+    async insert(u, mark) {
       if (await byUsername(u.username, u.domain)) return 'username_taken';
       if (u.managedAppleId && (await byMaid(u.managedAppleId))) return 'maid_taken';
       // A concurrent writer may win between the checks and the insert: DO NOTHING keeps the
@@ -225,6 +227,8 @@ export function userStore(tx: Tx, accountId: string): UserStore {
           device_count: u.devices,
           created_at: u.createdAt,
           updated_at: u.updatedAt,
+          import_job_id: mark?.jobId ?? null,
+          import_row: mark?.row ?? null,
         })
         .onConflict((oc) => oc.doNothing())
         .executeTakeFirst();
@@ -235,9 +239,14 @@ export function userStore(tx: Tx, accountId: string): UserStore {
       await bumpStats(1, u.managedAppleId ? 1 : 0);
       return 'ok';
     },
-    async update(id, c: UserChanges, at) {
+    async update(id, c: UserChanges, at, mark) {
       const before = await byId(id);
       if (!before) return 'missing';
+      if (mark && Object.keys(c).length === 0) {
+        // An unchanged row: only remember that this import saw the user.
+        await tx.updateTable('users').set({ import_job_id: mark.jobId, import_row: mark.row }).where('account_id', '=', accountId).where('id', '=', id).execute();
+        return 'ok';
+      }
       const username = c.username ?? before.username;
       const domain = c.domain ?? before.domain;
       if (c.username !== undefined || c.domain !== undefined) {
@@ -249,6 +258,7 @@ export function userStore(tx: Tx, accountId: string): UserStore {
         if (other && other.id !== id) return 'maid_taken';
       }
       const set: Partial<UserRow> = { updated_at: at };
+      if (mark) Object.assign(set, { import_job_id: mark.jobId, import_row: mark.row });
       if (c.username !== undefined) Object.assign(set, { username: c.username, username_key: normaliseKey(c.username) });
       if (c.domain !== undefined) Object.assign(set, { domain: c.domain, domain_key: normaliseKey(c.domain) });
       if (c.email !== undefined) Object.assign(set, { email: c.email, email_key: normaliseKey(c.email) });

@@ -4,6 +4,15 @@ import type { AuthType, User, UserListQuery, UserStatus, UserSummary } from './m
 /** What a user row holds beyond the public shape. */
 export interface UserRecord extends User {
   passwordHash: string | null;
+  /** The import job that last touched the user, and at which row (null when none did). */
+  importJobId?: string | null;
+  importRow?: number | null;
+}
+
+/** Marks a write as made by an import row (for finding in-file duplicates). */
+export interface ImportMark {
+  jobId: string;
+  row: number;
 }
 
 export type UserChanges = Partial<{
@@ -31,9 +40,9 @@ export interface UserStore {
    * Inserts a user unless (username, domain) or the MAID is taken. Returns 'ok', or which key was
    * taken (checked in that order). Never half-applies.
    */
-  insert(user: UserRecord): Promise<'ok' | 'username_taken' | 'maid_taken'>;
+  insert(user: UserRecord, mark?: ImportMark): Promise<'ok' | 'username_taken' | 'maid_taken'>;
   /** Applies the changes; returns 'ok', 'missing', or which unique key the change would reuse. */
-  update(id: string, changes: UserChanges, at: string): Promise<'ok' | 'missing' | 'username_taken' | 'maid_taken'>;
+  update(id: string, changes: UserChanges, at: string, mark?: ImportMark): Promise<'ok' | 'missing' | 'username_taken' | 'maid_taken'>;
   /** True when a user was deleted. */
   delete(id: string): Promise<boolean>;
   /** Keyset-paged list; the cursor is stable under concurrent inserts. */

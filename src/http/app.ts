@@ -12,6 +12,9 @@ import type { AuthService } from '../accounts/auth.js';
 import type { AuditService } from '../audit/service.js';
 import type { DirectoryService } from '../directory/service.js';
 import { directoryRoutes } from '../directory/routes.js';
+import multipart from '@fastify/multipart';
+import type { JobService } from '../jobs/service.js';
+import { jobRoutes } from '../jobs/routes.js';
 import { accountRoutes } from '../accounts/routes.js';
 import { auditRoutes } from '../audit/routes.js';
 import { AppError } from '../errors.js';
@@ -25,6 +28,7 @@ export interface AppServices {
   auth: AuthService;
   audit: AuditService;
   directory: DirectoryService;
+  jobs: JobService;
 }
 
 export interface AppDeps {
@@ -36,6 +40,8 @@ export interface AppDeps {
   logger?: boolean | object;
   /** JSON bodies larger than this are refused. */
   bodyLimit?: number;
+  /** Where uploads are spooled, and their byte limit. */
+  uploads: { dir: string; maxBytes: number };
 }
 
 export const JSON_BODY_LIMIT = 1024 * 1024;
@@ -104,7 +110,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     await api.register(authPlugin, { auth: services.auth });
     await api.register(accountRoutes, { accounts: services.accounts, auth: services.auth, secureCookies: deps.publicUrl.startsWith('https:') });
     await api.register(auditRoutes, { audit: services.audit });
-    await api.register(directoryRoutes, { directory: services.directory });
+    await api.register(multipart, { limits: { files: 1, fields: 5, fileSize: deps.uploads.maxBytes } });
+    await api.register(directoryRoutes, { directory: services.directory, jobs: services.jobs, uploads: deps.uploads });
+    await api.register(jobRoutes, { jobs: services.jobs });
   }, { prefix: '/api/v1' });
 
   if (consoleDir) {

@@ -101,8 +101,19 @@ export function jobStore(tx: Tx, accountId: string): JobStore {
         .executeTakeFirst();
       return Number(res.numUpdatedRows) > 0;
     },
-    async setTotal(id, total, warnings) {
-      await tx.updateTable('jobs').set({ total, warnings_json: JSON.stringify(warnings) }).where('account_id', '=', accountId).where('id', '=', id).execute();
+    async setTotal(id, total, warnings, resultsHeader) {
+      const r = await row(id);
+      const options = { ...(r ? JSON.parse(r.options_json) : {}), resultsHeader };
+      await tx
+        .updateTable('jobs')
+        .set({ total, warnings_json: JSON.stringify(warnings), options_json: JSON.stringify(options) })
+        .where('account_id', '=', accountId)
+        .where('id', '=', id)
+        .execute();
+    },
+    async resultsHeader(id) {
+      const r = await row(id);
+      return (r ? (JSON.parse(r.options_json).resultsHeader as string[] | undefined) : undefined) ?? ['Row', 'Result', 'Code', 'Message'];
     },
     async commitBatch(id, b, at) {
       const current = await tx.selectFrom('jobs').select('batches').where('account_id', '=', accountId).where('id', '=', id).executeTakeFirstOrThrow();
@@ -139,21 +150,10 @@ export function jobStore(tx: Tx, accountId: string): JobStore {
     async heartbeat(id, node, at) {
       await tx.updateTable('jobs').set({ heartbeat_at: at, claimed_by: node }).where('account_id', '=', accountId).where('id', '=', id).execute();
     },
-    async *results(id, onlyFailed = false) {
-      let after = 0;
-      for (;;) {
-        let q = tx
-          .selectFrom('job_results')
-          .select(['batch', 'csv'])
-          .where('account_id', '=', accountId)
-          .where('job_id', '=', id)
-          .where('batch', '>', after);
-        if (onlyFailed) q = q.where('failed', '>', 0);
-        const chunks = await q.orderBy('batch').limit(20).execute();
-        if (!chunks.length) return;
-        for (const c of chunks) yield c.csv;
-        after = chunks[chunks.length - 1]!.batch;
-      }
+    async resultChunks(id, after, limit, onlyFailed) {
+      let q = tx.selectFrom('job_results').select(['batch', 'csv']).where('account_id', '=', accountId).where('job_id', '=', id).where('batch', '>', after);
+      if (onlyFailed) q = q.where('failed', '>', 0);
+      return q.orderBy('batch').limit(limit).execute();
     },
   };
 }

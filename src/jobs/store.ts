@@ -51,13 +51,16 @@ export interface JobStore {
   list(filter: { kind?: JobKind; status?: JobStatus }, page: PageRequest): Promise<Page<Job>>;
   /** Asks a queued or running job to stop after its current batch. False when it has finished. */
   requestCancel(id: string): Promise<boolean>;
-  setTotal(id: string, total: number, warnings: string[]): Promise<void>;
+  /** Records what the pre-scan found: the row count, warnings, and the results file's header. */
+  setTotal(id: string, total: number, warnings: string[], resultsHeader: string[]): Promise<void>;
+  /** The results file's header (the input columns, then Row, Result, Code, Message). */
+  resultsHeader(id: string): Promise<string[]>;
   /** Records a batch: progress, counts, results lines, and the last row applied (all in the caller's transaction). */
   commitBatch(id: string, batch: BatchCommit, at: string): Promise<void>;
   finish(id: string, status: 'succeeded' | 'failed' | 'cancelled', error: JobError | null, at: string): Promise<void>;
   heartbeat(id: string, node: string, at: string): Promise<void>;
-  /** The results file's lines in row order, a batch at a time. */
-  results(id: string, onlyFailed?: boolean): AsyncIterable<string>;
+  /** Up to `limit` batches of the results file after batch `after`, in order (only those with failures when asked). */
+  resultChunks(id: string, after: number, limit: number, onlyFailed: boolean): Promise<{ batch: number; csv: string }[]>;
 }
 
 /** Cross-account claim of work (system path "job claim"). */

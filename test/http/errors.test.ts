@@ -100,6 +100,7 @@ describe('HTTP error bodies', () => {
       services: { ...t.services, accounts: { ...t.services.accounts, getAccount: failing } },
       publicUrl: 'http://127.0.0.1',
       trustedProxies: [],
+      uploads: { dir: '/tmp', maxBytes: 1024 },
     });
     const res = await app.inject({ method: 'GET', url: '/api/v1/account', headers: { cookie: t.owner.cookie } });
     const body = expectError(res, 500, 'INTERNAL');

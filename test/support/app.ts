@@ -6,6 +6,7 @@ import type { LightMyRequestResponse } from 'fastify';
 import { operatorActor } from '../../src/accounts/service.js';
 import type { Role } from '../../src/accounts/model.js';
 import { createPippin, ensureFirstAccount, type Pippin } from '../../src/main.js';
+import type { RunnerOptions } from '../../src/jobs/runner.js';
 import { testConfig, type Engine } from './db.js';
 
 export const OWNER = { email: 'owner@example.com', password: 'owner-password-1' };
@@ -35,9 +36,13 @@ export interface TestPippin extends Pippin {
 
 let seq = 0;
 
-export async function createTestPippin(engine: Engine, env: Record<string, string> = {}): Promise<TestPippin> {
+export async function createTestPippin(
+  engine: Engine,
+  env: Record<string, string> = {},
+  opts: { runJobs?: boolean; runner?: Partial<RunnerOptions> } = {},
+): Promise<TestPippin> {
   const config = await testConfig(engine, env);
-  const pippin = await createPippin(config, { consoleDir: '/nonexistent' });
+  const pippin = await createPippin(config, { consoleDir: '/nonexistent', runJobs: opts.runJobs, runner: { pollMs: 100, ...opts.runner } });
   await ensureFirstAccount(pippin.services, config);
   const signIn = async (email: string, password: string): Promise<Caller> => {
     const res = await pippin.app.inject({ method: 'POST', url: '/api/v1/session', payload: { email, password } });
@@ -75,4 +80,34 @@ export async function createTestPippin(engine: Engine, env: Record<string, strin
     },
   };
   return t;
+}
+
+/** A multipart/form-data body with one file. */
+export function multipart(fileName: string, content: string | Buffer, field = 'file') {
+  const boundary = `----pippin${Math.random().toString(16).slice(2)}`;
+  const head = Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="${field}"; filename="${fileName}"\r\nContent-Type: text/csv\r\n\r\n`);
+  const tail = Buffer.from(`\r\n--${boundary}--\r\n`);
+  return { payload: Buffer.concat([head, Buffer.isBuffer(content) ? content : Buffer.from(content), tail]), contentType: `multipart/form-data; boundary=${boundary}` };
+}
+
+/** Uploads a users import as the caller. */
+export async function uploadUsers(t: TestPippin, as: Caller, fileName: string, content: string | Buffer, idempotencyKey?: string) {
+  const body = multipart(fileName, content);
+  return t.app.inject({
+    method: 'POST',
+    url: '/api/v1/users/imports',
+    headers: { cookie: as.cookie, 'x-csrf-token': as.csrf, 'content-type': body.contentType, ...(idempotencyKey ? { 'idempotency-key': idempotencyKey } : {}) },
+    payload: body.payload,
+  });
+}
+
+/** Waits until the job has finished and returns it. */
+export async function waitForJob(t: TestPippin, as: Caller, id: string, timeoutMs = 30_000) {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const job = (await t.call(as, 'GET', `/api/v1/jobs/${id}`)).json();
+    if (['succeeded', 'failed', 'cancelled'].includes(job.status)) return job;
+    if (Date.now() > until) throw new Error(`job ${id} still ${job.status}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }

@@ -1,0 +1,236 @@
+/**
+ * Bulk Import Users: a pre-scanned file's rows validated with the directory's own rules and applied
+ * in short batches. Each batch — its users, its lines of the results file, the job's progress and
+ * the last row applied — commits in one transaction, so a resumed job applies no row twice.
+ */
+import { stringify } from 'csv-stringify/sync';
+import { AppError } from '../errors.js';
+import type { Clock, Random } from '../core/clock.js';
+import { mapHeader, type HeaderMap } from '../bulk/columns.js';
+import { unescapeFormula } from '../bulk/formula.js';
+import { prescanText, DEFAULT_MAX_RECORD_CHARS } from '../bulk/prescan.js';
+import { readRows, type FileRow } from '../bulk/reader.js';
+import type { Account } from '../accounts/model.js';
+import type { Stores, UnitOfWork } from '../stores.js';
+import { emptyCounts, type JobCounts, type JobError } from '../jobs/model.js';
+import type { JobWork } from '../jobs/store.js';
+import { MAID_EXISTS_MESSAGE, validateManagedAppleId } from './maid.js';
+import { AUTH_TYPES, EMAIL_PATTERN, PHONE_PATTERN, USER_LIMITS, USERNAME_PATTERN, type AuthType } from './model.js';
+import { USER_FILE_COLUMNS, type UserColumn } from './file-format.js';
+import type { UserChanges, UserRecord } from './store.js';
+import { domainNameProblem } from '../core/names.js';
+
+export const IMPORT_BATCH_ROWS = 1000;
+
+export interface ImportLimits {
+  maxBytes: number;
+  maxRows: number;
+}
+
+export interface RowIssue {
+  code: string;
+  message: string;
+}
+
+type Outcome = { result: 'Created' | 'Updated' | 'Unchanged' } | { result: 'Failed'; issues: RowIssue[] };
+
+const LABEL = Object.fromEntries(USER_FILE_COLUMNS.map((c) => [c.key, c.header])) as Record<UserColumn, string>;
+
+/** A cell as the row gives it: absent column → undefined; `-` alone → 'clear'; else the text with one formula `'` removed, trimmed. */
+type Cell = undefined | { clear: true } | { clear: false; value: string };
+
+function cellOf(row: FileRow, header: HeaderMap<UserColumn>, key: UserColumn): Cell {
+  const i = header.index.get(key);
+  if (i === undefined) return undefined;
+  const raw = row.cells[i] ?? '';
+  if (raw.trim() === '-') return { clear: true };
+  const value = unescapeFormula(raw).trim();
+  return value === '' ? undefined : { clear: false, value };
+}
+
+/** Checks one row's values; returns the field changes it asks for, or the issues it has. */
+function readRow(row: FileRow, header: HeaderMap<UserColumn>, account: Account) {
+  const issues: RowIssue[] = [];
+  const bad = (col: UserColumn, message: string, code = 'VALUE_INVALID') => issues.push({ code, message: `${LABEL[col]}: ${message}` });
+  if (row.cells.length !== header.headers.length) {
+    issues.push({ code: 'ROW_RAGGED', message: `The row has ${row.cells.length} cells; the header has ${header.headers.length}` });
+    return { issues };
+  }
+  const get = (k: UserColumn) => cellOf(row, header, k);
+  const username = get('username');
+  if (!username || username.clear) {
+    bad('username', 'required');
+    return { issues };
+  }
+  if (username.value.length > USER_LIMITS.usernameMax || !USERNAME_PATTERN.test(username.value)) bad('username', 'not a valid username');
+  const domainCell = get('domain');
+  const domain = domainCell && !domainCell.clear ? domainCell.value.toLowerCase() : account.defaultDomain;
+  if (domainCell && !domainCell.clear) {
+    const p = domainNameProblem(domain, { fullyQualified: false });
+    if (p) bad('domain', `the domain ${p}`);
+  }
+  const changes: UserChanges = {};
+  const email = get('email');
+  if (email?.clear) bad('email', 'cannot be cleared');
+  else if (email) {
+    if (email.value.length > USER_LIMITS.emailMax || !EMAIL_PATTERN.test(email.value)) bad('email', 'not an email address');
+    else changes.email = email.value;
+  }
+  const fullName = get('fullName');
+  if (fullName) {
+    if (!fullName.clear && (fullName.value.length > USER_LIMITS.fullNameMax || /\p{Cc}/u.test(fullName.value))) bad('fullName', 'too long or holds control characters');
+    else changes.fullName = fullName.clear ? '' : fullName.value;
+  }
+  const phone = get('phone');
+  if (phone) {
+    if (!phone.clear && (phone.value.length > USER_LIMITS.phoneMax || !PHONE_PATTERN.test(phone.value))) bad('phone', 'digits, spaces, + - ( ) . and an extension only');
+    else changes.phone = phone.clear ? '' : phone.value;
+  }
+  const groups = get('groups');
+  if (groups) {
+    const list = groups.clear ? [] : [...new Set(groups.value.split(';').map((g) => g.trim()).filter(Boolean))];
+    if (list.length > USER_LIMITS.groupsMax || list.some((g) => g.length > USER_LIMITS.groupMax)) bad('groups', 'too many or too long');
+    else changes.groups = list;
+  }
+  const authType = get('authType');
+  if (authType) {
+    const v = authType.clear ? 'local' : authType.value.toLowerCase();
+    if (!(AUTH_TYPES as readonly string[]).includes(v)) bad('authType', 'Local, Corporate or SAML');
+    else changes.authType = v as AuthType;
+  }
+  const maid = get('managedAppleId');
+  if (maid) {
+    if (maid.clear) changes.managedAppleId = null;
+    else {
+      const verdict = validateManagedAppleId(maid.value, account.managedAppleIdDomains);
+      if (!verdict.ok) issues.push({ code: verdict.code, message: `${LABEL.managedAppleId}: ${verdict.message}` });
+      else changes.managedAppleId = verdict.value;
+    }
+  }
+  return { issues, username: username.value, domain, changes };
+}
+
+const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+
+/** Applies one row in the batch's transaction. */
+async function applyRow(s: Stores, row: FileRow, header: HeaderMap<UserColumn>, account: Account, jobId: string, clock: Clock, random: Random): Promise<Outcome> {
+  const read = readRow(row, header, account);
+  if (read.issues.length || !read.username) return { result: 'Failed', issues: read.issues };
+  const { username, domain, changes } = read;
+  const existing = await s.users.findByUsername(username, domain!);
+  if (existing?.importJobId === jobId) {
+    return { result: 'Failed', issues: [{ code: 'DUPLICATE_IN_FILE', message: `${LABEL.username}: ${username} in ${domain} repeats row ${existing.importRow}` }] };
+  }
+  if (changes!.managedAppleId) {
+    const holder = await s.users.findByManagedAppleId(changes!.managedAppleId);
+    if (holder && holder.id !== existing?.id) {
+      // Held by another user, or by an earlier row of this file (then the message names that row).
+      const where = holder.importJobId === jobId ? ` (row ${holder.importRow})` : '';
+      return { result: 'Failed', issues: [{ code: 'MAID_EXISTS', message: `${LABEL.managedAppleId}: ${MAID_EXISTS_MESSAGE}${where}` }] };
+    }
+  }
+  const at = clock.now().toISOString();
+  if (!existing) {
+    if (!changes!.email) return { result: 'Failed', issues: [{ code: 'VALUE_INVALID', message: `${LABEL.email}: required for a new user` }] };
+    let maidValue = changes!.managedAppleId ?? null;
+    if (maidValue === null && changes!.managedAppleId === undefined && account.useEmailAsManagedAppleId) {
+      const v = validateManagedAppleId(changes!.email, account.managedAppleIdDomains);
+      if (v.ok && !(await s.users.findByManagedAppleId(v.value))) maidValue = v.value;
+    }
+    const user: UserRecord = {
+      id: random.id(), username, domain: domain!, email: changes!.email, fullName: changes!.fullName ?? '', phone: changes!.phone ?? '',
+      groups: changes!.groups ?? [], authType: changes!.authType ?? 'local', managedAppleId: maidValue, status: 'active', devices: 0,
+      createdAt: at, updatedAt: at, passwordHash: null,
+    };
+    const result = await s.users.insert(user, { jobId, row: row.row });
+    if (result !== 'ok') return { result: 'Failed', issues: [{ code: result === 'maid_taken' ? 'MAID_EXISTS' : 'USERNAME_EXISTS', message: result === 'maid_taken' ? `${LABEL.managedAppleId}: ${MAID_EXISTS_MESSAGE}` : `${LABEL.username}: already exists` }] };
+    return { result: 'Created' };
+  }
+  const actual: UserChanges = {};
+  for (const [k, v] of Object.entries(changes!) as [keyof UserChanges, unknown][]) {
+    if (!same((existing as unknown as Record<string, unknown>)[k], v)) (actual as Record<string, unknown>)[k] = v;
+  }
+  const result = await s.users.update(existing.id, actual, at, { jobId, row: row.row });
+  if (result === 'maid_taken') return { result: 'Failed', issues: [{ code: 'MAID_EXISTS', message: `${LABEL.managedAppleId}: ${MAID_EXISTS_MESSAGE}` }] };
+  if (result !== 'ok') return { result: 'Failed', issues: [{ code: 'USERNAME_EXISTS', message: `${LABEL.username}: already exists` }] };
+  return { result: Object.keys(actual).length ? 'Updated' : 'Unchanged' };
+}
+
+export interface ImportContext {
+  uow: UnitOfWork;
+  clock: Clock;
+  random: Random;
+  limits: ImportLimits;
+  /** A local path to the job's file. */
+  filePath: string;
+  work: JobWork;
+  /** Called after each committed batch (tests use it to stop a runner mid-job). */
+  afterBatch?: (batch: number) => Promise<void> | void;
+}
+
+export type ImportEnd = { status: 'succeeded' | 'cancelled' } | { status: 'failed'; error: JobError };
+
+/** Runs (or resumes) a users import to its end. File-level problems fail the job and change nothing. */
+export async function runUsersImport(ctx: ImportContext): Promise<ImportEnd> {
+  const { uow, clock, random, work } = ctx;
+  const jobId = work.job.id;
+  const accountId = work.accountId;
+  let scan;
+  let header: HeaderMap<UserColumn>;
+  try {
+    scan = await prescanText(ctx.filePath, { maxBytes: ctx.limits.maxBytes, maxRows: ctx.limits.maxRows, maxRecordChars: DEFAULT_MAX_RECORD_CHARS });
+    header = mapHeader(scan.header, USER_FILE_COLUMNS);
+  } catch (e) {
+    if (e instanceof AppError) return { status: 'failed', error: { code: e.code, message: e.message, line: (e.details?.line as number | null) ?? null } };
+    throw e;
+  }
+  const warnings = [...scan.warnings];
+  if (header.unknown.length) warnings.push(`Columns ignored (not part of the format): ${header.unknown.join(', ')}`);
+  if (work.job.progress.total === null) {
+    await uow.inAccount(accountId, (s) => s.jobs.setTotal(jobId, scan.rows, warnings, [...scan.header, 'Row', 'Result', 'Code', 'Message']));
+  }
+
+  let batch: FileRow[] = [];
+  let batchNo = work.batches;
+  const flush = async (): Promise<'go' | 'cancel'> => {
+    if (!batch.length) return 'go';
+    const rows = batch;
+    batch = [];
+    const stop = await uow.inAccount(accountId, async (s) => {
+      const job = await s.jobs.get(jobId);
+      if (!job || job.cancelRequested) return true;
+      const account = (await s.account.get())!;
+      const counts: JobCounts = emptyCounts();
+      const lines: string[][] = [];
+      let failed = 0;
+      for (const row of rows) {
+        const outcome = await applyRow(s, row, header, account, jobId, clock, random);
+        const key = outcome.result.toLowerCase() as keyof JobCounts;
+        counts[key]++;
+        const codes = outcome.result === 'Failed' ? outcome.issues.map((i) => i.code).join(';') : '';
+        const messages = outcome.result === 'Failed' ? outcome.issues.map((i) => i.message).join('; ') : '';
+        if (outcome.result === 'Failed') failed++;
+        const cells = header.headers.map((_, i) => row.cells[i] ?? '');
+        lines.push([...cells, String(row.row), outcome.result, codes, messages]);
+      }
+      await s.jobs.commitBatch(
+        jobId,
+        { firstRow: rows[0]!.row, lastRow: rows[rows.length - 1]!.row, processed: rows.length, counts, resultsCsv: stringify(lines, { record_delimiter: '\r\n' }), failedInBatch: failed },
+        clock.now().toISOString(),
+      );
+      return false;
+    });
+    if (stop) return 'cancel';
+    batchNo++;
+    await ctx.afterBatch?.(batchNo);
+    return 'go';
+  };
+
+  for await (const row of readRows(ctx.filePath, scan)) {
+    if (row.row <= work.lastRowCommitted) continue; // applied before a restart
+    batch.push(row);
+    if (batch.length >= IMPORT_BATCH_ROWS && (await flush()) === 'cancel') return { status: 'cancelled' };
+  }
+  if ((await flush()) === 'cancel') return { status: 'cancelled' };
+  return { status: 'succeeded' };
+}

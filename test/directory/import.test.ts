@@ -1,0 +1,221 @@
+import { parse } from 'csv-parse/sync';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RunnerStopped } from '../../src/jobs/runner.js';
+import { createTestPippin, uploadUsers, waitForJob, type TestPippin } from '../support/app.js';
+import { ENGINES } from '../support/db.js';
+
+const results = async (t: TestPippin, id: string, failed = false) => {
+  const res = await t.call(t.owner, 'GET', `/api/v1/jobs/${id}/results${failed ? '?failed=true' : ''}`);
+  expect(res.statusCode).toBe(200);
+  expect(res.rawPayload.subarray(0, 3)).toEqual(Buffer.from([0xef, 0xbb, 0xbf]));
+  return parse(res.rawPayload, { bom: true, columns: true, relax_column_count: true }) as Record<string, string>[];
+};
+const user = async (t: TestPippin, q: string) => (await t.call(t.owner, 'GET', `/api/v1/users?q=${encodeURIComponent(q)}`)).json().items[0];
+
+describe.each(ENGINES)('Bulk Import Users on %s', (engine) => {
+  let t: TestPippin;
+  beforeAll(async () => {
+    t = await createTestPippin(engine);
+    await t.call(t.owner, 'POST', '/api/v1/users', { username: 'existing', email: 'existing@corp.example', fullName: 'Exi Sting', phone: '+1 555 0100' });
+    await t.call(t.owner, 'POST', '/api/v1/users', { username: 'holder', email: 'holder@corp.example', managedAppleId: 'taken@appleid.example.com' });
+  });
+  afterAll(() => t?.close());
+
+  it('creates, updates, leaves unchanged and fails rows independently, with a results file', async () => {
+    const csv = [
+      'Username,Domain,Email Address,Full Name,Managed Apple ID,Groups,Shoe Size',
+      'newbie,,newbie@corp.example,New Bie,newbie@AppleID.example.com,Sales;EMEA,42', // 2 created
+      'EXISTING,example.com,,,existing@appleid.example.com,,', // 3 updated (MAID linked)
+      'holder,,,,,,', // 4 unchanged
+      'badmaid,,b@corp.example,,bad..maid@appleid.example.com,,', // 5 MAID_INVALID
+      'thief,,t@corp.example,,taken@appleid.example.com,,', // 6 MAID_EXISTS
+      'NEWBIE,,again@corp.example,,,,', // 7 duplicate of row 2
+      'twin,,twin@corp.example,,newbie@appleid.example.com,,', // 8 MAID repeats row 2
+      'ragged,,r@corp.example', // 9 ROW_RAGGED
+      'noemail,,,,,,', // 10 new user without email
+    ].join('\r\n');
+    const res = await uploadUsers(t, t.owner, 'users.csv', csv);
+    expect(res.statusCode, res.body).toBe(202);
+    const job = await waitForJob(t, t.owner, res.json().id);
+    expect(job).toMatchObject({ status: 'succeeded', kind: 'users_import', fileName: 'users.csv', progress: { processed: 9, total: 9 } });
+    expect(job.counts).toEqual({ created: 1, updated: 1, unchanged: 1, refreshed: 0, failed: 6 });
+    expect(job.warnings.join()).toContain('Shoe Size');
+    const rows = await results(t, job.id);
+    expect(rows.map((r) => [r.Row, r.Result, r.Code])).toEqual([
+      ['2', 'Created', ''],
+      ['3', 'Updated', ''],
+      ['4', 'Unchanged', ''],
+      ['5', 'Failed', 'MAID_INVALID'],
+      ['6', 'Failed', 'MAID_EXISTS'],
+      ['7', 'Failed', 'DUPLICATE_IN_FILE'],
+      ['8', 'Failed', 'MAID_EXISTS'],
+      ['9', 'Failed', 'ROW_RAGGED'],
+      ['10', 'Failed', 'VALUE_INVALID'],
+    ]);
+    expect(rows[4]!.Message).toMatch(/^Managed Apple ID: Managed Apple ID already exists/);
+    expect(rows[5]!.Message).toContain('repeats row 2');
+    expect(rows[6]!.Message).toBe('Managed Apple ID: Managed Apple ID already exists (row 2)');
+    expect(rows[0]!['Shoe Size']).toBe('42');
+    expect((await results(t, job.id, true)).map((r) => r.Row)).toEqual(['5', '6', '7', '8', '9', '10']);
+    expect(await user(t, 'newbie')).toMatchObject({ managedAppleId: 'newbie@appleid.example.com', groups: ['Sales', 'EMEA'], fullName: 'New Bie' });
+    expect(await user(t, 'existing')).toMatchObject({ managedAppleId: 'existing@appleid.example.com', fullName: 'Exi Sting', phone: '+1 555 0100' });
+    expect((await t.call(t.owner, 'GET', '/api/v1/users?q=thief')).json().items).toEqual([]);
+    const events = (await t.call(t.owner, 'GET', `/api/v1/audit?objectId=${job.id}`)).json().items.map((e: any) => e.action);
+    expect(events.sort()).toEqual(['import.finish', 'import.start']);
+  });
+
+  it('leaves a value unchanged for an empty cell, clears it for "-", and reads an escaped "\'-" as text', async () => {
+    await t.call(t.owner, 'POST', '/api/v1/users', { username: 'cells', email: 'c@corp.example', fullName: 'Cell Keeper', phone: '555 0199', managedAppleId: 'cells@appleid.example.com' });
+    const job = await waitForJob(t, t.owner, (await uploadUsers(t, t.owner, 'cells.csv', "Username,Full Name,Phone Number,Managed Apple ID,Groups\ncells,,-,-,'-\n")).json().id);
+    expect(job.counts.updated).toBe(1);
+    expect(await user(t, 'cells')).toMatchObject({ fullName: 'Cell Keeper', phone: '', managedAppleId: null, groups: ['-'] });
+    // A file without a column changes nothing in it.
+    const again = await waitForJob(t, t.owner, (await uploadUsers(t, t.owner, 'cells2.csv', "Username,Full Name\ncells,'=Keeper\n")).json().id);
+    expect(again.counts.updated).toBe(1);
+    expect(await user(t, 'cells')).toMatchObject({ fullName: '=Keeper', groups: ['-'] });
+  });
+
+  it('refuses a file-level problem before any row: job failed with code, message and line, nothing changed', async () => {
+    const before = (await t.call(t.owner, 'GET', '/api/v1/users/summary')).json();
+    const missing = await waitForJob(t, t.owner, (await uploadUsers(t, t.owner, 'nohead.csv', 'Email Address\nx@y.example\n')).json().id);
+    expect(missing).toMatchObject({ status: 'failed', error: { code: 'IMPORT_HEADER_MISSING', line: 1 } });
+    const quote = await waitForJob(t, t.owner, (await uploadUsers(t, t.owner, 'quote.csv', 'Username,Email\nok1,a@b.example\nok2,"open\nok3,c@d.example\n')).json().id);
+    expect(quote).toMatchObject({ status: 'failed', error: { code: 'CSV_MALFORMED', line: 3 } });
+    expect((await t.call(t.owner, 'GET', '/api/v1/users/summary')).json()).toEqual(before);
+    expect((await t.call(t.owner, 'GET', '/api/v1/users?q=ok1')).json().items).toEqual([]);
+  });
+
+  it('reads Windows-1252 with a warning and UTF-16 "Unicode Text", storing the right characters', async () => {
+    const cp = Buffer.concat([Buffer.from('Username,Email,Full Name\ncafe,cafe@corp.example,Caf'), Buffer.from([0xe9, 0x20, 0x80, 0x92]), Buffer.from('\n')]);
+    const job = await waitForJob(t, t.owner, (await uploadUsers(t, t.owner, 'cp1252.csv', cp)).json().id);
+    expect(job.status).toBe('succeeded');
+    expect(job.warnings.join()).toMatch(/Windows-1252/);
+    expect((await user(t, 'cafe')).fullName).toBe('Café €’');
+    const utf16 = Buffer.from('\uFEFFUsername\tEmail Address\tFull Name\r\nzhang\tz@corp.example\t张伟\r\n', 'utf16le');
+    await waitForJob(t, t.owner, (await uploadUsers(t, t.owner, 'unicode.txt', utf16)).json().id);
+    expect((await user(t, 'zhang')).fullName).toBe('张伟');
+  });
+
+  it('returns the same job for the same Idempotency-Key and file, refuses the key with another file', async () => {
+    const key = `k-${engine}-${Date.now()}`;
+    const a = await uploadUsers(t, t.owner, 'idem.csv', 'Username,Email\nidem,i@corp.example\n', key);
+    const b = await uploadUsers(t, t.owner, 'idem.csv', 'Username,Email\nidem,i@corp.example\n', key);
+    expect(a.statusCode).toBe(202);
+    expect(b.json().id).toBe(a.json().id);
+    await waitForJob(t, t.owner, a.json().id);
+    const c = await uploadUsers(t, t.owner, 'idem.csv', 'Username,Email\nother,o@corp.example\n', key);
+    expect(c.statusCode).toBe(422);
+    expect(c.json().error.code).toBe('IDEMPOTENCY_KEY_REUSED');
+    expect((await t.call(t.owner, 'GET', '/api/v1/jobs?limit=200')).json().items.filter((j: any) => j.id === a.json().id)).toHaveLength(1);
+  });
+
+  it('refuses other file types, a missing file, roles that may not import, and hides jobs from other accounts', async () => {
+    const pdf = await uploadUsers(t, t.owner, 'users.pdf', '%PDF-1.4');
+    expect(pdf.statusCode).toBe(415);
+    expect(pdf.json().error.code).toBe('FILE_TYPE_INVALID');
+    const none = await t.call(t.owner, 'POST', '/api/v1/users/imports', {});
+    expect(none.statusCode).toBe(400);
+    const helpdesk = await t.adminWithRole('helpdesk');
+    expect((await uploadUsers(t, helpdesk, 'u.csv', 'Username\nx\n')).statusCode).toBe(403);
+    const mine = (await t.call(t.owner, 'GET', '/api/v1/jobs')).json().items[0];
+    const other = await t.otherAccount();
+    expect((await t.call(other.owner, 'GET', `/api/v1/jobs/${mine.id}`)).statusCode).toBe(404);
+    expect((await t.call(other.owner, 'GET', `/api/v1/jobs/${mine.id}/results`)).statusCode).toBe(404);
+    expect((await t.call(other.owner, 'POST', `/api/v1/jobs/${mine.id}/cancel`)).statusCode).toBe(404);
+    expect((await t.call(other.owner, 'GET', '/api/v1/jobs')).json().items).toEqual([]);
+  });
+});
+
+describe.each(ENGINES)('import jobs: lock, cancel and resume on %s', (engine) => {
+  const rows = (n: number, prefix: string) => ['Username,Email Address', ...Array.from({ length: n }, (_, i) => `${prefix}${i},${prefix}${i}@corp.example`)].join('\n');
+
+  it('allows one import per account at a time (IMPORT_RUNNING names it), and cancels a queued one', async () => {
+    const t = await createTestPippin(engine, {}, { runJobs: false });
+    try {
+      const first = await uploadUsers(t, t.owner, 'a.csv', rows(5, 'a'));
+      const second = await uploadUsers(t, t.owner, 'b.csv', rows(5, 'b'));
+      expect(second.statusCode).toBe(409);
+      expect(second.json().error).toMatchObject({ code: 'IMPORT_RUNNING', details: { jobId: first.json().id } });
+      const other = await t.otherAccount();
+      expect((await uploadUsers(t, other.owner, 'c.csv', rows(5, 'c'))).statusCode).toBe(202);
+      const cancelled = await t.call(t.owner, 'POST', `/api/v1/jobs/${first.json().id}/cancel`);
+      expect(cancelled.json().cancelRequested).toBe(true);
+      while (await t.services.runner.runOnce());
+      const job = (await t.call(t.owner, 'GET', `/api/v1/jobs/${first.json().id}`)).json();
+      expect(job).toMatchObject({ status: 'cancelled', counts: { created: 0 } });
+      expect((await t.call(t.owner, 'GET', '/api/v1/users/summary')).json().total).toBe(0);
+      expect((await uploadUsers(t, t.owner, 'b.csv', rows(5, 'b'))).statusCode).toBe(202);
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('stops after the current batch when cancelled mid-way; committed rows stay and are in the results', async () => {
+    let t!: TestPippin;
+    t = await createTestPippin(engine, {}, {
+      runJobs: false,
+      runner: {
+        afterBatch: async (batch) => {
+          if (batch === 1) {
+            const [job] = (await t.call(t.owner, 'GET', '/api/v1/jobs')).json().items;
+            await t.call(t.owner, 'POST', `/api/v1/jobs/${job.id}/cancel`);
+          }
+        },
+      },
+    });
+    try {
+      const id = (await uploadUsers(t, t.owner, 'big.csv', rows(2500, 'm'))).json().id;
+      await t.services.runner.runOnce();
+      const job = (await t.call(t.owner, 'GET', `/api/v1/jobs/${id}`)).json();
+      expect(job).toMatchObject({ status: 'cancelled', counts: { created: 1000 }, progress: { processed: 1000, total: 2500 } });
+      expect((await results(t, id)).length).toBe(1000);
+      expect((await t.call(t.owner, 'GET', '/api/v1/users/summary')).json().total).toBe(1000);
+      const audit = (await t.call(t.owner, 'GET', `/api/v1/audit?objectId=${id}`)).json().items.map((e: any) => e.action).sort();
+      expect(audit).toEqual(['import.cancel', 'import.cancelled', 'import.start']);
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('resumes a job whose runner stopped after batch 2 from the next row, applying every row exactly once', async () => {
+    let stopAt: number | null = 2;
+    const t = await createTestPippin(engine, {}, {
+      runJobs: false,
+      runner: { staleMs: 60_000, afterBatch: (batch) => { if (batch === stopAt) throw new RunnerStopped(); } },
+    });
+    try {
+      const id = (await uploadUsers(t, t.owner, 'resume.csv', rows(3500, 'r'))).json().id;
+      await expect(t.services.runner.runOnce()).rejects.toBeInstanceOf(RunnerStopped);
+      const mid = (await t.call(t.owner, 'GET', `/api/v1/jobs/${id}`)).json();
+      expect(mid).toMatchObject({ status: 'running', progress: { processed: 2000 }, counts: { created: 2000 } });
+      // Its heartbeat is fresh, so nobody takes it over yet.
+      expect(await t.services.runner.runOnce()).toBe(false);
+      // Later, with the heartbeat stale, another runner resumes it.
+      stopAt = null;
+      const { createJobRunner } = await import('../../src/jobs/runner.js');
+      const { runUsersImport } = await import('../../src/directory/import.js');
+      const rescuer = createJobRunner(
+        {
+          uow: t.services.uow,
+          clock: { now: () => new Date(Date.now() + 120_000) },
+          random: { id: () => crypto.randomUUID(), bytes: (n) => Buffer.alloc(n) },
+          handlers: {
+            users_import: async (work) =>
+              runUsersImport({ uow: t.services.uow, clock: { now: () => new Date() }, random: { id: () => crypto.randomUUID(), bytes: (n) => Buffer.alloc(n) }, limits: { maxBytes: 1e9, maxRows: 1e6 }, filePath: await t.services.files.localPath(work.accountId, work.fileId!), work }),
+            enrollment_bulk_add: async () => ({ status: 'succeeded' }),
+          },
+        },
+        { node: 'rescuer', staleMs: 60_000 },
+      );
+      expect(await rescuer.runOnce()).toBe(true);
+      const done = (await t.call(t.owner, 'GET', `/api/v1/jobs/${id}`)).json();
+      expect(done).toMatchObject({ status: 'succeeded', progress: { processed: 3500, total: 3500 }, counts: { created: 3500, failed: 0 } });
+      const lines = await results(t, id);
+      expect(lines.map((l) => Number(l.Row))).toEqual(Array.from({ length: 3500 }, (_, i) => i + 2));
+      expect(lines.every((l) => l.Result === 'Created')).toBe(true);
+      expect((await t.call(t.owner, 'GET', '/api/v1/users/summary')).json().total).toBe(3500);
+    } finally {
+      await t.close();
+    }
+  });
+});
