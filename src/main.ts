@@ -43,7 +43,7 @@ export function kyselyUnitOfWork(db: Database): UnitOfWork {
           sessions: sessionStore(tx, accountId),
           tokens: tokenStore(tx, accountId),
           audit: auditStore(tx, accountId),
-          users: userStore(tx, accountId),
+          users: userStore(tx, accountId, db.caps),
           jobs: jobStore(tx, accountId),
         }),
       ),

@@ -12,6 +12,8 @@ export interface Caps {
   booleanType: 'boolean' | 'integer';
   /** Collation for key columns so that sorts and prefix ranges compare bytes on every engine (null: the default is binary). */
   keyCollation: string | null;
+  /** Tables can be clustered on their primary key (SQLite's WITHOUT ROWID): one B-tree instead of two. */
+  clusteredPrimaryKey: boolean;
   /** Row-level security isolates accounts (else every store query filters by account alone). */
   rowLevelSecurity: boolean;
   /** `FOR UPDATE SKIP LOCKED` is available for claiming work across nodes. */
@@ -28,6 +30,7 @@ export const SQLITE_CAPS: Caps = {
   timestampType: 'text',
   booleanType: 'integer',
   keyCollation: null,
+  clusteredPrimaryKey: true,
   rowLevelSecurity: false,
   supportsSkipLocked: false,
   maxBindParams: 32_766,
@@ -41,6 +44,7 @@ export const POSTGRES_CAPS: Caps = {
   timestampType: 'timestamptz',
   booleanType: 'boolean',
   keyCollation: 'C',
+  clusteredPrimaryKey: false,
   rowLevelSecurity: true,
   supportsSkipLocked: true,
   maxBindParams: 65_535,

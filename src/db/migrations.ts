@@ -173,10 +173,11 @@ function migrations(caps: Caps): Record<string, Migration> {
           .addColumn('word', 'text', (c) => key(c.notNull()))
           .addColumn('username_key', 'text', (c) => key(c.notNull()))
           .addColumn('domain_key', 'text', (c) => key(c.notNull()))
-          .addColumn('user_id', id, (c) => c.notNull().references('users.id').onDelete('cascade'))
+          // No foreign key and no index by user: the store deletes a user's words by their known key.
+          .addColumn('user_id', id, (c) => c.notNull())
           .addPrimaryKeyConstraint('user_name_words_pk', ['account_id', 'word', 'username_key', 'domain_key', 'user_id'])
+          .$call((b) => (caps.clusteredPrimaryKey ? b.modifyEnd(sql`without rowid`) : b))
           .execute();
-        await db.schema.createIndex('user_name_words_user').on('user_name_words').column('user_id').execute();
 
         // Exact directory figures without counting a million rows: kept in the same transaction as every user write.
         await db.schema

@@ -18,7 +18,7 @@ import { MAID_EXISTS_MESSAGE, validateManagedAppleId } from './maid.js';
 import { AUTH_TYPES, EMAIL_PATTERN, PHONE_PATTERN, USER_LIMITS, USERNAME_PATTERN, type AuthType } from './model.js';
 import { USER_FILE_COLUMNS, type UserColumn } from './file-format.js';
 import type { UserChanges, UserRecord } from './store.js';
-import { domainNameProblem } from '../core/names.js';
+import { domainNameProblem, normaliseKey } from '../core/names.js';
 
 export const IMPORT_BATCH_ROWS = 1000;
 
@@ -111,49 +111,108 @@ function readRow(row: FileRow, header: HeaderMap<UserColumn>, account: Account) 
 }
 
 const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+const userKey = (username: string, domain: string) => `${normaliseKey(username)}\u0000${normaliseKey(domain)}`;
+const failed = (code: string, message: string): Outcome => ({ result: 'Failed', issues: [{ code, message }] });
 
-/** Applies one row in the batch's transaction. */
-async function applyRow(s: Stores, row: FileRow, header: HeaderMap<UserColumn>, account: Account, jobId: string, clock: Clock, random: Random): Promise<Outcome> {
-  const read = readRow(row, header, account);
-  if (read.issues.length || !read.username) return { result: 'Failed', issues: read.issues };
-  const { username, domain, changes } = read;
-  const existing = await s.users.findByUsername(username, domain!);
-  if (existing?.importJobId === jobId) {
-    return { result: 'Failed', issues: [{ code: 'DUPLICATE_IN_FILE', message: `${LABEL.username}: ${username} in ${domain} repeats row ${existing.importRow}` }] };
-  }
-  if (changes!.managedAppleId) {
-    const holder = await s.users.findByManagedAppleId(changes!.managedAppleId);
-    if (holder && holder.id !== existing?.id) {
-      // Held by another user, or by an earlier row of this file (then the message names that row).
-      const where = holder.importJobId === jobId ? ` (row ${holder.importRow})` : '';
-      return { result: 'Failed', issues: [{ code: 'MAID_EXISTS', message: `${LABEL.managedAppleId}: ${MAID_EXISTS_MESSAGE}${where}` }] };
+/**
+ * Applies a batch of rows in one transaction: one read for the batch's users, one for its MAIDs,
+ * decisions in memory in row order (so a row sees what earlier rows of the file did), then the
+ * updates in row order and the new users in one multi-row insert.
+ */
+async function applyBatch(s: Stores, rows: FileRow[], header: HeaderMap<UserColumn>, account: Account, jobId: string, clock: Clock, random: Random): Promise<Outcome[]> {
+  const parsed = rows.map((row) => ({ row, read: readRow(row, header, account) }));
+  const good = parsed.filter((p) => !p.read.issues.length && p.read.username);
+  const existing = new Map(
+    (await s.users.findByUsernames(good.map((p) => ({ username: p.read.username!, domain: p.read.domain! })))).map((u) => [userKey(u.username, u.domain), u]),
+  );
+  const wantedMaids = good.flatMap((p) => {
+    const list: string[] = [];
+    if (p.read.changes!.managedAppleId) list.push(p.read.changes!.managedAppleId);
+    if (account.useEmailAsManagedAppleId && p.read.changes!.email) {
+      const v = validateManagedAppleId(p.read.changes!.email, account.managedAppleIdDomains);
+      if (v.ok) list.push(v.value);
     }
-  }
+    return list;
+  });
+  const stored = new Map((await s.users.findByManagedAppleIds(wantedMaids)).map((u) => [u.managedAppleId!, u]));
+  // The state as earlier rows of this batch leave it.
+  const seen = new Map<string, number>();
+  const holder = new Map<string, { key: string; row: number | null } | null>();
+  const holderOf = (maid: string) => {
+    if (holder.has(maid)) return holder.get(maid) ?? null;
+    const u = stored.get(maid);
+    return u ? { key: userKey(u.username, u.domain), row: u.importJobId === jobId ? (u.importRow ?? null) : null } : null;
+  };
   const at = clock.now().toISOString();
-  if (!existing) {
-    if (!changes!.email) return { result: 'Failed', issues: [{ code: 'VALUE_INVALID', message: `${LABEL.email}: required for a new user` }] };
-    let maidValue = changes!.managedAppleId ?? null;
-    if (maidValue === null && changes!.managedAppleId === undefined && account.useEmailAsManagedAppleId) {
-      const v = validateManagedAppleId(changes!.email, account.managedAppleIdDomains);
-      if (v.ok && !(await s.users.findByManagedAppleId(v.value))) maidValue = v.value;
+  const outcomes: Outcome[] = [];
+  const updates: { index: number; id: string; changes: UserChanges; row: number }[] = [];
+  const inserts: { index: number; user: UserRecord; row: number }[] = [];
+
+  for (const [index, p] of parsed.entries()) {
+    const { row, read } = p;
+    if (read.issues.length || !read.username) {
+      outcomes.push({ result: 'Failed', issues: read.issues });
+      continue;
     }
-    const user: UserRecord = {
-      id: random.id(), username, domain: domain!, email: changes!.email, fullName: changes!.fullName ?? '', phone: changes!.phone ?? '',
-      groups: changes!.groups ?? [], authType: changes!.authType ?? 'local', managedAppleId: maidValue, status: 'active', devices: 0,
-      createdAt: at, updatedAt: at, passwordHash: null,
-    };
-    const result = await s.users.insert(user, { jobId, row: row.row });
-    if (result !== 'ok') return { result: 'Failed', issues: [{ code: result === 'maid_taken' ? 'MAID_EXISTS' : 'USERNAME_EXISTS', message: result === 'maid_taken' ? `${LABEL.managedAppleId}: ${MAID_EXISTS_MESSAGE}` : `${LABEL.username}: already exists` }] };
-    return { result: 'Created' };
+    const key = userKey(read.username, read.domain!);
+    const ex = existing.get(key);
+    const earlier = seen.get(key) ?? (ex?.importJobId === jobId ? ex.importRow : undefined);
+    if (earlier !== undefined && earlier !== null) {
+      outcomes.push(failed('DUPLICATE_IN_FILE', `${LABEL.username}: ${read.username} in ${read.domain} repeats row ${earlier}`));
+      continue;
+    }
+    const changes = { ...read.changes! };
+    if (changes.managedAppleId) {
+      const h = holderOf(changes.managedAppleId);
+      if (h && h.key !== key) {
+        outcomes.push(failed('MAID_EXISTS', `${LABEL.managedAppleId}: ${MAID_EXISTS_MESSAGE}${h.row !== null ? ` (row ${h.row})` : ''}`));
+        continue;
+      }
+    }
+    if (!ex) {
+      if (!changes.email) {
+        outcomes.push(failed('VALUE_INVALID', `${LABEL.email}: required for a new user`));
+        continue;
+      }
+      let maid = changes.managedAppleId ?? null;
+      if (maid === null && changes.managedAppleId === undefined && account.useEmailAsManagedAppleId) {
+        const v = validateManagedAppleId(changes.email, account.managedAppleIdDomains);
+        if (v.ok && !holderOf(v.value)) maid = v.value;
+      }
+      const user: UserRecord = {
+        id: random.id(), username: read.username, domain: read.domain!, email: changes.email, fullName: changes.fullName ?? '', phone: changes.phone ?? '',
+        groups: changes.groups ?? [], authType: changes.authType ?? 'local', managedAppleId: maid, status: 'active', devices: 0,
+        createdAt: at, updatedAt: at, passwordHash: null,
+      };
+      inserts.push({ index, user, row: row.row });
+      if (maid) holder.set(maid, { key, row: row.row });
+      seen.set(key, row.row);
+      outcomes.push({ result: 'Created' });
+      continue;
+    }
+    const actual: UserChanges = {};
+    for (const [k, v] of Object.entries(changes) as [keyof UserChanges, unknown][]) {
+      if (!same((ex as unknown as Record<string, unknown>)[k], v)) (actual as Record<string, unknown>)[k] = v;
+    }
+    if (actual.managedAppleId !== undefined) {
+      if (ex.managedAppleId) holder.set(ex.managedAppleId, null);
+      if (actual.managedAppleId) holder.set(actual.managedAppleId, { key, row: row.row });
+    }
+    updates.push({ index, id: ex.id, changes: actual, row: row.row });
+    seen.set(key, row.row);
+    outcomes.push({ result: Object.keys(actual).length ? 'Updated' : 'Unchanged' });
   }
-  const actual: UserChanges = {};
-  for (const [k, v] of Object.entries(changes!) as [keyof UserChanges, unknown][]) {
-    if (!same((existing as unknown as Record<string, unknown>)[k], v)) (actual as Record<string, unknown>)[k] = v;
+
+  for (const u of updates) {
+    const result = await s.users.update(u.id, u.changes, at, { jobId, row: u.row });
+    if (result === 'maid_taken') outcomes[u.index] = failed('MAID_EXISTS', `${LABEL.managedAppleId}: ${MAID_EXISTS_MESSAGE}`);
+    else if (result !== 'ok') outcomes[u.index] = failed('USERNAME_EXISTS', `${LABEL.username}: already exists`);
   }
-  const result = await s.users.update(existing.id, actual, at, { jobId, row: row.row });
-  if (result === 'maid_taken') return { result: 'Failed', issues: [{ code: 'MAID_EXISTS', message: `${LABEL.managedAppleId}: ${MAID_EXISTS_MESSAGE}` }] };
-  if (result !== 'ok') return { result: 'Failed', issues: [{ code: 'USERNAME_EXISTS', message: `${LABEL.username}: already exists` }] };
-  return { result: Object.keys(actual).length ? 'Updated' : 'Unchanged' };
+  const inserted = await s.users.insertMany(inserts.map((i) => i.user), inserts.map((i) => ({ jobId, row: i.row })));
+  for (const i of inserts) {
+    if (!inserted.has(i.user.id)) outcomes[i.index] = failed('MAID_EXISTS', `${LABEL.managedAppleId}: ${MAID_EXISTS_MESSAGE} (taken while the import ran)`);
+  }
+  return outcomes;
 }
 
 export interface ImportContext {
@@ -203,8 +262,9 @@ export async function runUsersImport(ctx: ImportContext): Promise<ImportEnd> {
       const counts: JobCounts = emptyCounts();
       const lines: string[][] = [];
       let failed = 0;
-      for (const row of rows) {
-        const outcome = await applyRow(s, row, header, account, jobId, clock, random);
+      const outcomes = await applyBatch(s, rows, header, account, jobId, clock, random);
+      for (const [i, row] of rows.entries()) {
+        const outcome = outcomes[i]!;
         const key = outcome.result.toLowerCase() as keyof JobCounts;
         counts[key]++;
         const codes = outcome.result === 'Failed' ? outcome.issues.map((i) => i.code).join(';') : '';

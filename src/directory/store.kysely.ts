@@ -1,11 +1,12 @@
-import { sql, type ExpressionBuilder, type Expression, type SqlBool } from 'kysely';
+import { sql, type ExpressionBuilder, type Expression, type Insertable, type SqlBool } from 'kysely';
 import type { Tx } from '../db/database.js';
+import type { Caps } from '../db/caps.js';
 import type { Schema, UserRow } from '../db/schema.js';
 import { cappedCount, toPage, TOTAL_CAP } from '../db/query.js';
 import { LIMIT_DEFAULT, decodeCursor, encodeCursor, type Page, type PageRequest } from '../core/paging.js';
 import { normaliseKey } from '../core/names.js';
 import { nameWords, searchTerms, type User, type UserListQuery, type UserSort } from './model.js';
-import type { UserChanges, UserRecord, UserStore } from './store.js';
+import type { ImportMark, UserChanges, UserRecord, UserStore } from './store.js';
 
 /** The highest code point: `key < prefix + MAX` bounds a prefix range in binary order. */
 const MAX_CHAR = '\u{10FFFF}';
@@ -68,7 +69,7 @@ function afterCursor(eb: EB, columns: (keyof UserRow)[], values: (string | numbe
   ]);
 }
 
-export function userStore(tx: Tx, accountId: string): UserStore {
+export function userStore(tx: Tx, accountId: string, caps: Caps): UserStore {
   const byId = (id: string) => tx.selectFrom('users').selectAll().where('account_id', '=', accountId).where('id', '=', id).executeTakeFirst();
   const byUsername = (username: string, domain: string) =>
     tx
@@ -92,6 +93,47 @@ export function userStore(tx: Tx, accountId: string): UserStore {
           linked: eb('user_stats.linked', '+', linked),
         })),
       )
+      .execute();
+  }
+
+  const toRow = (u: UserRecord, mark?: ImportMark): Insertable<UserRow> => ({
+    id: u.id,
+    account_id: accountId,
+    username: u.username,
+    domain: u.domain,
+    username_key: normaliseKey(u.username),
+    domain_key: normaliseKey(u.domain),
+    email: u.email,
+    email_key: normaliseKey(u.email),
+    full_name: u.fullName,
+    full_name_key: normaliseKey(u.fullName),
+    phone: u.phone,
+    groups_json: JSON.stringify(u.groups),
+    auth_type: u.authType,
+    maid: u.managedAppleId,
+    maid_key: u.managedAppleId ? normaliseKey(u.managedAppleId) : null,
+    status: u.status,
+    password_hash: u.passwordHash,
+    device_count: u.devices,
+    created_at: u.createdAt,
+    updated_at: u.updatedAt,
+    import_job_id: mark?.jobId ?? null,
+    import_row: mark?.row ?? null,
+  });
+  /** Rows per multi-row INSERT, within the engine's bind-parameter limit. */
+  const perStatement = (columns: number) => Math.max(1, Math.min(500, Math.floor(caps.maxBindParams / columns)));
+
+  /** Removes a user's name words, found by the name and keys they were written with. */
+  async function deleteNameWords(userId: string, fullName: string, usernameKey: string, domainKey: string): Promise<void> {
+    const words = nameWords(fullName);
+    if (!words.length) return;
+    await tx
+      .deleteFrom('user_name_words')
+      .where('account_id', '=', accountId)
+      .where('word', 'in', words)
+      .where('username_key', '=', usernameKey)
+      .where('domain_key', '=', domainKey)
+      .where('user_id', '=', userId)
       .execute();
   }
 
@@ -206,30 +248,7 @@ export function userStore(tx: Tx, accountId: string): UserStore {
       // transaction usable, and the re-check says which key it took.
       const res = await tx
         .insertInto('users')
-        .values({
-          id: u.id,
-          account_id: accountId,
-          username: u.username,
-          domain: u.domain,
-          username_key: normaliseKey(u.username),
-          domain_key: normaliseKey(u.domain),
-          email: u.email,
-          email_key: normaliseKey(u.email),
-          full_name: u.fullName,
-          full_name_key: normaliseKey(u.fullName),
-          phone: u.phone,
-          groups_json: JSON.stringify(u.groups),
-          auth_type: u.authType,
-          maid: u.managedAppleId,
-          maid_key: u.managedAppleId ? normaliseKey(u.managedAppleId) : null,
-          status: u.status,
-          password_hash: u.passwordHash,
-          device_count: u.devices,
-          created_at: u.createdAt,
-          updated_at: u.updatedAt,
-          import_job_id: mark?.jobId ?? null,
-          import_row: mark?.row ?? null,
-        })
+        .values(toRow(u, mark))
         .onConflict((oc) => oc.doNothing())
         .executeTakeFirst();
       if (Number(res.numInsertedOrUpdatedRows ?? 0) === 0) {
@@ -284,16 +303,58 @@ export function userStore(tx: Tx, accountId: string): UserStore {
       }
       const renamed = c.username !== undefined || c.domain !== undefined;
       if (renamed || (c.fullName !== undefined && c.fullName !== before.full_name)) {
-        await tx.deleteFrom('user_name_words').where('account_id', '=', accountId).where('user_id', '=', id).execute();
+        await deleteNameWords(id, before.full_name, before.username_key, before.domain_key);
         await writeNameWords(id, c.fullName ?? before.full_name, username, domain);
       }
       if (c.managedAppleId !== undefined) await bumpStats(0, (c.managedAppleId ? 1 : 0) - (before.maid_key ? 1 : 0));
       return 'ok';
     },
+    async findByUsernames(keys) {
+      if (!keys.length) return [];
+      const byName = [...new Set(keys.map((k) => normaliseKey(k.username)))];
+      const wanted = new Set(keys.map((k) => `${normaliseKey(k.username)}\u0000${normaliseKey(k.domain)}`));
+      const out: UserRecord[] = [];
+      for (let i = 0; i < byName.length; i += 500) {
+        const rows = await tx.selectFrom('users').selectAll().where('account_id', '=', accountId).where('username_key', 'in', byName.slice(i, i + 500)).execute();
+        for (const r of rows) if (wanted.has(`${r.username_key}\u0000${r.domain_key}`)) out.push(toUser(r));
+      }
+      return out;
+    },
+    async findByManagedAppleIds(maids) {
+      const keys = [...new Set(maids.map(normaliseKey))];
+      const out: UserRecord[] = [];
+      for (let i = 0; i < keys.length; i += 500) {
+        const rows = await tx.selectFrom('users').selectAll().where('account_id', '=', accountId).where('maid_key', 'in', keys.slice(i, i + 500)).execute();
+        out.push(...rows.map(toUser));
+      }
+      return out;
+    },
+    async insertMany(users, marks) {
+      const inserted = new Set<string>();
+      if (!users.length) return inserted;
+      const rows = users.map((u, i) => toRow(u, marks[i]));
+      const step = perStatement(Object.keys(rows[0]!).length);
+      for (let i = 0; i < rows.length; i += step) {
+        const res = await tx.insertInto('users').values(rows.slice(i, i + step)).onConflict((oc) => oc.doNothing()).returning('id').execute();
+        for (const r of res) inserted.add(r.id);
+      }
+      const written = users.filter((u) => inserted.has(u.id));
+      const words = written.flatMap((u) => {
+        const username_key = normaliseKey(u.username);
+        const domain_key = normaliseKey(u.domain);
+        return nameWords(u.fullName).map((word) => ({ account_id: accountId, word, username_key, domain_key, user_id: u.id }));
+      });
+      const wstep = perStatement(5);
+      for (let i = 0; i < words.length; i += wstep) {
+        await tx.insertInto('user_name_words').values(words.slice(i, i + wstep)).onConflict((oc) => oc.doNothing()).execute();
+      }
+      await bumpStats(written.length, written.filter((u) => u.managedAppleId).length);
+      return inserted;
+    },
     async delete(id) {
       const before = await byId(id);
       if (!before) return false;
-      await tx.deleteFrom('user_name_words').where('account_id', '=', accountId).where('user_id', '=', id).execute();
+      await deleteNameWords(id, before.full_name, before.username_key, before.domain_key);
       await tx.deleteFrom('users').where('account_id', '=', accountId).where('id', '=', id).execute();
       await bumpStats(-1, before.maid_key ? -1 : 0);
       return true;

@@ -43,6 +43,16 @@ export interface UserStore {
   insert(user: UserRecord, mark?: ImportMark): Promise<'ok' | 'username_taken' | 'maid_taken'>;
   /** Applies the changes; returns 'ok', 'missing', or which unique key the change would reuse. */
   update(id: string, changes: UserChanges, at: string, mark?: ImportMark): Promise<'ok' | 'missing' | 'username_taken' | 'maid_taken'>;
+  /** The users with any of these (username, domain) keys (compared case-insensitively). */
+  findByUsernames(keys: { username: string; domain: string }[]): Promise<UserRecord[]>;
+  /** The users holding any of these MAIDs. */
+  findByManagedAppleIds(maids: string[]): Promise<UserRecord[]>;
+  /**
+   * Inserts many new users (with their name words and the directory figures) in as few statements
+   * as the engine allows. Returns the ids inserted: a missing one lost its username or MAID to a
+   * concurrent writer and was not written at all.
+   */
+  insertMany(users: UserRecord[], marks: ImportMark[]): Promise<Set<string>>;
   /** True when a user was deleted. */
   delete(id: string): Promise<boolean>;
   /** Keyset-paged list; the cursor is stable under concurrent inserts. */
