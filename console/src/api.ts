@@ -162,10 +162,55 @@ export const can = {
   readAudit: (r: Role) => r !== 'helpdesk',
   writeUsers: (r: Role) => r === 'owner' || r === 'admin',
   exportUsers: (r: Role) => r === 'owner' || r === 'admin',
+  readJobs: (r: Role) => r !== 'helpdesk',
 };
 
 export function formatTime(iso: string | null | undefined): string {
   if (!iso) return '—';
   const d = new Date(iso);
   return d.toLocaleString(undefined, { year: 'numeric', month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' });
+}
+
+export interface Job {
+  id: string;
+  kind: 'users_import' | 'enrollment_bulk_add';
+  status: 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
+  fileName: string;
+  progress: { processed: number; total: number | null };
+  counts: { created: number; updated: number; unchanged: number; refreshed: number; failed: number };
+  warnings: string[];
+  error: { code: string; message: string; line: number | null } | null;
+  requestedBy: { id: string | null; label: string };
+  cancelRequested: boolean;
+  createdAt: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+}
+
+export const jobFinished = (j: Job) => j.status === 'succeeded' || j.status === 'failed' || j.status === 'cancelled';
+
+/** Uploads a file with progress (fetch cannot report upload progress). */
+export function uploadFile(path: string, file: File, opts: { idempotencyKey: string; onProgress: (fraction: number) => void }): Promise<Job> {
+  return new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open('POST', `/api/v1${path}`);
+    xhr.withCredentials = true;
+    if (csrfToken) xhr.setRequestHeader('x-csrf-token', csrfToken);
+    xhr.setRequestHeader('idempotency-key', opts.idempotencyKey);
+    xhr.upload.onprogress = (e) => e.lengthComputable && opts.onProgress(e.loaded / e.total);
+    xhr.onerror = () => reject(new ApiError(0, 'NETWORK', 'The upload failed: Pippin cannot be reached.'));
+    xhr.onload = () => {
+      let json: any = null;
+      try {
+        json = JSON.parse(xhr.responseText);
+      } catch {
+        /* not JSON */
+      }
+      if (xhr.status >= 200 && xhr.status < 300) resolve(json as Job);
+      else reject(new ApiError(xhr.status, json?.error?.code ?? 'INTERNAL', json?.error?.message ?? `The server answered ${xhr.status}`, json?.error?.details?.issues ?? []));
+    };
+    const form = new FormData();
+    form.append('file', file);
+    xhr.send(form);
+  });
 }

@@ -6,6 +6,7 @@ import { QueryClient, QueryClientProvider } from '@tanstack/react-query';
 import { BrowserRouter, Navigate, Route, Routes } from 'react-router';
 import '@mantine/core/styles.css';
 import '@mantine/notifications/styles.css';
+import '@mantine/dropzone/styles.css';
 import { ApiError } from './api';
 import { RequireSession } from './session';
 import { Layout } from './components/layout';
@@ -17,6 +18,7 @@ import { AuditPage } from './pages/audit';
 import { UsersPage } from './pages/users';
 import { UserPage } from './pages/user';
 import { NotFoundPage } from './pages/not-found';
+import { JobsPage } from './pages/jobs';
 
 const theme = createTheme({ primaryColor: 'teal', defaultRadius: 'md', fontFamily: 'system-ui, -apple-system, "Segoe UI", Roboto, sans-serif' });
 
@@ -47,6 +49,7 @@ createRoot(document.getElementById('root')!).render(
               <Route index element={<Navigate to="/users" replace />} />
               <Route path="/users" element={<UsersPage />} />
               <Route path="/users/:id" element={<UserPage />} />
+              <Route path="/jobs" element={<JobsPage />} />
               <Route path="/settings" element={<SettingsPage />} />
               <Route path="/admins" element={<AdminsPage />} />
               <Route path="/tokens" element={<TokensPage />} />

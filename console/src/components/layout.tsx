@@ -1,6 +1,6 @@
 import { AppShell, Badge, Burger, Button, Group, NavLink, ScrollArea, Stack, Text, Title } from '@mantine/core';
 import { useDisclosure } from '@mantine/hooks';
-import { IconFileSearch, IconKey, IconLogout, IconSettings, IconShieldLock, IconUsers } from '@tabler/icons-react';
+import { IconFileSearch, IconKey, IconListCheck, IconLogout, IconSettings, IconShieldLock, IconUsers } from '@tabler/icons-react';
 import { Link, Outlet, useLocation, useNavigate } from 'react-router';
 import { api, can } from '../api';
 import { useSession, useSignedOut } from '../session';
@@ -21,7 +21,13 @@ export function Layout() {
   const signedOut = useSignedOut();
   const role = session.admin.role;
   const sections: { title: string; items: NavItem[] }[] = [
-    { title: 'Users', items: [{ to: '/users', label: 'Directory', icon: IconUsers }] },
+    {
+      title: 'Users',
+      items: [
+        { to: '/users', label: 'Directory', icon: IconUsers },
+        { to: '/jobs', label: 'Jobs', icon: IconListCheck, show: can.readJobs(role) },
+      ],
+    },
     {
       title: 'Administration',
       items: [

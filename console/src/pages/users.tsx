@@ -1,7 +1,7 @@
 import { useEffect, useState } from 'react';
 import { ActionIcon, Badge, Button, Card, Group, Menu, SegmentedControl, SimpleGrid, Stack, Table, Text, TextInput, UnstyledButton } from '@mantine/core';
 import { useDebouncedValue, useMediaQuery } from '@mantine/hooks';
-import { IconChevronDown, IconChevronUp, IconDots, IconDownload, IconFileSpreadsheet, IconPlus, IconSearch, IconSelector } from '@tabler/icons-react';
+import { IconChevronDown, IconChevronUp, IconDots, IconDownload, IconFileSpreadsheet, IconPlus, IconSearch, IconSelector, IconUpload } from '@tabler/icons-react';
 import { keepPreviousData, useQuery, useQueryClient } from '@tanstack/react-query';
 import { Link, useNavigate, useSearchParams } from 'react-router';
 import { api, can, query, type Page, type User, type UserSummary } from '../api';
@@ -10,6 +10,7 @@ import { PageHeader } from '../components/page';
 import { ConfirmModal } from '../components/confirm';
 import { EmptyState, ErrorState, LoadingState } from '../components/states';
 import { UserForm } from './user-form';
+import { BulkImportDialog } from './bulk-import';
 
 const PAGE_SIZE = 50;
 type SortKey = 'username' | 'fullName' | 'email' | 'managedAppleId' | 'createdAt';
@@ -62,6 +63,7 @@ export function UsersPage() {
   const [debounced] = useDebouncedValue(search.trim(), 250);
   const [cursors, setCursors] = useState<(string | null)[]>([null]);
   const [adding, setAdding] = useState(false);
+  const [importing, setImporting] = useState(false);
   const [editing, setEditing] = useState<User | null>(null);
   const [deleting, setDeleting] = useState<User | null>(null);
   const narrow = useMediaQuery('(max-width: 48em)') ?? false;
@@ -217,6 +219,8 @@ export function UsersPage() {
                   <Button variant="default" rightSection={<IconChevronDown size={14} />}>More</Button>
                 </Menu.Target>
                 <Menu.Dropdown>
+                  <Menu.Item leftSection={<IconUpload size={16} />} onClick={() => setImporting(true)}>Bulk Import Users</Menu.Item>
+                  <Menu.Divider />
                   <Menu.Label>Bulk Upload Users template</Menu.Label>
                   <Menu.Item component="a" href="/api/v1/users/template?format=csv" download leftSection={<IconFileSpreadsheet size={16} />}>Download template (CSV)</Menu.Item>
                   <Menu.Item component="a" href="/api/v1/users/template?format=xlsx" download leftSection={<IconFileSpreadsheet size={16} />}>Download template (Excel)</Menu.Item>
@@ -253,6 +257,7 @@ export function UsersPage() {
       </Group>
       {body}
       <UserForm opened={adding} onClose={() => setAdding(false)} />
+      <BulkImportDialog opened={importing} onClose={() => setImporting(false)} />
       <UserForm opened={!!editing} user={editing} onClose={() => setEditing(null)} />
       <ConfirmModal
         opened={!!deleting}

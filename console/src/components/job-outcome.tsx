@@ -1,0 +1,97 @@
+import { Alert, Badge, Code, Group, Progress, Stack, Table, Text } from '@mantine/core';
+import { useQuery } from '@tanstack/react-query';
+import { parse } from 'csv-parse/browser/esm/sync';
+import type { Job } from '../api';
+
+export const STATUS_COLOR: Record<Job['status'], string> = { queued: 'gray', running: 'blue', succeeded: 'teal', failed: 'red', cancelled: 'orange' };
+
+export function JobProgress({ job }: { job: Job }) {
+  const total = job.progress.total;
+  const pct = total ? Math.round((job.progress.processed / total) * 100) : 0;
+  return (
+    <Stack gap={6}>
+      <Group justify="space-between">
+        <Text size="sm">
+          {job.status === 'queued' ? 'Waiting to start…' : total === null ? 'Checking the file…' : `${job.progress.processed.toLocaleString()} of ${total.toLocaleString()} rows`}
+        </Text>
+        <Text size="sm" c="dimmed">{total ? `${pct}%` : ''}</Text>
+      </Group>
+      <Progress value={total ? pct : 100} animated={!total || job.status === 'running'} striped={!total} aria-label="Import progress" />
+      <Counts job={job} />
+    </Stack>
+  );
+}
+
+export function Counts({ job }: { job: Job }) {
+  const c = job.counts;
+  const items: [string, number, string][] = [
+    ['Created', c.created, 'teal'],
+    ['Updated', c.updated, 'blue'],
+    ['Unchanged', c.unchanged, 'gray'],
+    ['Failed', c.failed, 'red'],
+  ];
+  return (
+    <Group gap="xs" data-testid="job-counts">
+      {items.map(([label, n, color]) => (
+        <Badge key={label} variant="light" color={color} size="lg">{label}: {n.toLocaleString()}</Badge>
+      ))}
+    </Group>
+  );
+}
+
+/** The end of an import: what happened, the failed rows, and the results file. */
+export function JobOutcome({ job }: { job: Job }) {
+  const failures = useQuery({
+    queryKey: ['job-failures', job.id],
+    enabled: job.counts.failed > 0,
+    queryFn: async () => {
+      const res = await fetch(`/api/v1/jobs/${job.id}/results?failed=true`, { credentials: 'same-origin' });
+      const rows = parse(await res.text(), { bom: true, relax_column_count: true }) as string[][];
+      const [header, ...lines] = rows;
+      const at = (name: string) => header!.indexOf(name);
+      return lines.slice(0, 100).map((l) => ({ row: l[at('Row')]!, code: l[at('Code')]!, message: l[at('Message')]! }));
+    },
+  });
+  return (
+    <Stack gap="sm">
+      {job.status === 'failed' && job.error && (
+        <Alert color="red" title="The file was refused; nothing was changed" role="alert">
+          {job.error.message}
+          {job.error.line ? ` (line ${job.error.line})` : ''}
+        </Alert>
+      )}
+      {job.status === 'succeeded' && (
+        <Alert color={job.counts.failed ? 'yellow' : 'teal'} title={job.counts.failed ? 'Imported, with rows that failed' : 'Imported'}>
+          {job.counts.failed ? 'The other rows were applied. Fix the failed rows and import them again.' : 'Every row was applied.'}
+        </Alert>
+      )}
+      {job.status === 'cancelled' && <Alert color="orange" title="Cancelled">The rows applied before the cancel stay.</Alert>}
+      <Counts job={job} />
+      {job.warnings.map((w) => (
+        <Text key={w} size="sm" c="yellow.8">{w}</Text>
+      ))}
+      {job.counts.failed > 0 && failures.data && (
+        <Table.ScrollContainer minWidth={480} mah={260}>
+          <Table striped verticalSpacing={4} data-testid="job-failures">
+            <Table.Thead>
+              <Table.Tr>
+                <Table.Th w={60}>Row</Table.Th>
+                <Table.Th>Code</Table.Th>
+                <Table.Th>Message</Table.Th>
+              </Table.Tr>
+            </Table.Thead>
+            <Table.Tbody>
+              {failures.data.map((f) => (
+                <Table.Tr key={f.row}>
+                  <Table.Td>{f.row}</Table.Td>
+                  <Table.Td style={{ whiteSpace: 'nowrap' }}><Code c="red.8">{f.code}</Code></Table.Td>
+                  <Table.Td><Text size="sm">{f.message}</Text></Table.Td>
+                </Table.Tr>
+              ))}
+            </Table.Tbody>
+          </Table>
+        </Table.ScrollContainer>
+      )}
+    </Stack>
+  );
+}
