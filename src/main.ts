@@ -15,6 +15,9 @@ import { accountStore, adminStore, operatorLookup, sessionStore, signInLookup, t
 import { auditStore } from './audit/store.kysely.js';
 import { userStore } from './directory/store.kysely.js';
 import { jobClaims, jobStore } from './jobs/store.kysely.js';
+import { outboxClaims, outboxStore } from './notify/store.kysely.js';
+import { createOutboxSender, fileTransport, smtpTransport } from './notify/sender.js';
+import { enqueueImportSummary } from './notify/import-summary.js';
 import { createDirectoryService } from './directory/service.js';
 import { createAccountService } from './accounts/service.js';
 import { createAuthService } from './accounts/auth.js';
@@ -45,10 +48,11 @@ export function kyselyUnitOfWork(db: Database): UnitOfWork {
           audit: auditStore(tx, accountId),
           users: userStore(tx, accountId, db.caps),
           jobs: jobStore(tx, accountId),
+          outbox: outboxStore(tx, accountId),
         }),
       ),
     system: (systemPath, fn) =>
-      db.system(systemPath, (tx) => fn({ signIn: signInLookup(tx), operator: operatorLookup(tx), jobClaims: jobClaims(tx, db.caps) })),
+      db.system(systemPath, (tx) => fn({ signIn: signInLookup(tx), operator: operatorLookup(tx), jobClaims: jobClaims(tx, db.caps), outboxClaims: outboxClaims(tx, db.caps) })),
   };
 }
 
@@ -56,6 +60,8 @@ export interface ServiceOptions {
   clock?: Clock;
   random?: Random;
   dataDir?: string;
+  secretKey?: Buffer;
+  mail?: { smtpUrl?: string; from: string; publicUrl: string };
   limits?: ImportLimits;
   runner?: Partial<RunnerOptions>;
 }
@@ -67,6 +73,16 @@ export function createServices(db: Database, opts: ServiceOptions = {}) {
   const dataDir = opts.dataDir ?? path.resolve('data');
   const limits = opts.limits ?? { maxBytes: 512 * 1024 * 1024, maxRows: 2_000_000 };
   const files = createFileStore(db, dataDir, db.caps.rowLevelSecurity ? 'database' : 'disk');
+  const secretKey = opts.secretKey ?? Buffer.alloc(32);
+  const mail = opts.mail ?? { from: 'Pippin <pippin@localhost>', publicUrl: 'http://localhost:8080' };
+  const outbox = createOutboxSender({
+    uow,
+    clock,
+    secretKey,
+    transport: mail.smtpUrl ? smtpTransport(mail.smtpUrl) : fileTransport(path.join(dataDir, 'outbox')),
+    from: mail.from,
+    publicUrl: mail.publicUrl,
+  });
   const runner = createJobRunner(
     {
       uow,
@@ -77,6 +93,10 @@ export function createServices(db: Database, opts: ServiceOptions = {}) {
           runUsersImport({ uow, clock, random, limits, filePath: await files.localPath(work.accountId, work.fileId!), work, afterBatch: hooks.afterBatch }),
         enrollment_bulk_add: async () => ({ status: 'failed', error: { code: 'INTERNAL', message: 'Bulk Add is not available in this version', line: null } }),
       },
+      onFinish: async (s, job) => {
+        await enqueueImportSummary(s, job, { secretKey, clock, random });
+        setImmediate(() => outbox.kick());
+      },
     },
     { node: `${os.hostname()}:${process.pid}`, ...opts.runner },
   );
@@ -84,6 +104,7 @@ export function createServices(db: Database, opts: ServiceOptions = {}) {
     uow,
     files,
     runner,
+    outbox,
     jobs: createJobService({ uow, clock, random, files, kick: () => runner.kick() }),
     accounts: createAccountService({ uow, clock, random }),
     auth: createAuthService({ uow, clock, random, throttle: new SignInThrottle(clock) }),
@@ -138,10 +159,15 @@ export async function createPippin(
   const services = createServices(db, {
     clock: opts.clock,
     dataDir: config.dataDir,
+    secretKey,
+    mail: { smtpUrl: config.smtpUrl, from: config.smtpFrom, publicUrl: config.publicUrl },
     limits: { maxBytes: config.importMaxBytes, maxRows: config.importMaxRows },
     runner: opts.runner,
   });
-  if (opts.runJobs !== false) services.runner.start();
+  if (opts.runJobs !== false) {
+    services.runner.start();
+    services.outbox.start();
+  }
   const app = await buildApp({
     services,
     publicUrl: config.publicUrl,
@@ -158,6 +184,7 @@ export async function createPippin(
     secretKey,
     async close() {
       await services.runner.stop();
+      await services.outbox.stop();
       await app.close();
       await db.close();
     },

@@ -2,6 +2,7 @@ import type { AccountStore, AdminStore, OperatorLookup, SessionStore, SignInLook
 import type { AuditStore } from './audit/store.js';
 import type { UserStore } from './directory/store.js';
 import type { JobClaims, JobStore } from './jobs/store.js';
+import type { OutboxClaims, OutboxStore } from './notify/store.js';
 import type { SystemPath } from './db/database.js';
 
 /** Every store, bound to one transaction and one account. Features add theirs here. */
@@ -13,6 +14,7 @@ export interface Stores {
   audit: AuditStore;
   users: UserStore;
   jobs: JobStore;
+  outbox: OutboxStore;
 }
 
 /** The stores of the named cross-account paths. */
@@ -20,6 +22,7 @@ export interface SystemStores {
   signIn: SignInLookup;
   operator: OperatorLookup;
   jobClaims: JobClaims;
+  outboxClaims: OutboxClaims;
 }
 
 /**

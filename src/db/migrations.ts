@@ -277,6 +277,25 @@ function migrations(caps: Caps): Record<string, Migration> {
           .execute();
       },
     },
+    '0004_outbox': {
+      async up(db: Kysely<any>) {
+        // Messages to send: their inputs sealed under the secret key, rendered at send time.
+        await db.schema
+          .createTable('outbox')
+          .addColumn('id', id, (c) => c.primaryKey())
+          .addColumn('account_id', id, (c) => c.notNull().references('accounts.id').onDelete('cascade'))
+          .addColumn('kind', 'text', (c) => c.notNull())
+          .addColumn('sealed', 'text')
+          .addColumn('status', 'text', (c) => c.notNull())
+          .addColumn('attempts', 'integer', (c) => c.notNull())
+          .addColumn('next_attempt_at', ts, (c) => c.notNull())
+          .addColumn('last_error', 'text')
+          .addColumn('created_at', ts, (c) => c.notNull())
+          .addColumn('sent_at', ts)
+          .execute();
+        await db.schema.createIndex('outbox_due').on('outbox').columns(['status', 'next_attempt_at']).execute();
+      },
+    },
   };
 }
 

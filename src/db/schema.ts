@@ -184,6 +184,19 @@ export interface JobResultRow {
   csv: string;
 }
 
+export interface OutboxRow {
+  id: string;
+  account_id: string;
+  kind: string;
+  sealed: string | null;
+  status: string;
+  attempts: number;
+  next_attempt_at: string;
+  last_error: string | null;
+  created_at: string;
+  sent_at: string | null;
+}
+
 export interface Schema {
   accounts: AccountRow;
   maid_domains: MaidDomainRow;
@@ -198,10 +211,11 @@ export interface Schema {
   file_chunks: FileChunkRow;
   jobs: JobRow;
   job_results: JobResultRow;
+  outbox: OutboxRow;
 }
 
 /** Every table that holds account data; each carries `account_id` and, on PostgreSQL, row-level security. */
-export const ACCOUNT_TABLES = ['accounts', 'maid_domains', 'admins', 'sessions', 'api_tokens', 'audit_events', 'users', 'user_name_words', 'user_stats', 'files', 'file_chunks', 'jobs', 'job_results'] as const;
+export const ACCOUNT_TABLES = ['accounts', 'maid_domains', 'admins', 'sessions', 'api_tokens', 'audit_events', 'users', 'user_name_words', 'user_stats', 'files', 'file_chunks', 'jobs', 'job_results', 'outbox'] as const;
 
 /** Tables the application role may only read and append to. */
 export const APPEND_ONLY_TABLES = ['audit_events'] as const;

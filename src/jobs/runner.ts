@@ -1,8 +1,8 @@
 import type { Clock, Random } from '../core/clock.js';
 import { auditEvent } from '../audit/record.js';
-import type { UnitOfWork } from '../stores.js';
+import type { Stores, UnitOfWork } from '../stores.js';
 import type { Actor } from '../accounts/roles.js';
-import type { JobKind } from './model.js';
+import type { Job, JobKind } from './model.js';
 import type { JobWork } from './store.js';
 import type { ImportEnd } from '../directory/import.js';
 
@@ -29,7 +29,17 @@ const systemActor = (accountId: string, jobId: string): Actor => ({
  * Claims jobs (queued, or running with a stale heartbeat) and runs them one at a time, sending
  * heartbeats while it works. Several runners, in one process or many, share the work.
  */
-export function createJobRunner(deps: { uow: UnitOfWork; clock: Clock; random: Random; handlers: Record<JobKind, JobHandler> }, opts: RunnerOptions) {
+export function createJobRunner(
+  deps: {
+    uow: UnitOfWork;
+    clock: Clock;
+    random: Random;
+    handlers: Record<JobKind, JobHandler>;
+    /** Runs in the job's finishing transaction (e.g. to queue the summary email). */
+    onFinish?: (s: Stores, job: Job) => Promise<void>;
+  },
+  opts: RunnerOptions,
+) {
   const pollMs = opts.pollMs ?? 1000;
   const staleMs = opts.staleMs ?? 60_000;
   let timer: NodeJS.Timeout | null = null;
@@ -69,6 +79,7 @@ export function createJobRunner(deps: { uow: UnitOfWork; clock: Clock; random: R
             after: { kind: job?.kind, fileName: job?.fileName, status: end.status, counts: job?.counts, error: job?.error },
           }, deps.clock, deps.random),
         );
+        if (job && deps.onFinish) await deps.onFinish(s, job);
       });
       return true;
     } finally {

@@ -1,0 +1,48 @@
+import type { Caps } from '../db/caps.js';
+import type { Tx } from '../db/database.js';
+import type { OutboxClaims, OutboxStore } from './store.js';
+
+export function outboxStore(tx: Tx, accountId: string): OutboxStore {
+  return {
+    async enqueue(m) {
+      await tx
+        .insertInto('outbox')
+        .values({ id: m.id, account_id: accountId, kind: m.kind, sealed: m.sealed, status: 'pending', attempts: 0, next_attempt_at: m.at, created_at: m.at })
+        .execute();
+    },
+  };
+}
+
+export function outboxClaims(tx: Tx, caps: Caps): OutboxClaims {
+  return {
+    async claimDue(at, leaseUntil, limit) {
+      let q = tx
+        .selectFrom('outbox')
+        .select(['id', 'account_id', 'kind', 'sealed', 'attempts'])
+        .where('status', '=', 'pending')
+        .where('next_attempt_at', '<=', at)
+        .orderBy('next_attempt_at')
+        .limit(limit);
+      if (caps.supportsSkipLocked) q = q.forUpdate().skipLocked();
+      const rows = await q.execute();
+      if (!rows.length) return [];
+      await tx.updateTable('outbox').set({ next_attempt_at: leaseUntil }).where('id', 'in', rows.map((r) => r.id)).execute();
+      return rows.map((r) => ({ id: r.id, accountId: r.account_id, kind: r.kind, sealed: r.sealed ?? '', attempts: r.attempts }));
+    },
+    async sent(id, at) {
+      await tx.updateTable('outbox').set({ status: 'sent', sent_at: at, sealed: null, last_error: null }).where('id', '=', id).execute();
+    },
+    async attemptFailed(id, error, retryAt) {
+      await tx
+        .updateTable('outbox')
+        .set((eb) => ({
+          attempts: eb('attempts', '+', 1),
+          last_error: error.slice(0, 1000),
+          status: retryAt ? 'pending' : 'failed',
+          next_attempt_at: retryAt ?? eb.ref('next_attempt_at'),
+        }))
+        .where('id', '=', id)
+        .execute();
+    },
+  };
+}
