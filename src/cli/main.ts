@@ -8,8 +8,10 @@ import { normaliseKey } from '../core/names.js';
 import { openDatabase, runMigrations } from '../db/open.js';
 import { createPippin, createServices, ensureFirstAccount, loadSecretKey, type Services } from '../main.js';
 
-/** Exit statuses shared by every command. */
-export const EXIT = { ok: 0, failed: 1, usage: 2, someRowsFailed: 3 } as const;
+import { addDataCommands, EXIT } from './data-commands.js';
+
+export { EXIT };
+let exitCode: number = EXIT.ok;
 
 function config(): Readonly<Config> {
   return loadConfig(process.env);
@@ -147,14 +149,16 @@ export function buildCli(): Command {
       process.stdout.write(o.json ? JSON.stringify(shown) + '\n' : created.token + '\n');
     });
 
+  addDataCommands(program, { stdout: process.stdout, stderr: process.stderr, isTTY: !!process.stdout.isTTY, setExit: (c) => (exitCode = c) });
   return program;
 }
 
 export async function runCli(argv: string[]): Promise<number> {
   const program = buildCli();
+  exitCode = EXIT.ok;
   try {
     await program.parseAsync(argv, { from: 'user' });
-    return EXIT.ok;
+    return exitCode;
   } catch (e) {
     const err = e as { code?: string; exitCode?: number };
     if (typeof err.code === 'string' && err.code.startsWith('commander.')) {
