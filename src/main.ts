@@ -27,6 +27,7 @@ import { buildApp } from './http/app.js';
 import { generatePassword } from './accounts/passwords.js';
 import type { UnitOfWork } from './stores.js';
 import os from 'node:os';
+import { Worker } from 'node:worker_threads';
 import { createFileStore } from './bulk/file-store.js';
 import { createJobRunner, type RunnerOptions } from './jobs/runner.js';
 import { createJobService } from './jobs/service.js';
@@ -100,17 +101,23 @@ export function createServices(db: Database, opts: ServiceOptions = {}) {
     },
     { node: `${os.hostname()}:${process.pid}`, ...opts.runner },
   );
-  return {
+  const services = {
+    /** Wakes whatever runs the jobs (this thread's runner, or the worker thread). */
+    wake: () => {
+      runner.kick();
+      outbox.kick();
+    },
     uow,
     files,
     runner,
     outbox,
-    jobs: createJobService({ uow, clock, random, files, kick: () => runner.kick() }),
+    jobs: createJobService({ uow, clock, random, files, kick: () => services.wake() }),
     accounts: createAccountService({ uow, clock, random }),
     auth: createAuthService({ uow, clock, random, throttle: new SignInThrottle(clock) }),
     audit: createAuditService({ uow }),
     directory: createDirectoryService({ uow, clock, random }),
   };
+  return services;
 }
 
 export type Services = ReturnType<typeof createServices>;
@@ -150,9 +157,43 @@ export async function ensureFirstAccount(services: Services, config: Pick<Config
 }
 
 /** Opens the database (migrating it), builds services and the HTTP app. Does not listen. */
+/**
+ * Starts the job worker thread (imports and the outbox) with its own database connection. Resolves
+ * once it is ready; `kick` wakes it when a job is queued.
+ */
+export async function startJobWorker(config: Readonly<Config>, secretKey: Buffer, opts: { runner?: { pollMs?: number; staleMs?: number }; hangAfterBatch?: number } = {}) {
+  const worker = new Worker(new URL('./jobs/worker-entry.mjs', import.meta.url), {
+    workerData: { config: { ...config, secretKey: undefined, secretKeyHex: secretKey.toString('hex') }, runner: opts.runner ?? {}, hangAfterBatch: opts.hangAfterBatch },
+  });
+  await new Promise<void>((resolve, reject) => {
+    worker.once('error', reject);
+    worker.on('message', (m: { type: string }) => m.type === 'ready' && resolve());
+  });
+  worker.on('error', (e) => console.error('job worker:', e));
+  return {
+    worker,
+    kick: () => worker.postMessage({ type: 'kick' }),
+    async stop() {
+      const stopped = new Promise<void>((r) => worker.on('message', (m: { type: string }) => m.type === 'stopped' && r()));
+      worker.postMessage({ type: 'stop' });
+      await Promise.race([stopped, new Promise((r) => setTimeout(r, 10_000))]);
+      await worker.terminate();
+    },
+  };
+}
+
 export async function createPippin(
   config: Readonly<Config>,
-  opts: { logger?: boolean | object; clock?: Clock; consoleDir?: string; runJobs?: boolean; runner?: Partial<RunnerOptions> } = {},
+  opts: {
+    logger?: boolean | object;
+    clock?: Clock;
+    consoleDir?: string;
+    /** Where jobs run: a worker thread (serve), this thread (tests), or nowhere. */
+    jobs?: 'worker' | 'thread' | 'none';
+    runJobs?: boolean;
+    runner?: Partial<RunnerOptions>;
+    hangAfterBatch?: number;
+  } = {},
 ): Promise<Pippin> {
   const secretKey = loadSecretKey(config);
   const db = await openDatabase(config);
@@ -164,9 +205,14 @@ export async function createPippin(
     limits: { maxBytes: config.importMaxBytes, maxRows: config.importMaxRows },
     runner: opts.runner,
   });
-  if (opts.runJobs !== false) {
+  const where = opts.jobs ?? (opts.runJobs === false ? 'none' : 'thread');
+  let worker: Awaited<ReturnType<typeof startJobWorker>> | null = null;
+  if (where === 'thread') {
     services.runner.start();
     services.outbox.start();
+  } else if (where === 'worker') {
+    worker = await startJobWorker(config, secretKey, { runner: { pollMs: opts.runner?.pollMs, staleMs: opts.runner?.staleMs }, hangAfterBatch: opts.hangAfterBatch });
+    services.wake = worker.kick;
   }
   const app = await buildApp({
     services,
@@ -185,6 +231,7 @@ export async function createPippin(
     async close() {
       await services.runner.stop();
       await services.outbox.stop();
+      await worker?.stop();
       await app.close();
       await db.close();
     },

@@ -1,0 +1,51 @@
+/**
+ * The job worker: a thread with its own database connection that runs imports and sends the
+ * outbox, so the server's event loop keeps answering while a million rows go in.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import type { Config } from '../config.js';
+import { openDatabase } from '../db/open.js';
+import { createServices } from '../main.js';
+
+interface WorkerData {
+  config: Config & { secretKeyHex: string };
+  runner: { pollMs?: number; staleMs?: number };
+  /** Test hook: after this batch the worker stops dead (as if killed), leaving its job running. */
+  hangAfterBatch?: number;
+}
+
+const data = workerData as WorkerData;
+const config = { ...data.config, secretKey: Buffer.from(data.config.secretKeyHex, 'hex') };
+const db = await openDatabase(config);
+const services = createServices(db, {
+  dataDir: config.dataDir,
+  secretKey: config.secretKey,
+  mail: { smtpUrl: config.smtpUrl, from: config.smtpFrom, publicUrl: config.publicUrl },
+  limits: { maxBytes: config.importMaxBytes, maxRows: config.importMaxRows },
+  runner: {
+    ...data.runner,
+    afterBatch: data.hangAfterBatch
+      ? async (batch) => {
+          if (batch >= data.hangAfterBatch!) {
+            parentPort?.postMessage({ type: 'hung', batch });
+            await new Promise(() => undefined);
+          }
+        }
+      : undefined,
+  },
+});
+services.runner.start();
+services.outbox.start();
+parentPort?.on('message', async (m: { type: string }) => {
+  if (m.type === 'kick') {
+    services.runner.kick();
+    services.outbox.kick();
+  }
+  if (m.type === 'stop') {
+    await services.runner.stop();
+    await services.outbox.stop();
+    await db.close();
+    parentPort?.postMessage({ type: 'stopped' });
+  }
+});
+parentPort?.postMessage({ type: 'ready' });
