@@ -1,0 +1,133 @@
+/**
+ * Bulk Import Users budget (issue 4): N users from CSV into SQLite with all validation, timed from
+ * the start of the upload until the job has succeeded, beside the raw floor of the same run:
+ * csv-parse straight into better-sqlite3 with a prepared statement into the same users table with
+ * the same indexes (no validation, no job machinery, no name words, no results file). Also: the
+ * re-import of the same users as updates, the server's peak RSS, and the directory list p99 while
+ * the import runs.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import autocannon from 'autocannon';
+import SQLite from 'better-sqlite3';
+import { parse } from 'csv-parse';
+import { v7 as uuidv7 } from 'uuid';
+import { loadConfig } from '../src/config.js';
+import { createPippin, ensureFirstAccount } from '../src/main.js';
+import { operatorActor } from '../src/accounts/service.js';
+import { openSqlite } from '../src/db/database.js';
+import { migrate } from '../src/db/migrations.js';
+import { normaliseKey } from '../src/core/names.js';
+
+const USERS = Number(process.env.BENCH_IMPORT_USERS ?? 1_000_000);
+
+function writeCsv(file: string, n: number, nameSuffix = ''): void {
+  const out = fs.openSync(file, 'w');
+  fs.writeSync(out, 'Username,Email Address,Full Name,Managed Apple ID\n');
+  let buf: string[] = [];
+  for (let i = 0; i < n; i++) {
+    buf.push(`user${i},user${i}@corp.example.com,First${i % 50} Last${i % 400}${nameSuffix},${i % 2 ? '' : `user${i}@appleid.example.com`}`);
+    if (buf.length === 10_000) {
+      fs.writeSync(out, buf.join('\n') + '\n');
+      buf = [];
+    }
+  }
+  if (buf.length) fs.writeSync(out, buf.join('\n') + '\n');
+  fs.closeSync(out);
+}
+
+async function floor(dir: string, file: string): Promise<number> {
+  const dbFile = path.join(dir, 'floor.sqlite');
+  const d = openSqlite(dbFile);
+  await migrate(d.kysely, d.caps);
+  await d.close();
+  const db = new SQLite(dbFile);
+  for (const p of ['journal_mode = WAL', 'synchronous = NORMAL', 'cache_size = -65536', 'wal_autocheckpoint = 8000']) db.pragma(p);
+  const acc = uuidv7();
+  db.prepare(`insert into accounts (id, account_id, key, name, deployment_mode, default_request_mode, default_domain, default_auth_mode, seamless_enrollment,
+    request_expiry_hours, passcode_length, use_email_as_maid, require_genuine_apple_devices, created_at, updated_at)
+    values (?, ?, 'floor', 'Floor', 'mdm', 'enrollment', 'example.com', 'passcode', 0, 168, 8, 0, 0, '', '')`).run(acc, acc);
+  const ins = db.prepare(`insert into users (id, account_id, username, domain, username_key, domain_key, email, email_key, full_name, full_name_key, phone,
+    groups_json, auth_type, maid, maid_key, status, device_count, created_at, updated_at)
+    values (?, ?, ?, 'example.com', ?, 'example.com', ?, ?, ?, ?, '', '[]', 'local', ?, ?, 'active', 0, ?, ?)`);
+  const now = new Date().toISOString();
+  const flush = db.transaction((rows: string[][]) => {
+    for (const r of rows) {
+      const maid = r[3] || null;
+      ins.run(uuidv7(), acc, r[0], normaliseKey(r[0]!), r[1], normaliseKey(r[1]!), r[2], normaliseKey(r[2]!), maid, maid, now, now);
+    }
+  });
+  const t0 = performance.now();
+  let batch: string[][] = [];
+  for await (const r of fs.createReadStream(file).pipe(parse({ from_line: 2 }))) {
+    batch.push(r as string[]);
+    if (batch.length === 1000) {
+      flush(batch);
+      batch = [];
+    }
+  }
+  flush(batch);
+  const seconds = (performance.now() - t0) / 1000;
+  db.close();
+  return seconds;
+}
+
+export async function benchUsersImport() {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pippin-bench-import-'));
+  const file = path.join(dir, 'users.csv');
+  const file2 = path.join(dir, 'users-renamed.csv');
+  writeCsv(file, USERS);
+  writeCsv(file2, USERS, 'x');
+  const floorSeconds = await floor(dir, file);
+  console.log(`floor: ${USERS.toLocaleString()} rows csv-parse → prepared INSERT, same table and indexes: ${floorSeconds.toFixed(1)} s`);
+
+  const config = loadConfig({ PIPPIN_DATA_DIR: path.join(dir, 'data'), PIPPIN_ADMIN_EMAIL: 'owner@example.com', PIPPIN_ADMIN_PASSWORD: 'bench-password-1' });
+  const pippin = await createPippin(config, { consoleDir: '/nonexistent', jobs: 'worker', runner: { pollMs: 100 } });
+  await ensureFirstAccount(pippin.services, config);
+  const [account] = await pippin.services.uow.system('operator command', (s) => s.operator.listAccounts());
+  const owner = (await pippin.services.accounts.listAdmins(operatorActor(account!.id), {})).items[0]!;
+  const { token } = await pippin.services.auth.createToken(operatorActor(account!.id), { name: 'bench', forAdminId: owner.id });
+  const url = await pippin.app.listen({ port: 0, host: '127.0.0.1' });
+  const auth = { authorization: `Bearer ${token}` };
+
+  async function importFile(f: string, name: string) {
+    let peak = process.memoryUsage().rss;
+    const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 100);
+    const t0 = performance.now();
+    const form = new FormData();
+    form.append('file', await fs.openAsBlob(f), name);
+    const res = await fetch(`${url}/api/v1/users/imports`, { method: 'POST', headers: auth, body: form });
+    if (res.status !== 202) throw new Error(`upload: ${res.status} ${await res.text()}`);
+    const id = ((await res.json()) as { id: string }).id;
+    // The directory list while the import runs.
+    const during = autocannon({ url: `${url}/api/v1/users?managedAppleId=missing&sort=username&limit=50`, connections: 1, duration: 5, headers: auth });
+    let job: any;
+    for (;;) {
+      job = await (await fetch(`${url}/api/v1/jobs/${id}`, { headers: auth })).json();
+      if (['succeeded', 'failed', 'cancelled'].includes(job.status)) break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    const seconds = (performance.now() - t0) / 1000;
+    clearInterval(sampler);
+    const list = await during;
+    if (job.status !== 'succeeded') throw new Error(`import ${job.status}: ${JSON.stringify(job.error)}`);
+    return { seconds: Number(seconds.toFixed(1)), counts: job.counts, peakRssMb: Math.round(peak / 2 ** 20), listDuringImport: { p50Ms: list.latency.p50, p99Ms: list.latency.p99, requests: list.requests.total } };
+  }
+
+  const first = await importFile(file, 'users.csv');
+  const ratio = Number((first.seconds / floorSeconds).toFixed(2));
+  console.log(`import ${USERS.toLocaleString()} users: ${first.seconds} s = ${ratio}× the floor (budget ≤ 1.5× and ≤ 45 s); peak RSS ${first.peakRssMb} MB (budget ≤ 300); list p99 during the import ${first.listDuringImport.p99Ms} ms`);
+  const again = await importFile(file2, 'users-renamed.csv');
+  console.log(`re-import as updates: ${again.seconds} s (budget ≤ 45 s); counts ${JSON.stringify(again.counts)}; peak RSS ${again.peakRssMb} MB`);
+  await pippin.close();
+  fs.rmSync(dir, { recursive: true, force: true });
+  return {
+    bench: 'users-import',
+    engine: 'sqlite',
+    rows: USERS,
+    floorSeconds: Number(floorSeconds.toFixed(1)),
+    import: { ...first, ratioToFloor: ratio, withinBudget: ratio <= 1.5 && first.seconds <= 45 && first.peakRssMb <= 300 },
+    reimportAsUpdates: { ...again, withinBudget: again.seconds <= 45 },
+  };
+}
