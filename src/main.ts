@@ -72,7 +72,7 @@ export function createServices(db: Database, opts: ServiceOptions = {}) {
   const random = opts.random ?? systemRandom;
   const uow = kyselyUnitOfWork(db);
   const dataDir = opts.dataDir ?? path.resolve('data');
-  const limits = opts.limits ?? { maxBytes: 512 * 1024 * 1024, maxRows: 2_000_000 };
+  const limits = opts.limits ?? { maxBytes: 512 * 1024 * 1024, maxRows: 2_000_000, xlsxMaxRows: 200_000, xlsxMaxInflatedBytes: 200 * 1024 * 1024 };
   const files = createFileStore(db, dataDir, db.caps.rowLevelSecurity ? 'database' : 'disk');
   const secretKey = opts.secretKey ?? Buffer.alloc(32);
   const mail = opts.mail ?? { from: 'Pippin <pippin@localhost>', publicUrl: 'http://localhost:8080' };
@@ -202,7 +202,7 @@ export async function createPippin(
     dataDir: config.dataDir,
     secretKey,
     mail: { smtpUrl: config.smtpUrl, from: config.smtpFrom, publicUrl: config.publicUrl },
-    limits: { maxBytes: config.importMaxBytes, maxRows: config.importMaxRows },
+    limits: { maxBytes: config.importMaxBytes, maxRows: config.importMaxRows, xlsxMaxRows: config.xlsxMaxRows, xlsxMaxInflatedBytes: config.xlsxMaxInflatedBytes },
     runner: opts.runner,
   });
   const where = opts.jobs ?? (opts.runJobs === false ? 'none' : 'thread');

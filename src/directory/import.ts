@@ -8,8 +8,8 @@ import { AppError } from '../errors.js';
 import type { Clock, Random } from '../core/clock.js';
 import { mapHeader, type HeaderMap } from '../bulk/columns.js';
 import { unescapeFormula } from '../bulk/formula.js';
-import { prescanText, DEFAULT_MAX_RECORD_CHARS } from '../bulk/prescan.js';
-import { readRows, type FileRow } from '../bulk/reader.js';
+import type { FileRow } from '../bulk/reader.js';
+import { openTable, type Table, type TableLimits } from '../bulk/table.js';
 import type { Account } from '../accounts/model.js';
 import type { Stores, UnitOfWork } from '../stores.js';
 import { emptyCounts, type JobCounts, type JobError } from '../jobs/model.js';
@@ -22,10 +22,7 @@ import { domainNameProblem, normaliseKey } from '../core/names.js';
 
 export const IMPORT_BATCH_ROWS = 1000;
 
-export interface ImportLimits {
-  maxBytes: number;
-  maxRows: number;
-}
+export type ImportLimits = TableLimits;
 
 export interface RowIssue {
   code: string;
@@ -234,10 +231,10 @@ export async function runUsersImport(ctx: ImportContext): Promise<ImportEnd> {
   const { uow, clock, random, work } = ctx;
   const jobId = work.job.id;
   const accountId = work.accountId;
-  let scan;
+  let scan: Table;
   let header: HeaderMap<UserColumn>;
   try {
-    scan = await prescanText(ctx.filePath, { maxBytes: ctx.limits.maxBytes, maxRows: ctx.limits.maxRows, maxRecordChars: DEFAULT_MAX_RECORD_CHARS });
+    scan = await openTable(ctx.filePath, work.job.fileName, ctx.limits);
     header = mapHeader(scan.header, USER_FILE_COLUMNS);
   } catch (e) {
     if (e instanceof AppError) return { status: 'failed', error: { code: e.code, message: e.message, line: (e.details?.line as number | null) ?? null } };
@@ -286,7 +283,7 @@ export async function runUsersImport(ctx: ImportContext): Promise<ImportEnd> {
     return 'go';
   };
 
-  for await (const row of readRows(ctx.filePath, scan)) {
+  for await (const row of scan.read()) {
     if (row.row <= work.lastRowCommitted) continue; // applied before a restart
     batch.push(row);
     if (batch.length >= IMPORT_BATCH_ROWS && (await flush()) === 'cancel') return { status: 'cancelled' };

@@ -25,7 +25,7 @@ export const directoryRoutes: FastifyPluginAsyncZod<{ directory: DirectoryServic
     {
       schema: {
         tags: ['Users'],
-        summary: 'Bulk Import Users: upload a CSV or TXT file (multipart field `file`); answers 202 with the job',
+        summary: 'Bulk Import Users: upload a CSV, TXT or XLSX file (multipart field `file`); answers 202 with the job',
         headers: z.object({ 'idempotency-key': z.string().min(1).max(200).optional() }),
         consumes: ['multipart/form-data'],
         response: { 202: jobSchema, ...errors(...STANDARD_ERRORS, 409, 413, 415, 422) },
@@ -36,9 +36,9 @@ export const directoryRoutes: FastifyPluginAsyncZod<{ directory: DirectoryServic
       const part = await request.file({ limits: { fileSize: uploads.maxBytes, files: 1 } });
       if (!part || part.fieldname !== 'file') throw AppError.validation([{ path: 'file', message: 'Send the file in the multipart field "file"' }]);
       const name = part.filename || 'upload.csv';
-      if (!/\.(csv|txt)$/i.test(name)) {
+      if (!/\.(csv|txt|xlsx)$/i.test(name)) {
         part.file.resume();
-        throw new AppError('FILE_TYPE_INVALID', `${name}: upload a .csv or .txt file (CSV, or tab-delimited text)`);
+        throw new AppError('FILE_TYPE_INVALID', `${name}: upload a .csv, .txt (tab-delimited) or .xlsx file`);
       }
       const spooled = await spool(part.file, name, uploads.dir, uploads.maxBytes);
       try {

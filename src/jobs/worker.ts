@@ -21,7 +21,7 @@ const services = createServices(db, {
   dataDir: config.dataDir,
   secretKey: config.secretKey,
   mail: { smtpUrl: config.smtpUrl, from: config.smtpFrom, publicUrl: config.publicUrl },
-  limits: { maxBytes: config.importMaxBytes, maxRows: config.importMaxRows },
+  limits: { maxBytes: config.importMaxBytes, maxRows: config.importMaxRows, xlsxMaxRows: config.xlsxMaxRows, xlsxMaxInflatedBytes: config.xlsxMaxInflatedBytes },
   runner: {
     ...data.runner,
     afterBatch: data.hangAfterBatch

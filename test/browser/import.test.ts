@@ -24,7 +24,7 @@ describe.skipIf(!CHROMIUM)('Bulk Import Users in Chromium', () => {
     await page.getByRole('button', { name: 'More' }).click();
     await page.getByRole('menuitem', { name: 'Bulk Import Users' }).click();
     const dialog = page.getByRole('dialog', { name: 'Bulk Import Users' });
-    await dialog.getByText('Drop a CSV or TXT file here').waitFor();
+    await dialog.getByText('Drop a CSV, TXT or Excel file here').waitFor();
     for (const w of WIDTHS) {
       await page.setViewportSize(w);
       await snap(page, 'import-dialog', w.name);

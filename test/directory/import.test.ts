@@ -201,7 +201,7 @@ describe.each(ENGINES)('import jobs: lock, cancel and resume on %s', (engine) =>
           random: { id: () => crypto.randomUUID(), bytes: (n) => Buffer.alloc(n) },
           handlers: {
             users_import: async (work) =>
-              runUsersImport({ uow: t.services.uow, clock: { now: () => new Date() }, random: { id: () => crypto.randomUUID(), bytes: (n) => Buffer.alloc(n) }, limits: { maxBytes: 1e9, maxRows: 1e6 }, filePath: await t.services.files.localPath(work.accountId, work.fileId!), work }),
+              runUsersImport({ uow: t.services.uow, clock: { now: () => new Date() }, random: { id: () => crypto.randomUUID(), bytes: (n) => Buffer.alloc(n) }, limits: { maxBytes: 1e9, maxRows: 1e6, xlsxMaxRows: 1e5, xlsxMaxInflatedBytes: 1e8 }, filePath: await t.services.files.localPath(work.accountId, work.fileId!), work }),
             enrollment_bulk_add: async () => ({ status: 'succeeded' }),
           },
         },

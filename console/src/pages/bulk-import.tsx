@@ -6,7 +6,12 @@ import { useQuery, useQueryClient } from '@tanstack/react-query';
 import { api, ApiError, jobFinished, uploadFile, type Job } from '../api';
 import { JobOutcome, JobProgress } from '../components/job-outcome';
 
-const ACCEPT = { 'text/csv': ['.csv'], 'text/plain': ['.txt', '.csv'], 'application/vnd.ms-excel': ['.csv'] };
+const ACCEPT = {
+  'text/csv': ['.csv'],
+  'text/plain': ['.txt', '.csv'],
+  'application/vnd.ms-excel': ['.csv'],
+  'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet': ['.xlsx'],
+};
 
 /** Users ▸ Directory ▸ More ▸ Bulk Import Users: upload, live progress, outcome. */
 export function BulkImportDialog({ opened, onClose }: { opened: boolean; onClose: () => void }) {
@@ -69,14 +74,14 @@ export function BulkImportDialog({ opened, onClose }: { opened: boolean; onClose
                 <Progress value={uploading * 100} aria-label="Upload progress" />
               </Stack>
             ) : (
-              <Dropzone onDrop={(files) => files[0] && start(files[0])} onReject={() => setError('Choose one .csv or .txt file.')} accept={ACCEPT} maxFiles={1} multiple={false} data-testid="import-dropzone">
+              <Dropzone onDrop={(files) => files[0] && start(files[0])} onReject={() => setError('Choose one .csv, .txt or .xlsx file.')} accept={ACCEPT} maxFiles={1} multiple={false} data-testid="import-dropzone">
                 <Group justify="center" gap="md" mih={120} style={{ pointerEvents: 'none' }}>
                   <Dropzone.Accept><IconUpload size={40} /></Dropzone.Accept>
                   <Dropzone.Reject><IconX size={40} /></Dropzone.Reject>
                   <Dropzone.Idle><IconFileSpreadsheet size={40} stroke={1.4} /></Dropzone.Idle>
                   <div>
-                    <Text fw={600}>Drop a CSV or TXT file here, or click to choose one</Text>
-                    <Text size="sm" c="dimmed">UTF-8, UTF-16 or Windows-1252; comma, semicolon or tab separated</Text>
+                    <Text fw={600}>Drop a CSV, TXT or Excel file here, or click to choose one</Text>
+                    <Text size="sm" c="dimmed">Excel (.xlsx): the Users sheet. CSV/TXT: UTF-8, UTF-16 or Windows-1252; comma, semicolon or tab separated</Text>
                   </div>
                 </Group>
               </Dropzone>
