@@ -5,7 +5,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Locator, type Page } from 'playwright-core';
-import { inject, onTestFailed } from 'vitest';
+import { afterAll, beforeAll, inject, onTestFailed } from 'vitest';
+import { startTestServer } from '../support/server.js';
 
 export const CHROMIUM = inject('chromiumPath');
 export const ARTIFACTS = path.resolve('test-artifacts');
@@ -65,4 +66,18 @@ export async function bodyFits(page: Page): Promise<boolean> {
 /** The input labelled so (Mantine also labels its option lists, which a plain getByLabel would match too). */
 export function field(scope: Page | Locator, label: string | RegExp): Locator {
   return scope.getByLabel(label).and(scope.locator('input'));
+}
+
+/** A listening Pippin and a Chromium for one test file, started before its tests and closed after. */
+export function consoleFixture(): { server: Awaited<ReturnType<typeof startTestServer>>; browser: Browser } {
+  const f = {} as { server: Awaited<ReturnType<typeof startTestServer>>; browser: Browser };
+  beforeAll(async () => {
+    f.server = await startTestServer();
+    f.browser = await launch();
+  });
+  afterAll(async () => {
+    await f.browser?.close();
+    await f.server?.close();
+  });
+  return f;
 }

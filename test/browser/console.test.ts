@@ -1,35 +1,24 @@
 /** The console shell in headless Chromium: sign-in, settings, admins, tokens, audit, sign-out. */
-import type { Browser } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestServer } from '../support/server.js';
-import { bodyFits, CHROMIUM, field, launch, openPage, signIn, snap, WIDTHS } from './browser.js';
+import { describe, expect, it } from 'vitest';
+import { bodyFits, CHROMIUM, field, consoleFixture, openPage, signIn, snap, WIDTHS } from './browser.js';
 
 describe.skipIf(!CHROMIUM)('console shell in Chromium', () => {
-  let server: Awaited<ReturnType<typeof startTestServer>>;
-  let browser: Browser;
-  beforeAll(async () => {
-    server = await startTestServer();
-    browser = await launch();
-  });
-  afterAll(async () => {
-    await browser?.close();
-    await server?.close();
-  });
+  const f = consoleFixture();
 
   it('refuses a wrong password with the server message, then signs in', async () => {
-    const { context, page } = await openPage(browser, 'sign-in');
-    await page.goto(`${server.url}/settings`);
+    const { context, page } = await openPage(f.browser, 'sign-in');
+    await page.goto(`${f.server.url}/settings`);
     await page.waitForURL(/\/login\?next=/);
     for (const w of WIDTHS) {
       await page.setViewportSize(w);
       await snap(page, 'login', w.name);
     }
     await page.setViewportSize({ width: 1280, height: 800 });
-    await page.getByLabel(/^Email/).fill(server.owner.email);
+    await page.getByLabel(/^Email/).fill(f.server.owner.email);
     await page.getByLabel(/^Password/).fill('not-the-password');
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.getByRole('alert').filter({ hasText: 'Email or password is incorrect' }).waitFor();
-    await page.getByLabel(/^Password/).fill(server.owner.password);
+    await page.getByLabel(/^Password/).fill(f.server.owner.password);
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.waitForURL(/\/settings$/);
     await page.getByRole('heading', { name: 'Settings' }).waitFor();
@@ -37,9 +26,9 @@ describe.skipIf(!CHROMIUM)('console shell in Chromium', () => {
   });
 
   it('changes the account name, which persists after a reload, and shows a field error from the server', async () => {
-    const { context, page } = await openPage(browser, 'settings');
-    await signIn(page, server.url, server.owner.email, server.owner.password);
-    await page.goto(`${server.url}/settings`);
+    const { context, page } = await openPage(f.browser, 'settings');
+    await signIn(page, f.server.url, f.server.owner.email, f.server.owner.password);
+    await page.goto(`${f.server.url}/settings`);
     const name = page.getByLabel(/^Account name/);
     await name.fill('Acme Corp');
     await page.getByRole('button', { name: 'Save settings' }).click();
@@ -62,8 +51,8 @@ describe.skipIf(!CHROMIUM)('console shell in Chromium', () => {
   });
 
   it('adds an admin, changes their role, and deletes them', async () => {
-    const { context, page } = await openPage(browser, 'admins');
-    await signIn(page, server.url, server.owner.email, server.owner.password);
+    const { context, page } = await openPage(f.browser, 'admins');
+    await signIn(page, f.server.url, f.server.owner.email, f.server.owner.password);
     await page.getByRole('link', { name: 'Admins' }).click();
     await page.getByRole('heading', { name: 'Admins' }).waitFor();
     await page.getByRole('button', { name: 'Add admin' }).first().click();
@@ -97,9 +86,9 @@ describe.skipIf(!CHROMIUM)('console shell in Chromium', () => {
   });
 
   it('creates an API token shown once, and revokes it', async () => {
-    const { context, page } = await openPage(browser, 'tokens');
-    await signIn(page, server.url, server.owner.email, server.owner.password);
-    await page.goto(`${server.url}/tokens`);
+    const { context, page } = await openPage(f.browser, 'tokens');
+    await signIn(page, f.server.url, f.server.owner.email, f.server.owner.password);
+    await page.goto(`${f.server.url}/tokens`);
     await page.getByText('No API tokens').waitFor();
     for (const w of WIDTHS) {
       await page.setViewportSize(w);
@@ -112,7 +101,7 @@ describe.skipIf(!CHROMIUM)('console shell in Chromium', () => {
     const secret = await page.getByTestId('new-token').textContent();
     expect(secret).toMatch(/^pip_/);
     await page.getByText('will not be shown again').waitFor();
-    const api = await fetch(`${server.url}/api/v1/account`, { headers: { authorization: `Bearer ${secret}` } });
+    const api = await fetch(`${f.server.url}/api/v1/account`, { headers: { authorization: `Bearer ${secret}` } });
     expect(api.status).toBe(200);
     await page.getByRole('button', { name: 'Done' }).click();
     const row = page.getByTestId('token-row-HR sync');
@@ -127,14 +116,14 @@ describe.skipIf(!CHROMIUM)('console shell in Chromium', () => {
     await row.getByRole('button', { name: 'Revoke' }).click();
     await page.getByRole('dialog').getByRole('button', { name: 'Revoke' }).click();
     await row.waitFor({ state: 'detached' });
-    expect((await fetch(`${server.url}/api/v1/account`, { headers: { authorization: `Bearer ${secret}` } })).status).toBe(401);
+    expect((await fetch(`${f.server.url}/api/v1/account`, { headers: { authorization: `Bearer ${secret}` } })).status).toBe(401);
     await context.close();
   });
 
   it('shows the audit events just made, filters by action, and opens one', async () => {
-    const { context, page } = await openPage(browser, 'audit');
-    await signIn(page, server.url, server.owner.email, server.owner.password);
-    await page.goto(`${server.url}/audit`);
+    const { context, page } = await openPage(f.browser, 'audit');
+    await signIn(page, f.server.url, f.server.owner.email, f.server.owner.password);
+    await page.goto(`${f.server.url}/audit`);
     await page.getByTestId('audit-row').first().waitFor();
     await field(page, /^Action/).click();
     await page.getByRole('option', { name: 'admin.create' }).click();
@@ -161,9 +150,9 @@ describe.skipIf(!CHROMIUM)('console shell in Chromium', () => {
     await field(page, /^Action/).click();
     await page.keyboard.press('Escape');
     await context.close();
-    const { context: c2, page: p2 } = await openPage(browser, 'audit-full');
-    await signIn(p2, server.url, server.owner.email, server.owner.password);
-    await p2.goto(`${server.url}/audit`);
+    const { context: c2, page: p2 } = await openPage(f.browser, 'audit-full');
+    await signIn(p2, f.server.url, f.server.owner.email, f.server.owner.password);
+    await p2.goto(`${f.server.url}/audit`);
     await p2.getByTestId('audit-row').first().waitFor();
     for (const w of WIDTHS) {
       await p2.setViewportSize(w);
@@ -174,8 +163,8 @@ describe.skipIf(!CHROMIUM)('console shell in Chromium', () => {
   });
 
   it('renders the OpenAPI document at /api/docs', async () => {
-    const { context, page } = await openPage(browser, 'api-docs');
-    await page.goto(`${server.url}/api/docs`);
+    const { context, page } = await openPage(f.browser, 'api-docs');
+    await page.goto(`${f.server.url}/api/docs`);
     await page.getByText('Pippin API').first().waitFor();
     await page.getByText('/api/v1/users/summary').first().waitFor();
     await snap(page, 'api-docs', '1280');
@@ -183,14 +172,14 @@ describe.skipIf(!CHROMIUM)('console shell in Chromium', () => {
   });
 
   it('shows a non-owner read-only settings and no Admins page', async () => {
-    const admin = await server.createAdmin('admin');
-    const { context, page } = await openPage(browser, 'non-owner');
-    await signIn(page, server.url, admin.email, admin.password);
-    await page.goto(`${server.url}/settings`);
+    const admin = await f.server.createAdmin('admin');
+    const { context, page } = await openPage(f.browser, 'non-owner');
+    await signIn(page, f.server.url, admin.email, admin.password);
+    await page.goto(`${f.server.url}/settings`);
     await page.getByText('Only owners can change the account settings').waitFor();
     expect(await page.getByLabel(/^Account name/).isDisabled()).toBe(true);
     expect(await page.getByRole('link', { name: 'Admins' }).count()).toBe(0);
-    await page.goto(`${server.url}/admins`);
+    await page.goto(`${f.server.url}/admins`);
     await page.getByRole('alert').filter({ hasText: 'You do not have access' }).waitFor();
     for (const w of WIDTHS) {
       await page.setViewportSize(w);
@@ -200,9 +189,9 @@ describe.skipIf(!CHROMIUM)('console shell in Chromium', () => {
   });
 
   it('shows a friendly page for an unknown path, the loading state, a narrow-screen menu, and signs out', async () => {
-    const { context, page } = await openPage(browser, 'not-found-and-sign-out', 390, 844);
-    await signIn(page, server.url, server.owner.email, server.owner.password);
-    await page.goto(`${server.url}/no/such/page`);
+    const { context, page } = await openPage(f.browser, 'not-found-and-sign-out', 390, 844);
+    await signIn(page, f.server.url, f.server.owner.email, f.server.owner.password);
+    await page.goto(`${f.server.url}/no/such/page`);
     await page.getByRole('heading', { name: 'Page not found' }).waitFor();
     await snap(page, 'not-found', '390');
     await page.setViewportSize({ width: 1280, height: 800 });
@@ -214,7 +203,7 @@ describe.skipIf(!CHROMIUM)('console shell in Chromium', () => {
       await held;
       await route.continue();
     });
-    await page.goto(`${server.url}/audit`);
+    await page.goto(`${f.server.url}/audit`);
     await page.getByLabel('Loading').first().waitFor();
     await snap(page, 'audit-loading', '1280');
     release();
@@ -227,7 +216,7 @@ describe.skipIf(!CHROMIUM)('console shell in Chromium', () => {
     await page.getByRole('heading', { name: 'API tokens' }).waitFor();
     await page.getByRole('button', { name: 'Sign out' }).click();
     await page.waitForURL(/\/login/);
-    await page.goto(`${server.url}/settings`);
+    await page.goto(`${f.server.url}/settings`);
     await page.waitForURL(/\/login/);
     await context.close();
   });

@@ -1,25 +1,14 @@
 /** Users ▸ Directory in headless Chromium: the Managed Apple ID column, the Not linked filter, field errors. */
 import fs from 'node:fs';
-import type { Browser } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestServer } from '../support/server.js';
-import { bodyFits, CHROMIUM, field, launch, openPage, signIn, snap, WIDTHS } from './browser.js';
+import { describe, expect, it } from 'vitest';
+import { bodyFits, CHROMIUM, field, consoleFixture, openPage, signIn, snap, WIDTHS } from './browser.js';
 
 describe.skipIf(!CHROMIUM)('Users ▸ Directory in Chromium', () => {
-  let server: Awaited<ReturnType<typeof startTestServer>>;
-  let browser: Browser;
-  beforeAll(async () => {
-    server = await startTestServer();
-    browser = await launch();
-  });
-  afterAll(async () => {
-    await browser?.close();
-    await server?.close();
-  });
+  const f = consoleFixture();
 
   it('starts empty, with a way to add the first user', async () => {
-    const { context, page } = await openPage(browser, 'directory-empty');
-    await signIn(page, server.url, server.owner.email, server.owner.password);
+    const { context, page } = await openPage(f.browser, 'directory-empty');
+    await signIn(page, f.server.url, f.server.owner.email, f.server.owner.password);
     await page.waitForURL(/\/users$/);
     await page.getByText('No users yet').waitFor();
     for (const w of WIDTHS) {
@@ -30,9 +19,9 @@ describe.skipIf(!CHROMIUM)('Users ▸ Directory in Chromium', () => {
   });
 
   it('adds a user with a MAID, shows it in the column, filters Not linked, and refuses a reused MAID on its field', async () => {
-    const { context, page } = await openPage(browser, 'directory');
-    await signIn(page, server.url, server.owner.email, server.owner.password);
-    await page.goto(`${server.url}/users`);
+    const { context, page } = await openPage(f.browser, 'directory');
+    await signIn(page, f.server.url, f.server.owner.email, f.server.owner.password);
+    await page.goto(`${f.server.url}/users`);
 
     const addUser = async (u: { username: string; fullName: string; email: string; maid?: string }) => {
       await page.getByRole('button', { name: 'Add user' }).first().click();
@@ -100,9 +89,9 @@ describe.skipIf(!CHROMIUM)('Users ▸ Directory in Chromium', () => {
   });
 
   it('searches, sorts, opens a user page, edits and deletes with confirmation', async () => {
-    const { context, page } = await openPage(browser, 'directory-edit');
-    await signIn(page, server.url, server.owner.email, server.owner.password);
-    await page.goto(`${server.url}/users`);
+    const { context, page } = await openPage(f.browser, 'directory-edit');
+    await signIn(page, f.server.url, f.server.owner.email, f.server.owner.password);
+    await page.goto(`${f.server.url}/users`);
     await page.getByRole('textbox', { name: 'Search users' }).fill('hadd');
     await page.waitForURL(/q=hadd/);
     await page.getByTestId('user-row-omar').waitFor();
@@ -136,10 +125,10 @@ describe.skipIf(!CHROMIUM)('Users ▸ Directory in Chromium', () => {
   });
 
   it('lets a helpdesk admin read the directory without write controls', async () => {
-    const helpdesk = await server.createAdmin('helpdesk');
-    const { context, page } = await openPage(browser, 'directory-helpdesk');
-    await signIn(page, server.url, helpdesk.email, helpdesk.password);
-    await page.goto(`${server.url}/users`);
+    const helpdesk = await f.server.createAdmin('helpdesk');
+    const { context, page } = await openPage(f.browser, 'directory-helpdesk');
+    await signIn(page, f.server.url, helpdesk.email, helpdesk.password);
+    await page.goto(`${f.server.url}/users`);
     await page.getByTestId('user-row-jane').waitFor();
     expect(await page.getByRole('button', { name: 'Add user' }).count()).toBe(0);
     expect(await page.getByRole('button', { name: /Actions for/ }).count()).toBe(0);

@@ -1,26 +1,15 @@
 /** Bulk Import Users in headless Chromium: the dialog, progress, outcome, results, and the Jobs page. */
 import fs from 'node:fs';
-import type { Browser } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestServer } from '../support/server.js';
-import { bodyFits, CHROMIUM, launch, openPage, signIn, snap, WIDTHS } from './browser.js';
+import { describe, expect, it } from 'vitest';
+import { bodyFits, CHROMIUM, consoleFixture, openPage, signIn, snap, WIDTHS } from './browser.js';
 
 describe.skipIf(!CHROMIUM)('Bulk Import Users in Chromium', () => {
-  let server: Awaited<ReturnType<typeof startTestServer>>;
-  let browser: Browser;
-  beforeAll(async () => {
-    server = await startTestServer();
-    browser = await launch();
-  });
-  afterAll(async () => {
-    await browser?.close();
-    await server?.close();
-  });
+  const f = consoleFixture();
 
   it('imports a file with good and bad rows, shows the outcome and failures, and lists the job', async () => {
-    const { context, page } = await openPage(browser, 'bulk-import');
-    await signIn(page, server.url, server.owner.email, server.owner.password);
-    await page.goto(`${server.url}/users`);
+    const { context, page } = await openPage(f.browser, 'bulk-import');
+    await signIn(page, f.server.url, f.server.owner.email, f.server.owner.password);
+    await page.goto(`${f.server.url}/users`);
     await page.getByRole('button', { name: 'More' }).click();
     await page.getByRole('menuitem', { name: 'Bulk Import Users' }).click();
     const dialog = page.getByRole('dialog', { name: 'Bulk Import Users' });
@@ -69,9 +58,9 @@ describe.skipIf(!CHROMIUM)('Bulk Import Users in Chromium', () => {
   });
 
   it('shows a refused file with its reason and line, changing nothing', async () => {
-    const { context, page } = await openPage(browser, 'bulk-import-refused');
-    await signIn(page, server.url, server.owner.email, server.owner.password);
-    await page.goto(`${server.url}/users`);
+    const { context, page } = await openPage(f.browser, 'bulk-import-refused');
+    await signIn(page, f.server.url, f.server.owner.email, f.server.owner.password);
+    await page.goto(`${f.server.url}/users`);
     await page.getByRole('button', { name: 'More' }).click();
     await page.getByRole('menuitem', { name: 'Bulk Import Users' }).click();
     const dialog = page.getByRole('dialog', { name: 'Bulk Import Users' });
