@@ -135,24 +135,38 @@ export async function* readXlsxRows(file: string, sheet: string, maxRows: number
   const reader = new ExcelJS.stream.xlsx.WorkbookReader(file, { sharedStrings: 'cache', hyperlinks: 'ignore', styles: 'cache', worksheets: 'emit', entries: 'ignore' });
   let data = 0;
   let width = 0;
-  for await (const ws of reader as AsyncIterable<AsyncIterable<ExcelJS.Row> & { name: string }>) {
-    const wanted = ws.name === sheet;
-    for await (const row of ws) {
-      if (!wanted) continue;
-      if (row.number > EXCEL_ROWS) throw refuse('FILE_TYPE_INVALID', `The sheet has a row beyond Excel's last (${row.number})`);
-      const values = (row.values as unknown[]).slice(1).map(cellText);
-      while (values.length && values[values.length - 1] === '') values.pop();
-      if (!values.length) continue;
-      if (!width) {
-        width = values.length;
-        yield { row: row.number, cells: values, header: true };
-        continue;
+  // Stop by remembering why, then leaving the loops: closing exceljs' readers early may raise
+  // errors of its own, which must not mask the reason.
+  let stop: AppError | null = null;
+  try {
+    outer: for await (const ws of reader as AsyncIterable<AsyncIterable<ExcelJS.Row> & { name: string }>) {
+      const wanted = ws.name === sheet;
+      for await (const row of ws) {
+        if (!wanted) continue;
+        if (row.number > EXCEL_ROWS) {
+          stop = refuse('FILE_TYPE_INVALID', `The sheet has a row beyond Excel's last (${row.number})`);
+          break outer;
+        }
+        const values = (row.values as unknown[]).slice(1).map(cellText);
+        while (values.length && values[values.length - 1] === '') values.pop();
+        if (!values.length) continue;
+        if (!width) {
+          width = values.length;
+          yield { row: row.number, cells: values, header: true };
+          continue;
+        }
+        if (++data > maxRows) {
+          stop = refuse('IMPORT_TOO_MANY_ROWS', `The sheet has more than ${maxRows.toLocaleString('en')} rows (the limit)`);
+          break outer;
+        }
+        // Excel leaves trailing empty cells out: a short row is padded, a long one stays long (ragged).
+        while (values.length < width) values.push('');
+        yield { row: row.number, cells: values };
       }
-      if (++data > maxRows) throw refuse('IMPORT_TOO_MANY_ROWS', `The sheet has more than ${maxRows.toLocaleString('en')} rows (the limit)`);
-      // Excel leaves trailing empty cells out: a short row is padded, a long one stays long (ragged).
-      while (values.length < width) values.push('');
-      yield { row: row.number, cells: values };
+      if (wanted) break;
     }
-    if (wanted) return;
+  } catch (e) {
+    if (!stop) throw e;
   }
+  if (stop) throw stop;
 }

@@ -45,6 +45,7 @@ export function retryAt(now: Date, attempts: number): string | null {
 export function createOutboxSender(deps: { uow: UnitOfWork; clock: Clock; secretKey: Buffer; transport: MailTransport; from: string; publicUrl: string }, opts: { pollMs?: number } = {}) {
   let timer: NodeJS.Timeout | null = null;
   let busy: Promise<unknown> | null = null;
+  let stopped = false;
 
   async function render(m: { accountId: string; kind: string; sealed: string }): Promise<Email> {
     if (m.kind !== IMPORT_SUMMARY) throw new Error(`unknown message kind ${m.kind}`);
@@ -88,7 +89,7 @@ export function createOutboxSender(deps: { uow: UnitOfWork; clock: Clock; secret
   }
 
   const tick = () => {
-    if (busy) return;
+    if (busy || stopped) return;
     busy = (async () => {
       while ((await runOnce()) > 0);
     })()
@@ -101,11 +102,13 @@ export function createOutboxSender(deps: { uow: UnitOfWork; clock: Clock; secret
   return {
     runOnce,
     start() {
+      stopped = false;
       timer = setInterval(tick, opts.pollMs ?? 2000);
       tick();
     },
     kick: tick,
     async stop() {
+      stopped = true;
       if (timer) clearInterval(timer);
       timer = null;
       await busy;
