@@ -2,13 +2,13 @@ import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
 import { MantineProvider, createTheme } from '@mantine/core';
 import { Notifications } from '@mantine/notifications';
-import { QueryClient, QueryClientProvider } from '@tanstack/react-query';
+import { MutationCache, QueryCache, QueryClient, QueryClientProvider } from '@tanstack/react-query';
 import { BrowserRouter, Navigate, Route, Routes } from 'react-router';
 import '@mantine/core/styles.css';
 import '@mantine/notifications/styles.css';
 import '@mantine/dropzone/styles.css';
-import { ApiError } from './api';
-import { RequireSession } from './session';
+import { ApiError, setCsrfToken } from './api';
+import { RequireSession, SESSION_KEY } from './session';
 import { Layout } from './components/layout';
 import { LoginPage } from './pages/login';
 import { SettingsPage } from './pages/settings';
@@ -22,7 +22,17 @@ import { JobsPage } from './pages/jobs';
 
 const theme = createTheme({ primaryColor: 'teal', defaultRadius: 'md', fontFamily: 'system-ui, -apple-system, "Segoe UI", Roboto, sans-serif' });
 
-const queryClient = new QueryClient({
+/** A 401 anywhere means the session ended (expired, signed out elsewhere, password reset): back to /login. */
+const onError = (error: unknown) => {
+  if (error instanceof ApiError && error.status === 401 && queryClient.getQueryData(SESSION_KEY)) {
+    setCsrfToken(null);
+    queryClient.setQueryData(SESSION_KEY, null);
+  }
+};
+
+const queryClient: QueryClient = new QueryClient({
+  queryCache: new QueryCache({ onError }),
+  mutationCache: new MutationCache({ onError }),
   defaultOptions: {
     queries: {
       retry: (count, error) => !(error instanceof ApiError && error.status >= 400 && error.status < 500) && count < 2,

@@ -142,7 +142,7 @@ async function applyBatch(s: Stores, rows: FileRow[], header: HeaderMap<UserColu
   };
   const at = clock.now().toISOString();
   const outcomes: Outcome[] = [];
-  const updates: { index: number; id: string; changes: UserChanges; row: number }[] = [];
+  const updates: { index: number; before: UserRecord; changes: UserChanges; row: number }[] = [];
   const inserts: { index: number; user: UserRecord; row: number }[] = [];
 
   for (const [index, p] of parsed.entries()) {
@@ -195,15 +195,14 @@ async function applyBatch(s: Stores, rows: FileRow[], header: HeaderMap<UserColu
       if (ex.managedAppleId) holder.set(ex.managedAppleId, null);
       if (actual.managedAppleId) holder.set(actual.managedAppleId, { key, row: row.row });
     }
-    updates.push({ index, id: ex.id, changes: actual, row: row.row });
+    updates.push({ index, before: ex, changes: actual, row: row.row });
     seen.set(key, row.row);
     outcomes.push({ result: Object.keys(actual).length ? 'Updated' : 'Unchanged' });
   }
 
+  const refused = await s.users.updateMany(updates.map((u) => ({ before: u.before, changes: u.changes, mark: { jobId, row: u.row } })), at);
   for (const u of updates) {
-    const result = await s.users.update(u.id, u.changes, at, { jobId, row: u.row });
-    if (result === 'maid_taken') outcomes[u.index] = failed('MAID_EXISTS', `${LABEL.managedAppleId}: ${MAID_EXISTS_MESSAGE}`);
-    else if (result !== 'ok') outcomes[u.index] = failed('USERNAME_EXISTS', `${LABEL.username}: already exists`);
+    if (refused.has(u.before.id)) outcomes[u.index] = failed('MAID_EXISTS', `${LABEL.managedAppleId}: ${MAID_EXISTS_MESSAGE} (taken while the import ran)`);
   }
   const inserted = await s.users.insertMany(inserts.map((i) => i.user), inserts.map((i) => ({ jobId, row: i.row })));
   for (const i of inserts) {

@@ -351,6 +351,61 @@ export function userStore(tx: Tx, accountId: string, caps: Caps): UserStore {
       await bumpStats(written.length, written.filter((u) => u.managedAppleId).length);
       return inserted;
     },
+    async updateMany(items, at) {
+      const refused = new Set<string>();
+      const unchanged = items.filter((i) => Object.keys(i.changes).length === 0);
+      const changed = items.filter((i) => Object.keys(i.changes).length > 0);
+      // Only the import marker for unchanged users: one statement per 300 users.
+      for (let k = 0; k < unchanged.length; k += 300) {
+        const part = unchanged.slice(k, k + 300);
+        const jobId = part[0]!.mark.jobId;
+        await tx
+          .updateTable('users')
+          .set({
+            import_job_id: jobId,
+            import_row: sql<number>`case id ${sql.join(part.map((i) => sql`when ${i.before.id} then cast(${i.mark.row} as integer)`), sql` `)} end`,
+          })
+          .where('account_id', '=', accountId)
+          .where('id', 'in', part.map((i) => i.before.id))
+          .execute();
+      }
+      let linked = 0;
+      const oldWords: { id: string; fullName: string; uk: string; dk: string }[] = [];
+      const newWords: { id: string; fullName: string; username: string; domain: string }[] = [];
+      for (const { before, changes: c, mark } of changed) {
+        const set: Partial<UserRow> = { updated_at: at, import_job_id: mark.jobId, import_row: mark.row };
+        if (c.username !== undefined) Object.assign(set, { username: c.username, username_key: normaliseKey(c.username) });
+        if (c.domain !== undefined) Object.assign(set, { domain: c.domain, domain_key: normaliseKey(c.domain) });
+        if (c.email !== undefined) Object.assign(set, { email: c.email, email_key: normaliseKey(c.email) });
+        if (c.fullName !== undefined) Object.assign(set, { full_name: c.fullName, full_name_key: normaliseKey(c.fullName) });
+        if (c.phone !== undefined) set.phone = c.phone;
+        if (c.groups !== undefined) set.groups_json = JSON.stringify(c.groups);
+        if (c.authType !== undefined) set.auth_type = c.authType;
+        if (c.status !== undefined) set.status = c.status;
+        if (c.managedAppleId !== undefined) Object.assign(set, { maid: c.managedAppleId, maid_key: c.managedAppleId ? normaliseKey(c.managedAppleId) : null });
+        try {
+          await tx.updateTable('users').set(set).where('account_id', '=', accountId).where('id', '=', before.id).execute();
+        } catch (e) {
+          if (!caps.isUniqueViolation(e)) throw e;
+          refused.add(before.id); // on PostgreSQL the transaction is now aborted: the caller fails the batch
+          continue;
+        }
+        if (c.managedAppleId !== undefined) linked += (c.managedAppleId ? 1 : 0) - (before.managedAppleId ? 1 : 0);
+        const renamed = c.username !== undefined || c.domain !== undefined;
+        if (renamed || (c.fullName !== undefined && c.fullName !== before.fullName)) {
+          oldWords.push({ id: before.id, fullName: before.fullName, uk: normaliseKey(before.username), dk: normaliseKey(before.domain) });
+          newWords.push({ id: before.id, fullName: c.fullName ?? before.fullName, username: c.username ?? before.username, domain: c.domain ?? before.domain });
+        }
+      }
+      for (const w of oldWords) await deleteNameWords(w.id, w.fullName, w.uk, w.dk);
+      const rows = newWords.flatMap((w) => nameWords(w.fullName).map((word) => ({ account_id: accountId, word, username_key: normaliseKey(w.username), domain_key: normaliseKey(w.domain), user_id: w.id })));
+      const step = perStatement(5);
+      for (let k = 0; k < rows.length; k += step) {
+        await tx.insertInto('user_name_words').values(rows.slice(k, k + step)).onConflict((oc) => oc.doNothing()).execute();
+      }
+      await bumpStats(0, linked);
+      return refused;
+    },
     async delete(id) {
       const before = await byId(id);
       if (!before) return false;

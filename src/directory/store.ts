@@ -53,6 +53,12 @@ export interface UserStore {
    * concurrent writer and was not written at all.
    */
   insertMany(users: UserRecord[], marks: ImportMark[]): Promise<Set<string>>;
+  /**
+   * Applies an import batch's changes to existing users whose current rows the caller read in the
+   * same transaction (`before`), marking each as seen by the import; unchanged users are only
+   * marked. Returns the ids whose new username or MAID a concurrent writer took (not applied).
+   */
+  updateMany(items: { before: UserRecord; changes: UserChanges; mark: ImportMark }[], at: string): Promise<Set<string>>;
   /** True when a user was deleted. */
   delete(id: string): Promise<boolean>;
   /** Keyset-paged list; the cursor is stable under concurrent inserts. */

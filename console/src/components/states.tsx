@@ -24,11 +24,13 @@ export function errorMessage(error: unknown): string {
 
 /** A failed load: the server's message and a retry. */
 export function ErrorState({ error, onRetry }: { error: unknown; onRetry?: () => void }) {
+  // Trying again cannot help when the role does not allow it.
+  const forbidden = error instanceof ApiError && error.code === 'FORBIDDEN';
   return (
-    <Alert color="red" variant="light" icon={<IconAlertTriangle size={20} />} title="This could not be loaded" role="alert">
+    <Alert color="red" variant="light" icon={<IconAlertTriangle size={20} />} title={forbidden ? 'No access' : 'This could not be loaded'} role="alert">
       <Stack gap="xs">
         <Text size="sm">{errorMessage(error)}</Text>
-        {onRetry && (
+        {onRetry && !forbidden && (
           <Group>
             <Button size="xs" variant="white" color="red" onClick={onRetry}>
               Try again

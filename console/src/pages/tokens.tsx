@@ -1,5 +1,6 @@
 import { useState } from 'react';
-import { Alert, Badge, Button, Code, CopyButton, Group, Modal, NumberInput, Stack, Table, Text, TextInput } from '@mantine/core';
+import { Alert, Badge, Button, Card, Code, CopyButton, Group, Modal, NumberInput, SimpleGrid, Stack, Table, Text, TextInput } from '@mantine/core';
+import { useMediaQuery } from '@mantine/hooks';
 import { IconAlertTriangle, IconPlus } from '@tabler/icons-react';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { api, ApiError, formatTime, type ApiToken, type Page } from '../api';
@@ -28,7 +29,7 @@ function CreateToken({ opened, onClose }: { opened: boolean; onClose: () => void
   };
   const errors = create.error instanceof ApiError ? create.error.fieldErrors() : {};
   return (
-    <Modal opened={opened} onClose={close} title={secret ? 'Your new API token' : 'Create API token'} centered size="lg">
+    <Modal opened={opened} onClose={close} title={secret ? 'Your new API token' : 'Create API token'} centered size="lg" closeOnClickOutside={!secret}>
       {secret ? (
         <Stack>
           <Alert color="yellow" icon={<IconAlertTriangle size={18} />}>
@@ -66,6 +67,7 @@ export function TokensPage() {
   const [creating, setCreating] = useState(false);
   const [revoking, setRevoking] = useState<ApiToken | null>(null);
   const isOwner = session.admin.role === 'owner';
+  const narrow = useMediaQuery('(max-width: 48em)') ?? false;
   let body;
   if (tokens.isPending) body = <LoadingState />;
   else if (tokens.isError) body = <ErrorState error={tokens.error} onRetry={() => tokens.refetch()} />;
@@ -74,6 +76,36 @@ export function TokensPage() {
       <EmptyState title="No API tokens" action={<Button variant="light" onClick={() => setCreating(true)}>Create a token</Button>}>
         Tokens let scripts and the <Code>pippin</Code> CLI call the API as you, with your role.
       </EmptyState>
+    );
+  else if (narrow)
+    body = (
+      <Stack gap="xs">
+        {tokens.data.items.map((t) => (
+          <Card key={t.id} withBorder padding="sm" data-testid={`token-row-${t.name}`}>
+            <Group justify="space-between" wrap="nowrap" align="flex-start">
+              <Stack gap={2} style={{ minWidth: 0 }}>
+                <Text size="sm" fw={600} style={{ overflowWrap: 'anywhere' }}>{t.name}</Text>
+                <Code>{t.prefix}…</Code>
+              </Stack>
+              <Button size="xs" variant="subtle" color="red" onClick={() => setRevoking(t)}>Revoke</Button>
+            </Group>
+            {isOwner && (
+              <Group gap={6} mt="xs" wrap="nowrap" style={{ minWidth: 0 }}>
+                <Text size="xs" truncate>{t.adminEmail}</Text>
+                <Badge size="xs" variant="light">{t.role}</Badge>
+              </Group>
+            )}
+            <SimpleGrid cols={3} mt="xs" spacing="xs">
+              {([['Created', formatTime(t.createdAt)], ['Expires', t.expiresAt ? formatTime(t.expiresAt) : 'Never'], ['Last used', formatTime(t.lastUsedAt)]] as const).map(([k, v]) => (
+                <div key={k}>
+                  <Text size="xs" c="dimmed">{k}</Text>
+                  <Text size="xs">{v}</Text>
+                </div>
+              ))}
+            </SimpleGrid>
+          </Card>
+        ))}
+      </Stack>
     );
   else
     body = (
