@@ -35,6 +35,31 @@ export interface Database {
 /** Name of the PostgreSQL role Pippin works as: it owns nothing and cannot bypass row-level security. */
 export const APP_ROLE = 'pippin_app';
 
+/**
+ * Errors after which a whole transaction may simply run again: SQLite's busy and busy-snapshot
+ * (another connection — the job worker or another request — committed between this transaction's
+ * read and its write), PostgreSQL's deadlock and serialization failures.
+ */
+export function isRetryable(e: unknown): boolean {
+  const err = e as { code?: string; message?: string };
+  return /^SQLITE_BUSY/.test(err.code ?? '') || err.code === '40P01' || err.code === '40001' || /database is locked/.test(err.message ?? '');
+}
+
+/**
+ * Runs a transaction, and runs it again (after 5 ms, doubling, 8 tries) when it lost a race that
+ * rolled it back whole. Transaction bodies only touch the database, so a rerun is safe.
+ */
+export async function withRetry<T>(run: () => Promise<T>): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await run();
+    } catch (e) {
+      if (attempt >= 7 || !isRetryable(e)) throw e;
+      await new Promise((r) => setTimeout(r, 5 * 2 ** attempt + Math.random() * 5));
+    }
+  }
+}
+
 export function sqliteFile(dataDir: string): string {
   return path.join(dataDir, 'pippin.sqlite');
 }
@@ -58,7 +83,7 @@ export function openSqlite(file: string): Database {
       },
     }),
   });
-  const run = <T>(fn: (tx: Tx) => Promise<T>) => kysely.transaction().execute(fn);
+  const run = <T>(fn: (tx: Tx) => Promise<T>) => withRetry(() => kysely.transaction().execute(fn));
   return {
     caps: SQLITE_CAPS,
     kysely,
@@ -106,15 +131,19 @@ export function openPostgres(connectionString: string, opts: { poolSize?: number
     caps: POSTGRES_CAPS,
     kysely,
     forAccount: (accountId, fn) =>
-      kysely.transaction().execute(async (tx) => {
-        await sql`select set_config('app.account_id', ${accountId}, true)`.execute(tx);
-        return fn(tx);
-      }),
+      withRetry(() =>
+        kysely.transaction().execute(async (tx) => {
+          await sql`select set_config('app.account_id', ${accountId}, true)`.execute(tx);
+          return fn(tx);
+        }),
+      ),
     system: (_path, fn) =>
-      kysely.transaction().execute(async (tx) => {
-        await sql`select set_config('app.system', 'on', true)`.execute(tx);
-        return fn(tx);
-      }),
+      withRetry(() =>
+        kysely.transaction().execute(async (tx) => {
+          await sql`select set_config('app.system', 'on', true)`.execute(tx);
+          return fn(tx);
+        }),
+      ),
     close: () => kysely.destroy(),
   };
 }
