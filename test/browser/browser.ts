@@ -2,6 +2,7 @@
  * Headless Chromium (Debian's, never a downloaded one) driving the real console, with screenshots
  * of each page at both widths kept in test-artifacts/, and one on every failure.
  */
+import { execSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Locator, type Page } from 'playwright-core';
@@ -44,10 +45,14 @@ export async function openPage(browser: Browser, testName: string, width = 1280,
 export async function snap(page: Page, name: string, width: string): Promise<void> {
   const dir = path.join(ARTIFACTS, 'screenshots');
   fs.mkdirSync(dir, { recursive: true });
-  // Still pictures: no transition caught half-way after a resize, and the page from its top.
-  await page.addStyleTag({ content: '*, *::before, *::after { transition: none !important; animation: none !important; }' }).catch(() => undefined); // a page's CSP may forbid it
+  // Still pictures: no transition caught half-way after a resize, and the page from its top. Toasts
+  // are transient and would cover the header, so the picture leaves them out (only for the picture).
+  const style = await page
+    .addStyleTag({ content: '*, *::before, *::after { transition: none !important; animation: none !important; } .mantine-Notifications-root { display: none !important; }' })
+    .catch(() => undefined); // a page's CSP may forbid it
   await page.evaluate(() => window.scrollTo(0, 0));
   await page.screenshot({ path: path.join(dir, `${name}-${width}.png`), fullPage: true, animations: 'disabled' });
+  await style?.evaluate((el) => (el as Element).remove()).catch(() => undefined);
 }
 
 export async function signIn(page: Page, base: string, email: string, password: string): Promise<void> {
@@ -72,6 +77,8 @@ export function field(scope: Page | Locator, label: string | RegExp): Locator {
 export function consoleFixture(): { server: Awaited<ReturnType<typeof startTestServer>>; browser: Browser } {
   const f = {} as { server: Awaited<ReturnType<typeof startTestServer>>; browser: Browser };
   beforeAll(async () => {
+    // The global setup builds the console when it is missing; a run without it (another config) still gets one.
+    if (!fs.existsSync('dist/console/index.html')) execSync('npx vite build --config console/vite.config.ts', { stdio: 'inherit' });
     f.server = await startTestServer();
     f.browser = await launch();
   });
@@ -80,4 +87,18 @@ export function consoleFixture(): { server: Awaited<ReturnType<typeof startTestS
     await f.server?.close();
   });
   return f;
+}
+
+/** Signs in over HTTP (no browser) and returns a caller for the JSON API with the session cookie and CSRF token. */
+export async function apiSession(base: string, email: string, password: string) {
+  const res = await fetch(`${base}/api/v1/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email, password }) });
+  if (res.status !== 200) throw new Error(`sign-in of ${email} failed: ${res.status} ${await res.text()}`);
+  const cookie = res.headers.getSetCookie().find((c) => c.startsWith('pippin_session='))!.split(';')[0]!;
+  const { csrfToken } = (await res.json()) as { csrfToken: string };
+  return (method: string, path: string, body?: unknown) =>
+    fetch(`${base}/api/v1${path}`, {
+      method,
+      headers: { cookie, 'x-csrf-token': csrfToken, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
 }

@@ -17,6 +17,34 @@ function ActionBadge({ action }: { action: string }) {
   return <Badge variant="light" color={color} tt="none" style={{ flexShrink: 0 }}>{action}</Badge>;
 }
 
+/** The fields an update changed, old and new side by side. */
+function Changes({ before, after }: { before: Record<string, unknown>; after: Record<string, unknown> }) {
+  const show = (v: unknown) => (v === undefined ? '—' : typeof v === 'string' ? v : JSON.stringify(v));
+  const keys = [...new Set([...Object.keys(before), ...Object.keys(after)])].filter((k) => k !== 'updatedAt' && JSON.stringify(before[k]) !== JSON.stringify(after[k]));
+  if (keys.length === 0) return null;
+  return (
+    <div>
+      <Text fw={600} size="sm" mb={4}>Changed</Text>
+      <Table.ScrollContainer minWidth={320}>
+        <Table withTableBorder verticalSpacing={4} fz="xs" data-testid="audit-changes">
+          <Table.Thead>
+            <Table.Tr><Table.Th>Field</Table.Th><Table.Th>Before</Table.Th><Table.Th>After</Table.Th></Table.Tr>
+          </Table.Thead>
+          <Table.Tbody>
+            {keys.map((k) => (
+              <Table.Tr key={k}>
+                <Table.Td><Code>{k}</Code></Table.Td>
+                <Table.Td style={{ overflowWrap: 'anywhere' }}>{show(before[k])}</Table.Td>
+                <Table.Td style={{ overflowWrap: 'anywhere' }}>{show(after[k])}</Table.Td>
+              </Table.Tr>
+            ))}
+          </Table.Tbody>
+        </Table>
+      </Table.ScrollContainer>
+    </div>
+  );
+}
+
 const objectLabel = (e: AuditEvent) => (e.objectType ? `${e.objectType} …${e.objectId?.slice(-8) ?? ''}` : '—');
 
 /** A datetime-local value as an ISO instant; `end` takes the last millisecond of that minute, so "to 10:05" includes 10:05:30. */
@@ -105,7 +133,15 @@ export function AuditPage() {
               </Table.Thead>
               <Table.Tbody>
                 {items.map((e) => (
-                  <Table.Tr key={e.id} onClick={() => setOpen(e)} style={{ cursor: 'pointer' }} data-testid="audit-row">
+                  <Table.Tr
+                    key={e.id}
+                    onClick={() => setOpen(e)}
+                    onKeyDown={(k) => (k.key === 'Enter' || k.key === ' ') && (k.preventDefault(), setOpen(e))}
+                    tabIndex={0}
+                    aria-label={`${e.action} by ${e.actor.label}, details`}
+                    style={{ cursor: 'pointer' }}
+                    data-testid="audit-row"
+                  >
                     <Table.Td><Text size="sm">{formatTime(e.at)}</Text></Table.Td>
                     <Table.Td><Text size="sm">{e.actor.label}</Text></Table.Td>
                     <Table.Td><ActionBadge action={e.action} /></Table.Td>
@@ -124,7 +160,7 @@ export function AuditPage() {
           )}
         </Stack>
       )}
-      <Drawer opened={!!open} onClose={() => setOpen(null)} title={open?.action} position="right" size="lg">
+      <Drawer opened={!!open} onClose={() => setOpen(null)} title={open?.action} position="right" size={narrow ? "100%" : "lg"}>
         {open && (
           <Stack gap="sm">
             <Text size="sm"><b>When:</b> {new Date(open.at).toLocaleString()}</Text>
@@ -132,6 +168,7 @@ export function AuditPage() {
             <Text size="sm"><b>From:</b> {open.ip ?? '—'}</Text>
             <Text size="sm"><b>Object:</b> {open.objectType ?? '—'} {open.objectId ?? ''}</Text>
             <Text size="sm"><b>Request:</b> {open.requestId ?? '—'}</Text>
+            {open.before && open.after && <Changes before={open.before} after={open.after} />}
             {(['before', 'after'] as const).map((k) => (
               <div key={k}>
                 <Text fw={600} size="sm" mb={4}>{k === 'before' ? 'Before' : 'After'}</Text>

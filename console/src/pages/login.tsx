@@ -1,8 +1,7 @@
 import { useState } from 'react';
 import { Alert, Button, Center, Paper, PasswordInput, Stack, Text, TextInput, Title } from '@mantine/core';
-import { useQueryClient } from '@tanstack/react-query';
+import { useQuery, useQueryClient } from '@tanstack/react-query';
 import { Navigate, useNavigate, useSearchParams } from 'react-router';
-import { useQuery } from '@tanstack/react-query';
 import { api, ApiError, setCsrfToken, type Session } from '../api';
 import { fetchSession, SESSION_KEY } from '../session';
 
@@ -28,7 +27,8 @@ export function LoginPage() {
       qc.setQueryData(SESSION_KEY, session);
       navigate(next, { replace: true });
     } catch (err) {
-      if (err instanceof ApiError && err.code === 'RATE_LIMITED') setError(`Too many failed attempts. Try again in ${err.retryAfter ?? 'a few'} s.`);
+      // The server's own words (e.g. "Too many failed sign-ins: try again in 30 s"); a wait it only gives in Retry-After is added.
+      if (err instanceof ApiError && err.code === 'RATE_LIMITED' && err.retryAfter && !/try again/i.test(err.message)) setError(`${err.message}. Try again in ${err.retryAfter} s.`);
       else setError(err instanceof ApiError ? err.message : 'Sign-in failed');
     } finally {
       setBusy(false);

@@ -33,16 +33,31 @@ export function SettingsPage() {
       setErrors({});
       notifications.show({ color: 'teal', title: 'Settings saved', message: 'The account settings are updated.' });
     },
-    onError: (e) => setErrors(e instanceof ApiError ? e.fieldErrors() : {}),
+    onError: (e, changes) => {
+      if (!(e instanceof ApiError)) return setErrors({});
+      const out = e.fieldErrors();
+      // A domain's issue ("managedAppleIdDomains.2") names the domain, since the message may not.
+      const domainIssue = e.issues.find((i) => /^managedAppleIdDomains\.\d+$/.test(i.path));
+      const domain = domainIssue && changes.managedAppleIdDomains?.[Number(domainIssue.path.split('.')[1])];
+      if (domainIssue && domain && !domainIssue.message.includes(domain)) out.managedAppleIdDomains = `${domain}: ${domainIssue.message}`;
+      if (e.code === 'DOMAIN_CLAIMED' && !out.managedAppleIdDomains) out.managedAppleIdDomains = e.message;
+      setErrors(out);
+    },
   });
 
   if (account.isPending || !form) return (<><PageHeader title="Settings" /><LoadingState rows={8} /></>);
   if (account.isError) return (<><PageHeader title="Settings" /><ErrorState error={account.error} onRetry={() => account.refetch()} /></>);
 
-  const set = <K extends keyof Form>(k: K, v: Form[K]) => setForm({ ...form, [k]: v });
+  // For those who may not edit: the values stay legible (read-only, not greyed out as disabled).
+  const readOnly = editable ? {} : { readOnly: true, variant: 'filled' as const };
+  const set = <K extends keyof Form>(k: K, v: Form[K]) => {
+    setForm({ ...form, [k]: v });
+    if (errors[k]) setErrors(({ [k]: _gone, ...rest }) => rest);
+  };
   const changed = Object.fromEntries(Object.entries(form).filter(([k, v]) => JSON.stringify(v) !== JSON.stringify((account.data as any)[k]))) as Partial<Form>;
   const dirty = Object.keys(changed).length > 0;
-  const generalError = save.error instanceof ApiError && Object.keys(errors).length === 0 ? save.error.message : null;
+  const onAField = save.error instanceof ApiError && (save.error.code === 'DOMAIN_CLAIMED' || save.error.issues.some((i) => i.path.split('.')[0]! in form));
+  const generalError = save.error && !onAField ? save.error.message : null;
 
   return (
     <form
@@ -83,14 +98,14 @@ export function SettingsPage() {
             Account
           </Text>
           <SimpleGrid cols={{ base: 1, sm: 2 }}>
-            <TextInput label="Account name" value={form.name} disabled={!editable} error={errors.name} onChange={(e) => set('name', e.currentTarget.value)} />
-            <TextInput label="Default domain" description="Users without a domain get this one" value={form.defaultDomain} disabled={!editable} error={errors.defaultDomain} onChange={(e) => set('defaultDomain', e.currentTarget.value)} />
+            <TextInput label="Account name" value={form.name} {...readOnly} error={errors.name} onChange={(e) => set('name', e.currentTarget.value)} />
+            <TextInput label="Default domain" description="Users without a domain get this one" value={form.defaultDomain} {...readOnly} error={errors.defaultDomain} onChange={(e) => set('defaultDomain', e.currentTarget.value)} />
             <Select
               label="Deployment mode"
               data={[{ value: 'mdm', label: 'MDM' }, { value: 'sps', label: 'SPS (app activation only)' }, { value: 'mixed', label: 'Mixed (MDM and SPS)' }]}
               value={form.deploymentMode}
               allowDeselect={false}
-              disabled={!editable}
+              {...readOnly}
               error={errors.deploymentMode}
               onChange={(v) => v && set('deploymentMode', v as Form['deploymentMode'])}
             />
@@ -99,7 +114,7 @@ export function SettingsPage() {
               data={[{ value: 'enrollment', label: 'Enrollment (MDM)' }, { value: 'activation', label: 'Activation (SPS)' }]}
               value={form.defaultRequestMode}
               allowDeselect={false}
-              disabled={!editable}
+              {...readOnly}
               error={errors.defaultRequestMode}
               onChange={(v) => v && set('defaultRequestMode', v as Form['defaultRequestMode'])}
             />
@@ -115,12 +130,12 @@ export function SettingsPage() {
               data={[{ value: 'passcode', label: 'One-time passcode' }, { value: 'local', label: 'Directory password' }]}
               value={form.defaultAuthMode}
               allowDeselect={false}
-              disabled={!editable}
+              {...readOnly}
               error={errors.defaultAuthMode}
               onChange={(v) => v && set('defaultAuthMode', v as Form['defaultAuthMode'])}
             />
-            <NumberInput label="Requests expire after (hours)" min={1} max={8760} value={form.requestExpiryHours} disabled={!editable} error={errors.requestExpiryHours} onChange={(v) => set('requestExpiryHours', Number(v))} />
-            <NumberInput label="Passcode length" min={6} max={16} value={form.passcodeLength} disabled={!editable} error={errors.passcodeLength} onChange={(v) => set('passcodeLength', Number(v))} />
+            <NumberInput label="Requests expire after (hours)" min={1} max={8760} value={form.requestExpiryHours} {...readOnly} hideControls={!editable} error={errors.requestExpiryHours} onChange={(v) => set('requestExpiryHours', Number(v))} />
+            <NumberInput label="Passcode length" min={6} max={16} value={form.passcodeLength} {...readOnly} hideControls={!editable} error={errors.passcodeLength} onChange={(v) => set('passcodeLength', Number(v))} />
             <Stack gap="sm" justify="center">
               <Switch label="Seamless enrollment" description="The link alone enrols, without authentication" checked={form.seamlessEnrollment} disabled={!editable} onChange={(e) => set('seamlessEnrollment', e.currentTarget.checked)} />
               <Switch label="Require genuine Apple devices" checked={form.requireGenuineAppleDevices} disabled={!editable} onChange={(e) => set('requireGenuineAppleDevices', e.currentTarget.checked)} />
@@ -135,9 +150,9 @@ export function SettingsPage() {
             <TagsInput
               label="Managed Apple ID domains"
               description="The domains verified in Apple Business Manager, e.g. appleid.example.com. Leave empty to accept any domain. Press Enter after each."
-              placeholder={editable ? 'Add a domain' : undefined}
+              placeholder={editable ? 'Add a domain' : form.managedAppleIdDomains.length ? undefined : 'Any domain'}
               value={form.managedAppleIdDomains}
-              disabled={!editable}
+              {...readOnly}
               error={errors.managedAppleIdDomains}
               onChange={(v) => set('managedAppleIdDomains', v)}
               data-testid="maid-domains"

@@ -22,8 +22,11 @@ function CreateToken({ opened, onClose }: { opened: boolean; onClose: () => void
     },
   });
   const close = () => {
+    // Fresh figures (e.g. "last used" once the new token was tried out while the dialog was open).
+    if (secret) qc.invalidateQueries({ queryKey: ['tokens'] });
     setSecret(null);
     setName('');
+    setDays(90);
     create.reset();
     onClose();
   };
