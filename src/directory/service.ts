@@ -9,7 +9,7 @@ import type { Stores, UnitOfWork } from '../stores.js';
 import { MAID_EXISTS_MESSAGE, validateManagedAppleId } from './maid.js';
 import { XLSX_MAX_ROWS } from '../bulk/writers.js';
 import type { AuthType, User, UserListQuery, UserStatus, UserSummary, Warning } from './model.js';
-import type { UserChanges, UserRecord } from './store.js';
+import { toPublicUser, type UserChanges, type UserRecord } from './store.js';
 
 export interface NewUserInput {
   username: string;
@@ -55,7 +55,6 @@ async function maidFromEmail(s: Stores, account: Account, email: string, selfId:
   return { maid: verdict.value };
 }
 
-const publicUser = ({ passwordHash: _p, importJobId: _j, importRow: _r, ...u }: UserRecord): User => u;
 
 export function createDirectoryService(deps: { uow: UnitOfWork; clock: Clock; random: Random }) {
   const { uow, clock, random } = deps;
@@ -112,7 +111,7 @@ export function createDirectoryService(deps: { uow: UnitOfWork; clock: Clock; ra
         }
         if (result === 'username_taken') throw usernameExists(user.username, user.domain);
         if (result === 'maid_taken') throw maidExists();
-        const created = publicUser(user);
+        const created = toPublicUser(user);
         await audit(s, actor, { action: 'user.create', objectType: 'user', objectId: user.id, after: created });
         return warnings.length ? { ...created, warnings } : created;
       });
@@ -149,10 +148,10 @@ export function createDirectoryService(deps: { uow: UnitOfWork; clock: Clock; ra
           action: 'user.update',
           objectType: 'user',
           objectId: id,
-          before: publicUser(before),
-          after: passwordHash !== undefined ? { ...publicUser(after), password: passwordHash ? 'set' : 'cleared' } : publicUser(after),
+          before: toPublicUser(before),
+          after: passwordHash !== undefined ? { ...toPublicUser(after), password: passwordHash ? 'set' : 'cleared' } : toPublicUser(after),
         });
-        return warnings.length ? { ...publicUser(after), warnings } : publicUser(after);
+        return warnings.length ? { ...toPublicUser(after), warnings } : toPublicUser(after);
       });
     },
 
@@ -163,7 +162,7 @@ export function createDirectoryService(deps: { uow: UnitOfWork; clock: Clock; ra
         const before = await s.users.get(id);
         if (!before) throw AppError.notFound('The user');
         await s.users.delete(id);
-        await audit(s, actor, { action: 'user.delete', objectType: 'user', objectId: id, before: publicUser(before) });
+        await audit(s, actor, { action: 'user.delete', objectType: 'user', objectId: id, before: toPublicUser(before) });
       });
     },
 
@@ -171,7 +170,7 @@ export function createDirectoryService(deps: { uow: UnitOfWork; clock: Clock; ra
       authorize(actor, 'users.read');
       const user = await uow.inAccount(actor.accountId, (s) => s.users.get(id));
       if (!user) throw AppError.notFound('The user');
-      return publicUser(user);
+      return toPublicUser(user);
     },
 
     async list(actor: Actor, query: UserListQuery, page: PageRequest): Promise<Page<User>> {

@@ -6,7 +6,7 @@ import { cappedCount, toPage, TOTAL_CAP } from '../db/query.js';
 import { LIMIT_DEFAULT, decodeCursor, encodeCursor, type Page, type PageRequest } from '../core/paging.js';
 import { normaliseKey } from '../core/names.js';
 import { nameWords, searchTerms, type User, type UserListQuery, type UserSort } from './model.js';
-import type { ImportMark, UserChanges, UserRecord, UserStore } from './store.js';
+import { toPublicUser, type ImportMark, type UserChanges, type UserRecord, type UserStore } from './store.js';
 
 /** The highest code point: `key < prefix + MAX` bounds a prefix range in binary order. */
 const MAX_CHAR = '\u{10FFFF}';
@@ -32,7 +32,21 @@ function toUser(r: UserRow): UserRecord {
   };
 }
 
-const publicUser = ({ passwordHash: _p, importJobId: _j, importRow: _r, ...u }: UserRecord): User => u;
+/** The columns a change writes, its normalised keys included. */
+function changesToRow(c: UserChanges): Partial<UserRow> {
+  const set: Partial<UserRow> = {};
+  if (c.username !== undefined) Object.assign(set, { username: c.username, username_key: normaliseKey(c.username) });
+  if (c.domain !== undefined) Object.assign(set, { domain: c.domain, domain_key: normaliseKey(c.domain) });
+  if (c.email !== undefined) Object.assign(set, { email: c.email, email_key: normaliseKey(c.email) });
+  if (c.fullName !== undefined) Object.assign(set, { full_name: c.fullName, full_name_key: normaliseKey(c.fullName) });
+  if (c.phone !== undefined) set.phone = c.phone;
+  if (c.groups !== undefined) set.groups_json = JSON.stringify(c.groups);
+  if (c.authType !== undefined) set.auth_type = c.authType;
+  if (c.status !== undefined) set.status = c.status;
+  if (c.passwordHash !== undefined) set.password_hash = c.passwordHash;
+  if (c.managedAppleId !== undefined) Object.assign(set, { maid: c.managedAppleId, maid_key: c.managedAppleId ? normaliseKey(c.managedAppleId) : null });
+  return set;
+}
 
 /** What a list returns: the public fields (no password hash, no search keys). */
 const LIST_COLUMNS = [
@@ -193,7 +207,7 @@ export function userStore(tx: Tx, accountId: string, caps: Caps): UserStore {
     const ids = keys.slice(0, limit).map((k) => k.id);
     const rows = ids.length ? ((await tx.selectFrom('users').select([...LIST_COLUMNS]).where('account_id', '=', accountId).where('id', 'in', ids).execute()) as UserRow[]) : [];
     const byId = new Map(rows.map((r) => [r.id, r]));
-    const items = ids.map((id) => byId.get(id)).filter((r): r is UserRow => !!r).map((r) => publicUser(toUser(r)));
+    const items = ids.map((id) => byId.get(id)).filter((r): r is UserRow => !!r).map((r) => toPublicUser(toUser(r)));
     const last = keys[limit - 1];
     const counted = page.skipTotal
       ? { total: 0, totalCapped: false }
@@ -276,21 +290,8 @@ export function userStore(tx: Tx, accountId: string, caps: Caps): UserStore {
         const other = await byMaid(c.managedAppleId);
         if (other && other.id !== id) return 'maid_taken';
       }
-      const set: Partial<UserRow> = { updated_at: at };
+      const set: Partial<UserRow> = { ...changesToRow(c), updated_at: at };
       if (mark) Object.assign(set, { import_job_id: mark.jobId, import_row: mark.row });
-      if (c.username !== undefined) Object.assign(set, { username: c.username, username_key: normaliseKey(c.username) });
-      if (c.domain !== undefined) Object.assign(set, { domain: c.domain, domain_key: normaliseKey(c.domain) });
-      if (c.email !== undefined) Object.assign(set, { email: c.email, email_key: normaliseKey(c.email) });
-      if (c.fullName !== undefined) Object.assign(set, { full_name: c.fullName, full_name_key: normaliseKey(c.fullName) });
-      if (c.phone !== undefined) set.phone = c.phone;
-      if (c.groups !== undefined) set.groups_json = JSON.stringify(c.groups);
-      if (c.authType !== undefined) set.auth_type = c.authType;
-      if (c.status !== undefined) set.status = c.status;
-      if (c.passwordHash !== undefined) set.password_hash = c.passwordHash;
-      if (c.managedAppleId !== undefined) {
-        set.maid = c.managedAppleId;
-        set.maid_key = c.managedAppleId ? normaliseKey(c.managedAppleId) : null;
-      }
       try {
         await tx.updateTable('users').set(set).where('account_id', '=', accountId).where('id', '=', id).execute();
       } catch (e) {
@@ -373,16 +374,7 @@ export function userStore(tx: Tx, accountId: string, caps: Caps): UserStore {
       const oldWords: { id: string; fullName: string; uk: string; dk: string }[] = [];
       const newWords: { id: string; fullName: string; username: string; domain: string }[] = [];
       for (const { before, changes: c, mark } of changed) {
-        const set: Partial<UserRow> = { updated_at: at, import_job_id: mark.jobId, import_row: mark.row };
-        if (c.username !== undefined) Object.assign(set, { username: c.username, username_key: normaliseKey(c.username) });
-        if (c.domain !== undefined) Object.assign(set, { domain: c.domain, domain_key: normaliseKey(c.domain) });
-        if (c.email !== undefined) Object.assign(set, { email: c.email, email_key: normaliseKey(c.email) });
-        if (c.fullName !== undefined) Object.assign(set, { full_name: c.fullName, full_name_key: normaliseKey(c.fullName) });
-        if (c.phone !== undefined) set.phone = c.phone;
-        if (c.groups !== undefined) set.groups_json = JSON.stringify(c.groups);
-        if (c.authType !== undefined) set.auth_type = c.authType;
-        if (c.status !== undefined) set.status = c.status;
-        if (c.managedAppleId !== undefined) Object.assign(set, { maid: c.managedAppleId, maid_key: c.managedAppleId ? normaliseKey(c.managedAppleId) : null });
+        const set: Partial<UserRow> = { ...changesToRow(c), updated_at: at, import_job_id: mark.jobId, import_row: mark.row };
         try {
           await tx.updateTable('users').set(set).where('account_id', '=', accountId).where('id', '=', before.id).execute();
         } catch (e) {
@@ -434,7 +426,7 @@ export function userStore(tx: Tx, accountId: string, caps: Caps): UserStore {
       }
       const rows = await q.limit(limit + 1).execute();
       const counted = page.skipTotal ? { total: 0, totalCapped: false } : await cappedCount(tx, filtered(query).select('id').limit(TOTAL_CAP + 1));
-      return toPage(rows as UserRow[], limit, (r) => columns.map((c) => r[c] as string | number | null), (r) => publicUser(toUser(r)), counted);
+      return toPage(rows as UserRow[], limit, (r) => columns.map((c) => r[c] as string | number | null), (r) => toPublicUser(toUser(r)), counted);
     },
     async countUpTo(query, upTo) {
       const row = await tx

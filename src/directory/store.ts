@@ -9,6 +9,9 @@ export interface UserRecord extends User {
   importRow?: number | null;
 }
 
+/** The public shape of a user: no password hash, no import marker. */
+export const toPublicUser = ({ passwordHash: _p, importJobId: _j, importRow: _r, ...u }: UserRecord): User => u;
+
 /** Marks a write as made by an import row (for finding in-file duplicates). */
 export interface ImportMark {
   jobId: string;
