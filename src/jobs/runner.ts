@@ -1,4 +1,5 @@
 import type { Clock, Random } from '../core/clock.js';
+import { createPoller } from '../core/poller.js';
 import { auditEvent } from '../audit/record.js';
 import type { Stores, UnitOfWork } from '../stores.js';
 import type { Actor } from '../accounts/roles.js';
@@ -42,11 +43,6 @@ export function createJobRunner(
 ) {
   const pollMs = opts.pollMs ?? 1000;
   const staleMs = opts.staleMs ?? 60_000;
-  let timer: NodeJS.Timeout | null = null;
-  let running: Promise<unknown> | null = null;
-  let stopped = true;
-  let again = false;
-
   /** Claims and runs one job. True when there was one. */
   async function runOnce(): Promise<boolean> {
     const now = deps.clock.now();
@@ -87,45 +83,21 @@ export function createJobRunner(
     }
   }
 
-  async function loop(): Promise<void> {
-    do {
-      again = false;
-      try {
-        while (!stopped && (await runOnce()));
-      } catch (e) {
-        if (!(e instanceof RunnerStopped)) console.error('job runner:', e);
-      }
-    } while (again && !stopped);
-  }
-
-  const tick = () => {
-    if (stopped) return;
-    if (running) {
-      again = true;
-      return;
-    }
-    running = loop().finally(() => {
-      running = null;
-    });
-  };
+  const poller = createPoller(runOnce, {
+    pollMs,
+    onError: (e) => {
+      if (!(e instanceof RunnerStopped)) console.error('job runner:', e);
+    },
+  });
 
   return {
     runOnce,
     /** Polls for work until stopped. */
-    start() {
-      stopped = false;
-      timer = setInterval(tick, pollMs);
-      tick();
-    },
+    start: poller.start,
     /** Looks for work now (after a job is queued). */
-    kick: tick,
+    kick: poller.kick,
     /** Stops polling and waits for the job in hand to end or stop. */
-    async stop() {
-      stopped = true;
-      if (timer) clearInterval(timer);
-      timer = null;
-      await running;
-    },
+    stop: poller.stop,
   };
 }
 

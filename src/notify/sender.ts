@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import nodemailer from 'nodemailer';
 import type { Clock } from '../core/clock.js';
+import { createPoller } from '../core/poller.js';
 import type { UnitOfWork } from '../stores.js';
 import { IMPORT_SUMMARY, renderImportSummary, type Email, type ImportSummaryInputs } from './import-summary.js';
 import { unseal } from './seal.js';
@@ -43,9 +44,6 @@ export function retryAt(now: Date, attempts: number): string | null {
 
 /** Claims due messages from the outbox, renders and sends them, retrying failures with backoff. */
 export function createOutboxSender(deps: { uow: UnitOfWork; clock: Clock; secretKey: Buffer; transport: MailTransport; from: string; publicUrl: string }, opts: { pollMs?: number } = {}) {
-  let timer: NodeJS.Timeout | null = null;
-  let busy: Promise<unknown> | null = null;
-  let stopped = false;
 
   async function render(m: { accountId: string; kind: string; sealed: string }): Promise<Email> {
     if (m.kind !== IMPORT_SUMMARY) throw new Error(`unknown message kind ${m.kind}`);
@@ -88,32 +86,9 @@ export function createOutboxSender(deps: { uow: UnitOfWork; clock: Clock; secret
     return due.length;
   }
 
-  const tick = () => {
-    if (busy || stopped) return;
-    busy = (async () => {
-      while ((await runOnce()) > 0);
-    })()
-      .catch((e) => console.error('outbox:', e))
-      .finally(() => {
-        busy = null;
-      });
-  };
+  const poller = createPoller(async () => (await runOnce()) > 0, { pollMs: opts.pollMs ?? 2000, onError: (e) => console.error('outbox:', e) });
 
-  return {
-    runOnce,
-    start() {
-      stopped = false;
-      timer = setInterval(tick, opts.pollMs ?? 2000);
-      tick();
-    },
-    kick: tick,
-    async stop() {
-      stopped = true;
-      if (timer) clearInterval(timer);
-      timer = null;
-      await busy;
-    },
-  };
+  return { runOnce, start: poller.start, kick: poller.kick, stop: poller.stop };
 }
 
 export type OutboxSender = ReturnType<typeof createOutboxSender>;
