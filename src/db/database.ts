@@ -64,6 +64,34 @@ export function sqliteFile(dataDir: string): string {
   return path.join(dataDir, 'pippin.sqlite');
 }
 
+const STATEMENT_CACHE = 256;
+
+/**
+ * Keeps the most recently used prepared statements by their SQL text: Kysely prepares on every
+ * execution, and preparing costs as much as running for the short statements a batch repeats.
+ * A statement still being iterated (a streamed read) is never handed out twice.
+ */
+function withStatementCache(db: SQLite.Database) {
+  const cache = new Map<string, SQLite.Statement>();
+  return {
+    close: () => db.close(),
+    prepare(text: string) {
+      const hit = cache.get(text);
+      if (hit && !hit.busy) {
+        cache.delete(text);
+        cache.set(text, hit);
+        return hit;
+      }
+      const stmt = db.prepare(text);
+      if (!hit) {
+        cache.set(text, stmt);
+        if (cache.size > STATEMENT_CACHE) cache.delete(cache.keys().next().value!);
+      }
+      return stmt;
+    },
+  };
+}
+
 export function openSqlite(file: string): Database {
   if (file !== ':memory:') fs.mkdirSync(path.dirname(file), { recursive: true });
   const kysely = new Kysely<Schema>({
@@ -79,7 +107,7 @@ export function openSqlite(file: string): Database {
         db.pragma('temp_store = memory');
         // Checkpoint the WAL every ~32 MB rather than 4 MB: hot index pages are copied back far less often.
         db.pragma('wal_autocheckpoint = 8000');
-        return db;
+        return withStatementCache(db);
       },
     }),
   });

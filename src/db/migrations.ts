@@ -296,6 +296,37 @@ function migrations(caps: Caps): Record<string, Migration> {
         await db.schema.createIndex('outbox_due').on('outbox').columns(['status', 'next_attempt_at']).execute();
       },
     },
+    '0005_leading_name_word': {
+      async up(db: Kysely<any>) {
+        // A name's leading word is now found through the full-name index (a prefix of it is a
+        // prefix of the whole name), so its name-word row goes. The split below is the one the
+        // directory used when these rows were written.
+        let after: string | null = null;
+        for (;;) {
+          const users = await db
+            .selectFrom('users')
+            .select(['id', 'account_id', 'full_name_key', 'username_key', 'domain_key'])
+            .$if(after !== null, (q) => q.where('id', '>', after))
+            .orderBy('id')
+            .limit(1000)
+            .execute();
+          if (!users.length) break;
+          for (const u of users) {
+            const lead = (u.full_name_key as string).split(/[\s,.;:()"/\\_-]+/u).find((w) => w.length > 0);
+            if (!lead || !(u.full_name_key as string).startsWith(lead)) continue;
+            await db
+              .deleteFrom('user_name_words')
+              .where('account_id', '=', u.account_id)
+              .where('word', '=', lead)
+              .where('username_key', '=', u.username_key)
+              .where('domain_key', '=', u.domain_key)
+              .where('user_id', '=', u.id)
+              .execute();
+          }
+          after = users[users.length - 1]!.id as string;
+        }
+      },
+    },
   };
 }
 
@@ -307,9 +338,9 @@ class InlineProvider implements MigrationProvider {
 }
 
 /** Applies every pending migration; on PostgreSQL also (re)applies the app role, grants and row-level security. */
-export async function migrate(db: Kysely<any>, caps: Caps, opts: { appLoginUser?: string } = {}): Promise<string[]> {
+export async function migrate(db: Kysely<any>, caps: Caps, opts: { appLoginUser?: string; to?: string } = {}): Promise<string[]> {
   const migrator = new Migrator({ db, provider: new InlineProvider(migrations(caps)) });
-  const { error, results } = await migrator.migrateToLatest();
+  const { error, results } = opts.to ? await migrator.migrateTo(opts.to) : await migrator.migrateToLatest();
   if (error) throw error;
   if (caps.rowLevelSecurity) await secureForPostgres(db, opts.appLoginUser);
   return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);

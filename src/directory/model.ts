@@ -63,6 +63,16 @@ export function nameWords(fullName: string): string[] {
   return [...new Set(normaliseKey(fullName).split(/[\s,.;:()"/\\_-]+/u).filter((w) => w.length > 0))];
 }
 
+/**
+ * The words kept as name-word rows: every word but a leading one, because a prefix of the leading
+ * word is a prefix of the whole name, which the full-name index already answers. (Half the rows for
+ * two-word names, and the rows, not the parsing, set what an import costs.)
+ */
+export function indexedNameWords(fullName: string): string[] {
+  const words = nameWords(fullName);
+  return words.length && normaliseKey(fullName).startsWith(words[0]!) ? words.slice(1) : words;
+}
+
 /** The search terms of a query string: normalised words. */
 export function searchTerms(q: string | undefined): string[] {
   if (!q) return [];

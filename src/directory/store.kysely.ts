@@ -3,10 +3,14 @@ import type { Tx } from '../db/database.js';
 import type { Caps } from '../db/caps.js';
 import type { Schema, UserRow } from '../db/schema.js';
 import { cappedCount, toPage, TOTAL_CAP } from '../db/query.js';
+import { deleteRow, insertRows, updateRow } from '../db/batch.js';
 import { LIMIT_DEFAULT, decodeCursor, encodeCursor, type Page, type PageRequest } from '../core/paging.js';
 import { normaliseKey } from '../core/names.js';
-import { nameWords, searchTerms, type User, type UserListQuery, type UserSort } from './model.js';
+import { indexedNameWords, searchTerms, type User, type UserListQuery, type UserSort } from './model.js';
 import { toPublicUser, type ImportMark, type UserChanges, type UserRecord, type UserStore } from './store.js';
+
+/** A name word's key, in column order. */
+const WORD_KEY = ['account_id', 'word', 'username_key', 'domain_key', 'user_id'] as const;
 
 /** The highest code point: `key < prefix + MAX` bounds a prefix range in binary order. */
 const MAX_CHAR = '\u{10FFFF}';
@@ -134,40 +138,28 @@ export function userStore(tx: Tx, accountId: string, caps: Caps): UserStore {
     import_job_id: mark?.jobId ?? null,
     import_row: mark?.row ?? null,
   });
-  /** Rows per multi-row INSERT, within the engine's bind-parameter limit. */
-  const perStatement = (columns: number) => Math.max(1, Math.min(500, Math.floor(caps.maxBindParams / columns)));
 
   /** Removes a user's name words, found by the name and keys they were written with. */
   async function deleteNameWords(userId: string, fullName: string, usernameKey: string, domainKey: string): Promise<void> {
-    const words = nameWords(fullName);
-    if (!words.length) return;
-    await tx
-      .deleteFrom('user_name_words')
-      .where('account_id', '=', accountId)
-      .where('word', 'in', words)
-      .where('username_key', '=', usernameKey)
-      .where('domain_key', '=', domainKey)
-      .where('user_id', '=', userId)
-      .execute();
+    for (const word of indexedNameWords(fullName)) await deleteRow(tx, caps, 'user_name_words', WORD_KEY, [accountId, word, usernameKey, domainKey, userId]);
   }
+
+  /** Name-word rows (in WORD_KEY order) for users as they are now. */
+  const wordRows = (users: { id: string; fullName: string; username: string; domain: string }[]) =>
+    users.flatMap((u) => {
+      const uk = normaliseKey(u.username);
+      const dk = normaliseKey(u.domain);
+      return indexedNameWords(u.fullName).map((word) => [accountId, word, uk, dk, u.id]);
+    });
 
   async function writeNameWords(userId: string, fullName: string, username: string, domain: string): Promise<void> {
-    const words = nameWords(fullName);
-    if (words.length) {
-      const username_key = normaliseKey(username);
-      const domain_key = normaliseKey(domain);
-      await tx
-        .insertInto('user_name_words')
-        .values(words.map((word) => ({ account_id: accountId, word, username_key, domain_key, user_id: userId })))
-        .onConflict((oc) => oc.doNothing())
-        .execute();
-    }
+    await insertRows(tx, caps, 'user_name_words', WORD_KEY, wordRows([{ id: userId, fullName, username, domain }]), { skipConflicts: true });
   }
 
-  /** Users matching one search term, with their username sort key, from index ranges alone. */
+  /** Users matching one search term, with their username sort key, from index ranges (a leading-word match reads the user row for its key). */
   function termMatches(term: string) {
     const hi = term + MAX_CHAR;
-    const byKey = (col: 'username_key' | 'email_key' | 'maid_key') =>
+    const byKey = (col: 'username_key' | 'email_key' | 'maid_key' | 'full_name_key') =>
       tx
         .selectFrom('users')
         .select(['id', 'username_key', 'domain_key'])
@@ -177,6 +169,7 @@ export function userStore(tx: Tx, accountId: string, caps: Caps): UserStore {
     return byKey('username_key')
       .union(byKey('email_key'))
       .union(byKey('maid_key'))
+      .union(byKey('full_name_key'))
       .union(
         tx
           .selectFrom('user_name_words')
@@ -226,6 +219,7 @@ export function userStore(tx: Tx, accountId: string, caps: Caps): UserStore {
           eb.and([eb('username_key', '>=', term), eb('username_key', '<', hi)]),
           eb.and([eb('email_key', '>=', term), eb('email_key', '<', hi)]),
           eb.and([eb('maid_key', '>=', term), eb('maid_key', '<', hi)]),
+          eb.and([eb('full_name_key', '>=', term), eb('full_name_key', '<', hi)]),
           eb(
             'id',
             'in',
@@ -331,52 +325,29 @@ export function userStore(tx: Tx, accountId: string, caps: Caps): UserStore {
       return out;
     },
     async insertMany(users, marks) {
-      const inserted = new Set<string>();
-      if (!users.length) return inserted;
+      if (!users.length) return new Set<string>();
       const rows = users.map((u, i) => toRow(u, marks[i]));
-      const step = perStatement(Object.keys(rows[0]!).length);
-      for (let i = 0; i < rows.length; i += step) {
-        const res = await tx.insertInto('users').values(rows.slice(i, i + step)).onConflict((oc) => oc.doNothing()).returning('id').execute();
-        for (const r of res) inserted.add(r.id);
-      }
+      const columns = Object.keys(rows[0]!) as (keyof UserRow)[];
+      const ids = await insertRows(tx, caps, 'users', columns, rows.map((r) => columns.map((c) => r[c] ?? null)), { skipConflicts: true, returning: 'id' });
+      const inserted = new Set(ids as string[]);
       const written = users.filter((u) => inserted.has(u.id));
-      const words = written.flatMap((u) => {
-        const username_key = normaliseKey(u.username);
-        const domain_key = normaliseKey(u.domain);
-        return nameWords(u.fullName).map((word) => ({ account_id: accountId, word, username_key, domain_key, user_id: u.id }));
-      });
-      const wstep = perStatement(5);
-      for (let i = 0; i < words.length; i += wstep) {
-        await tx.insertInto('user_name_words').values(words.slice(i, i + wstep)).onConflict((oc) => oc.doNothing()).execute();
-      }
+      await insertRows(tx, caps, 'user_name_words', WORD_KEY, wordRows(written), { skipConflicts: true });
       await bumpStats(written.length, written.filter((u) => u.managedAppleId).length);
       return inserted;
     },
     async updateMany(items, at) {
       const refused = new Set<string>();
-      const unchanged = items.filter((i) => Object.keys(i.changes).length === 0);
-      const changed = items.filter((i) => Object.keys(i.changes).length > 0);
-      // Only the import marker for unchanged users: one statement per 300 users.
-      for (let k = 0; k < unchanged.length; k += 300) {
-        const part = unchanged.slice(k, k + 300);
-        const jobId = part[0]!.mark.jobId;
-        await tx
-          .updateTable('users')
-          .set({
-            import_job_id: jobId,
-            import_row: sql<number>`case id ${sql.join(part.map((i) => sql`when ${i.before.id} then cast(${i.mark.row} as integer)`), sql` `)} end`,
-          })
-          .where('account_id', '=', accountId)
-          .where('id', 'in', part.map((i) => i.before.id))
-          .execute();
-      }
       let linked = 0;
       const oldWords: { id: string; fullName: string; uk: string; dk: string }[] = [];
       const newWords: { id: string; fullName: string; username: string; domain: string }[] = [];
-      for (const { before, changes: c, mark } of changed) {
-        const set: Partial<UserRow> = { ...changesToRow(c), updated_at: at, import_job_id: mark.jobId, import_row: mark.row };
+      for (const { before, changes: c, mark } of items) {
+        // An unchanged user gets only the import marker (which finds later duplicates in the file).
+        const set: Partial<UserRow> = Object.keys(c).length
+          ? { ...changesToRow(c), updated_at: at, import_job_id: mark.jobId, import_row: mark.row }
+          : { import_job_id: mark.jobId, import_row: mark.row };
+        const columns = Object.keys(set) as (keyof UserRow)[];
         try {
-          await tx.updateTable('users').set(set).where('account_id', '=', accountId).where('id', '=', before.id).execute();
+          await updateRow(tx, caps, 'users', columns, ['account_id', 'id'], [...columns.map((k) => set[k] ?? null), accountId, before.id]);
         } catch (e) {
           if (!caps.isUniqueViolation(e)) throw e;
           refused.add(before.id); // on PostgreSQL the transaction is now aborted: the caller fails the batch
@@ -390,11 +361,7 @@ export function userStore(tx: Tx, accountId: string, caps: Caps): UserStore {
         }
       }
       for (const w of oldWords) await deleteNameWords(w.id, w.fullName, w.uk, w.dk);
-      const rows = newWords.flatMap((w) => nameWords(w.fullName).map((word) => ({ account_id: accountId, word, username_key: normaliseKey(w.username), domain_key: normaliseKey(w.domain), user_id: w.id })));
-      const step = perStatement(5);
-      for (let k = 0; k < rows.length; k += step) {
-        await tx.insertInto('user_name_words').values(rows.slice(k, k + step)).onConflict((oc) => oc.doNothing()).execute();
-      }
+      await insertRows(tx, caps, 'user_name_words', WORD_KEY, wordRows(newWords), { skipConflicts: true });
       await bumpStats(0, linked);
       return refused;
     },

@@ -233,6 +233,10 @@ describe.each(ENGINES)('Users ▸ Directory on %s', (engine) => {
       expect(await names('SMI')).toEqual(['Adam', 'adam2', 'dora'].sort());
       expect(await names('smith')).toEqual(['Adam', 'adam2', 'dora'].sort());
       expect(await names('jones')).toEqual(['dora']);
+      // A name's leading word is found through the full-name index, the others through name words.
+      expect(await names('BEATR')).toEqual(['bea']);
+      expect(await names('beatrix smet')).toEqual(['bea']);
+      expect(await names('de')).toEqual(['bea']);
       expect(await names('émile')).toEqual(['Émile']);
       expect(await names('ZOLA')).toEqual(['Émile']);
       expect(await names('as2@')).toEqual(['adam2']);

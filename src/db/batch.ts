@@ -1,0 +1,87 @@
+/**
+ * Hand-written SQL for the batch paths that run a million times in an import. Kysely would build
+ * and compile the same text again for every row; here the text depends only on the table, the
+ * columns and the row count, so it is built once, and the engine keeps one prepared statement for
+ * it (SQLite through the statement cache in `openSqlite`; PostgreSQL parses it per execution).
+ */
+import { CompiledQuery } from 'kysely';
+import type { Caps } from './caps.js';
+import type { Tx } from './database.js';
+
+const texts = new Map<string, string>();
+
+function placeholders(caps: Caps, from: number, count: number): string {
+  const out: string[] = [];
+  for (let i = 0; i < count; i++) out.push(caps.engine === 'postgres' ? `$${from + i}` : '?');
+  return out.join(', ');
+}
+
+function cached(caps: Caps, key: string, build: () => string): string {
+  const k = `${caps.engine}|${key}`;
+  let text = texts.get(k);
+  if (text === undefined) {
+    text = build();
+    texts.set(k, text);
+  }
+  return text;
+}
+
+const ident = (name: string) => {
+  if (!/^[a-z_][a-z0-9_]*$/.test(name)) throw new Error(`not a plain identifier: ${name}`);
+  return `"${name}"`;
+};
+
+export interface InsertOptions {
+  /** Skip rows that would break a unique index (`on conflict do nothing`). */
+  skipConflicts?: boolean;
+  /** A column to return from the rows actually inserted. */
+  returning?: string;
+}
+
+/**
+ * Inserts rows (each an array in `columns` order) with multi-row INSERTs sized within the engine's
+ * bind-parameter limit; returns the `returning` column of the rows written.
+ */
+export async function insertRows(tx: Tx, caps: Caps, table: string, columns: readonly string[], rows: readonly unknown[][], opts: InsertOptions = {}): Promise<unknown[]> {
+  const returned: unknown[] = [];
+  const step = Math.max(1, Math.min(500, Math.floor(caps.maxBindParams / columns.length)));
+  for (let i = 0; i < rows.length; i += step) {
+    const part = rows.slice(i, i + step);
+    const text = cached(caps, `insert|${table}|${columns.join(',')}|${part.length}|${opts.skipConflicts ? 1 : 0}|${opts.returning ?? ''}`, () => {
+      const values = part.map((_, r) => `(${placeholders(caps, r * columns.length + 1, columns.length)})`).join(', ');
+      return (
+        `insert into ${ident(table)} (${columns.map(ident).join(', ')}) values ${values}` +
+        (opts.skipConflicts ? ' on conflict do nothing' : '') +
+        (opts.returning ? ` returning ${ident(opts.returning)}` : '')
+      );
+    });
+    const res = await tx.executeQuery<Record<string, unknown>>(CompiledQuery.raw(text, part.flat()));
+    if (opts.returning) for (const r of res.rows) returned.push(r[opts.returning]);
+  }
+  return returned;
+}
+
+/**
+ * `update table set <set columns> where <key columns>` for one row: `values` holds the set values
+ * then the key values. Returns the number of rows changed.
+ */
+export async function updateRow(tx: Tx, caps: Caps, table: string, set: readonly string[], where: readonly string[], values: readonly unknown[]): Promise<number> {
+  const text = cached(caps, `update|${table}|${set.join(',')}|${where.join(',')}`, () => {
+    let n = 1;
+    const assign = set.map((c) => `${ident(c)} = ${placeholders(caps, n++, 1)}`).join(', ');
+    const match = where.map((c) => `${ident(c)} = ${placeholders(caps, n++, 1)}`).join(' and ');
+    return `update ${ident(table)} set ${assign} where ${match}`;
+  });
+  const res = await tx.executeQuery(CompiledQuery.raw(text, [...values]));
+  return Number(res.numAffectedRows ?? 0);
+}
+
+/** `delete from table where <key columns>` for one row's key. */
+export async function deleteRow(tx: Tx, caps: Caps, table: string, where: readonly string[], values: readonly unknown[]): Promise<number> {
+  const text = cached(caps, `delete|${table}|${where.join(',')}`, () => {
+    const match = where.map((c, i) => `${ident(c)} = ${placeholders(caps, i + 1, 1)}`).join(' and ');
+    return `delete from ${ident(table)} where ${match}`;
+  });
+  const res = await tx.executeQuery(CompiledQuery.raw(text, [...values]));
+  return Number(res.numAffectedRows ?? 0);
+}
