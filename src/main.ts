@@ -1,126 +1,26 @@
 /**
- * The composition root: config → database → stores → services → http. The only file that knows
- * the concrete implementations.
+ * The composition root: config → database → services (services.ts binds the stores) → http, and
+ * the job worker thread beside them.
  */
-import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { randomBytes } from 'node:crypto';
+import { Worker } from 'node:worker_threads';
 import type { FastifyInstance } from 'fastify';
 import type { Config } from './config.js';
-import { systemClock, systemRandom, type Clock, type Random } from './core/clock.js';
+import type { Clock } from './core/clock.js';
 import type { Database } from './db/database.js';
 import { openDatabase } from './db/open.js';
-import { accountStore, adminStore, operatorLookup, sessionStore, signInLookup, tokenStore } from './accounts/store.kysely.js';
-import { auditStore } from './audit/store.kysely.js';
-import { userStore } from './directory/store.kysely.js';
-import { jobClaims, jobStore } from './jobs/store.kysely.js';
-import { outboxClaims, outboxStore } from './notify/store.kysely.js';
-import { createOutboxSender, fileTransport, smtpTransport } from './notify/sender.js';
-import { enqueueImportSummary } from './notify/import-summary.js';
-import { createDirectoryService } from './directory/service.js';
-import { createAccountService } from './accounts/service.js';
-import { createAuthService } from './accounts/auth.js';
-import { SignInThrottle } from './accounts/throttle.js';
-import { createAuditService } from './audit/service.js';
 import { buildApp } from './http/app.js';
-import { generatePassword } from './accounts/passwords.js';
-import type { UnitOfWork } from './stores.js';
-import os from 'node:os';
-import { Worker } from 'node:worker_threads';
-import { createFileStore } from './bulk/file-store.js';
-import { createJobRunner, type RunnerOptions } from './jobs/runner.js';
-import { createJobService } from './jobs/service.js';
-import { runUsersImport, type ImportLimits } from './directory/import.js';
+import type { RunnerOptions } from './jobs/runner.js';
+import { createServices, loadSecretKey, type Services } from './services.js';
 
-export const ROOT_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+export * from './services.js';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+/** True when this is the compiled server (dist/server), false when tsx runs the sources. */
+const COMPILED = import.meta.url.endsWith('.js');
+export const ROOT_DIR = path.resolve(HERE, COMPILED ? '../..' : '..');
 export const CONSOLE_DIR = path.join(ROOT_DIR, 'dist', 'console');
-
-/** Binds every feature's Kysely store to one transaction. */
-export function kyselyUnitOfWork(db: Database): UnitOfWork {
-  return {
-    inAccount: (accountId, fn) =>
-      db.forAccount(accountId, (tx) =>
-        fn({
-          account: accountStore(tx, accountId),
-          admins: adminStore(tx, accountId),
-          sessions: sessionStore(tx, accountId),
-          tokens: tokenStore(tx, accountId),
-          audit: auditStore(tx, accountId),
-          users: userStore(tx, accountId, db.caps),
-          jobs: jobStore(tx, accountId),
-          outbox: outboxStore(tx, accountId),
-        }),
-      ),
-    system: (systemPath, fn) =>
-      db.system(systemPath, (tx) => fn({ signIn: signInLookup(tx), operator: operatorLookup(tx), jobClaims: jobClaims(tx, db.caps), outboxClaims: outboxClaims(tx, db.caps) })),
-  };
-}
-
-export interface ServiceOptions {
-  clock?: Clock;
-  random?: Random;
-  dataDir?: string;
-  secretKey?: Buffer;
-  mail?: { smtpUrl?: string; from: string; publicUrl: string };
-  limits?: ImportLimits;
-  runner?: Partial<RunnerOptions>;
-}
-
-export function createServices(db: Database, opts: ServiceOptions = {}) {
-  const clock = opts.clock ?? systemClock;
-  const random = opts.random ?? systemRandom;
-  const uow = kyselyUnitOfWork(db);
-  const dataDir = opts.dataDir ?? path.resolve('data');
-  const limits = opts.limits ?? { maxBytes: 512 * 1024 * 1024, maxRows: 2_000_000, xlsxMaxRows: 200_000, xlsxMaxInflatedBytes: 200 * 1024 * 1024 };
-  const files = createFileStore(db, dataDir, db.caps.rowLevelSecurity ? 'database' : 'disk');
-  const secretKey = opts.secretKey ?? Buffer.alloc(32);
-  const mail = opts.mail ?? { from: 'Pippin <pippin@localhost>', publicUrl: 'http://localhost:8080' };
-  const outbox = createOutboxSender({
-    uow,
-    clock,
-    secretKey,
-    transport: mail.smtpUrl ? smtpTransport(mail.smtpUrl) : fileTransport(path.join(dataDir, 'outbox')),
-    from: mail.from,
-    publicUrl: mail.publicUrl,
-  });
-  const runner = createJobRunner(
-    {
-      uow,
-      clock,
-      random,
-      handlers: {
-        users_import: async (work, hooks) =>
-          runUsersImport({ uow, clock, random, limits, filePath: await files.localPath(work.accountId, work.fileId!), work, afterBatch: hooks.afterBatch }),
-        enrollment_bulk_add: async () => ({ status: 'failed', error: { code: 'INTERNAL', message: 'Bulk Add is not available in this version', line: null } }),
-      },
-      onFinish: async (s, job) => {
-        await enqueueImportSummary(s, job, { secretKey, clock, random });
-        setImmediate(() => outbox.kick());
-      },
-    },
-    { node: `${os.hostname()}:${process.pid}`, ...opts.runner },
-  );
-  const services = {
-    /** Wakes whatever runs the jobs (this thread's runner, or the worker thread). */
-    wake: () => {
-      runner.kick();
-      outbox.kick();
-    },
-    uow,
-    files,
-    runner,
-    outbox,
-    jobs: createJobService({ uow, clock, random, files, kick: () => services.wake() }),
-    accounts: createAccountService({ uow, clock, random }),
-    auth: createAuthService({ uow, clock, random, throttle: new SignInThrottle(clock) }),
-    audit: createAuditService({ uow }),
-    directory: createDirectoryService({ uow, clock, random }),
-  };
-  return services;
-}
-
-export type Services = ReturnType<typeof createServices>;
 
 export interface Pippin {
   config: Readonly<Config>;
@@ -131,39 +31,16 @@ export interface Pippin {
   close(): Promise<void>;
 }
 
-/** The secret key: PIPPIN_SECRET_KEY, else a key file in the data directory created on first start. */
-export function loadSecretKey(config: Pick<Config, 'secretKey' | 'dataDir'>): Buffer {
-  if (config.secretKey) return config.secretKey;
-  const file = path.join(config.dataDir, 'secret.key');
-  fs.mkdirSync(config.dataDir, { recursive: true });
-  try {
-    fs.writeFileSync(file, randomBytes(32).toString('hex') + '\n', { flag: 'wx', mode: 0o600 });
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-  }
-  return Buffer.from(fs.readFileSync(file, 'utf8').trim(), 'hex');
-}
-
-/**
- * First start: when there is no account yet, create `Default` with its owner (PIPPIN_ADMIN_EMAIL,
- * PIPPIN_ADMIN_PASSWORD or a generated one). Returns the generated password when one was made.
- */
-export async function ensureFirstAccount(services: Services, config: Pick<Config, 'adminEmail' | 'adminPassword'>): Promise<{ created: boolean; email: string; generatedPassword?: string }> {
-  const existing = await services.uow.system('operator command', (s) => s.operator.listAccounts());
-  if (existing.length > 0) return { created: false, email: config.adminEmail };
-  const generated = config.adminPassword ? undefined : generatePassword();
-  await services.accounts.createAccount({ name: 'Default', ownerEmail: config.adminEmail, ownerPassword: config.adminPassword ?? generated! });
-  return { created: true, email: config.adminEmail, generatedPassword: generated };
-}
-
-/** Opens the database (migrating it), builds services and the HTTP app. Does not listen. */
 /**
  * Starts the job worker thread (imports and the outbox) with its own database connection. Resolves
  * once it is ready; `kick` wakes it when a job is queued.
  */
 export async function startJobWorker(config: Readonly<Config>, secretKey: Buffer, opts: { runner?: { pollMs?: number; staleMs?: number }; hangAfterBatch?: number } = {}) {
-  const worker = new Worker(new URL('./jobs/worker-entry.mjs', import.meta.url), {
+  // The compiled worker loads as it is; from the sources, an entry registers tsx in the thread first.
+  const worker = new Worker(new URL(COMPILED ? './jobs/worker.js' : './jobs/worker-entry.mjs', import.meta.url), {
     workerData: { config: { ...config, secretKey: undefined, secretKeyHex: secretKey.toString('hex') }, runner: opts.runner ?? {}, hangAfterBatch: opts.hangAfterBatch },
+    // A smaller young generation than V8's default: the worker's garbage is per batch and short-lived.
+    resourceLimits: { maxYoungGenerationSizeMb: 8 },
   });
   await new Promise<void>((resolve, reject) => {
     worker.once('error', reject);
@@ -182,6 +59,7 @@ export async function startJobWorker(config: Readonly<Config>, secretKey: Buffer
   };
 }
 
+/** Opens the database (migrating it), builds services and the HTTP app. Does not listen. */
 export async function createPippin(
   config: Readonly<Config>,
   opts: {

@@ -1,6 +1,5 @@
 import { PassThrough, Readable } from 'node:stream';
 import { stringify } from 'csv-stringify/sync';
-import ExcelJS from 'exceljs';
 import { escapeFormula } from './formula.js';
 
 /** The most data rows one XLSX sheet holds (Excel's 1,048,576 rows, less the header). */
@@ -47,6 +46,8 @@ export function xlsxStream(
   const out = new PassThrough();
   (async () => {
     try {
+      // exceljs is large: loaded when the first workbook is written, not with the server.
+      const { default: ExcelJS } = await import('exceljs');
       const wb = new ExcelJS.stream.xlsx.WorkbookWriter({ stream: out, useStyles: true, useSharedStrings: false });
       const ws = wb.addWorksheet(sheetName, { views: [{ state: 'frozen', ySplit: 1 }] });
       ws.columns = columns.map((c) => ({ header: escapeFormula(c.header), width: c.width ?? 20 }));

@@ -4,7 +4,7 @@
  * the chosen sheet, with every cell normalised to text.
  */
 import fs from 'node:fs';
-import ExcelJS from 'exceljs';
+import type ExcelJS from 'exceljs';
 import yauzl from 'yauzl';
 import { AppError } from '../errors.js';
 import type { FileRow } from './reader.js';
@@ -132,7 +132,9 @@ export function cellText(v: unknown): string {
 
 /** The rows of the chosen sheet, as text, with the row numbers Excel shows; the first non-empty row is the header. */
 export async function* readXlsxRows(file: string, sheet: string, maxRows: number): AsyncGenerator<FileRow & { header?: true }> {
-  const reader = new ExcelJS.stream.xlsx.WorkbookReader(file, { sharedStrings: 'cache', hyperlinks: 'ignore', styles: 'cache', worksheets: 'emit', entries: 'ignore' });
+  // exceljs is large: loaded when the first workbook is read, not with the server.
+  const { default: Excel } = await import('exceljs');
+  const reader = new Excel.stream.xlsx.WorkbookReader(file, { sharedStrings: 'cache', hyperlinks: 'ignore', styles: 'cache', worksheets: 'emit', entries: 'ignore' });
   let data = 0;
   let width = 0;
   // Stop by remembering why, then leaving the loops: closing exceljs' readers early may raise

@@ -44,10 +44,15 @@ export interface InsertOptions {
  */
 export async function insertRows(tx: Tx, caps: Caps, table: string, columns: readonly string[], rows: readonly unknown[][], opts: InsertOptions = {}): Promise<unknown[]> {
   const returned: unknown[] = [];
-  const step = Math.max(1, Math.min(500, Math.floor(caps.maxBindParams / columns.length)));
-  for (let i = 0; i < rows.length; i += step) {
-    const part = rows.slice(i, i + step);
-    const text = cached(caps, `insert|${table}|${columns.join(',')}|${part.length}|${opts.skipConflicts ? 1 : 0}|${opts.returning ?? ''}`, () => {
+  const step = Math.max(1, Math.min(512, 2 ** Math.floor(Math.log2(caps.maxBindParams / columns.length))));
+  for (let i = 0; i < rows.length; ) {
+    // Full statements of `step` rows, then the rest in powers of two: a table has at most ten
+    // statement shapes, so the prepared statements kept for it stay few (a 500-row INSERT is large).
+    let n = step;
+    while (n > rows.length - i) n >>= 1;
+    const part = rows.slice(i, i + n);
+    i += n;
+    const text = cached(caps, `insert|${table}|${columns.join(',')}|${n}|${opts.skipConflicts ? 1 : 0}|${opts.returning ?? ''}`, () => {
       const values = part.map((_, r) => `(${placeholders(caps, r * columns.length + 1, columns.length)})`).join(', ');
       return (
         `insert into ${ident(table)} (${columns.map(ident).join(', ')}) values ${values}` +

@@ -92,7 +92,13 @@ function withStatementCache(db: SQLite.Database) {
   };
 }
 
-export function openSqlite(file: string): Database {
+/**
+ * Opens the SQLite file. `cacheMb` is this connection's page cache: the job worker, which writes a
+ * million index entries, keeps a large one; the server, whose reads are index ranges of a page or
+ * two, a small one (the operating system's file cache is behind both).
+ */
+export function openSqlite(file: string, opts: { cacheMb?: number } = {}): Database {
+  const cacheKb = Math.round((opts.cacheMb ?? 64) * 1024);
   if (file !== ':memory:') fs.mkdirSync(path.dirname(file), { recursive: true });
   const kysely = new Kysely<Schema>({
     dialect: new SqliteDialect({
@@ -102,8 +108,7 @@ export function openSqlite(file: string): Database {
         db.pragma('synchronous = NORMAL');
         db.pragma('foreign_keys = ON');
         db.pragma('busy_timeout = 5000');
-        // A million-row directory with its indexes needs more than the 2 MB default page cache.
-        db.pragma('cache_size = -65536');
+        db.pragma(`cache_size = -${cacheKb}`);
         db.pragma('temp_store = memory');
         // Checkpoint the WAL every ~32 MB rather than 4 MB: hot index pages are copied back far less often.
         db.pragma('wal_autocheckpoint = 8000');

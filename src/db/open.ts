@@ -27,8 +27,11 @@ export async function migratePostgres(ownerUrl: string, appUrl: string): Promise
   }
 }
 
-/** Migrates, then opens the database Pippin works with. */
-export async function openDatabase(config: Pick<Config, 'databaseUrl' | 'databaseMigrationUrl' | 'dataDir'>): Promise<Database> {
+/** Page cache per SQLite connection: the server thread's and the job worker's. */
+export const SQLITE_CACHE_MB = { server: 16, worker: 64 } as const;
+
+/** Migrates, then opens the database Pippin works with, for the server thread or the job worker. */
+export async function openDatabase(config: Pick<Config, 'databaseUrl' | 'databaseMigrationUrl' | 'dataDir'>, role: 'server' | 'worker' = 'server'): Promise<Database> {
   await runMigrations(config);
-  return config.databaseUrl ? openPostgres(config.databaseUrl) : openSqlite(sqliteFile(config.dataDir));
+  return config.databaseUrl ? openPostgres(config.databaseUrl) : openSqlite(sqliteFile(config.dataDir), { cacheMb: SQLITE_CACHE_MB[role] });
 }

@@ -5,7 +5,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import type { Config } from '../config.js';
 import { openDatabase } from '../db/open.js';
-import { createServices } from '../main.js';
+import { createServices } from '../services.js';
 
 interface WorkerData {
   config: Config & { secretKeyHex: string };
@@ -16,7 +16,7 @@ interface WorkerData {
 
 const data = workerData as WorkerData;
 const config = { ...data.config, secretKey: Buffer.from(data.config.secretKeyHex, 'hex') };
-const db = await openDatabase(config);
+const db = await openDatabase(config, 'worker');
 const services = createServices(db, {
   dataDir: config.dataDir,
   secretKey: config.secretKey,

@@ -1,0 +1,141 @@
+/**
+ * The services and the stores they work through, bound together: everything a thread needs to do
+ * Pippin's work without serving HTTP (the job worker builds exactly this).
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import type { Config } from './config.js';
+import { systemClock, systemRandom, type Clock, type Random } from './core/clock.js';
+import type { Database } from './db/database.js';
+import { accountStore, adminStore, operatorLookup, sessionStore, signInLookup, tokenStore } from './accounts/store.kysely.js';
+import { auditStore } from './audit/store.kysely.js';
+import { userStore } from './directory/store.kysely.js';
+import { jobClaims, jobStore } from './jobs/store.kysely.js';
+import { outboxClaims, outboxStore } from './notify/store.kysely.js';
+import { createOutboxSender, fileTransport, smtpTransport } from './notify/sender.js';
+import { enqueueImportSummary } from './notify/import-summary.js';
+import { createDirectoryService } from './directory/service.js';
+import { createAccountService } from './accounts/service.js';
+import { createAuthService } from './accounts/auth.js';
+import { SignInThrottle } from './accounts/throttle.js';
+import { createAuditService } from './audit/service.js';
+import { generatePassword } from './accounts/passwords.js';
+import type { UnitOfWork } from './stores.js';
+import { createFileStore } from './bulk/file-store.js';
+import { createJobRunner, type RunnerOptions } from './jobs/runner.js';
+import { createJobService } from './jobs/service.js';
+import { runUsersImport, type ImportLimits } from './directory/import.js';
+
+/** Binds every feature's Kysely store to one transaction. */
+export function kyselyUnitOfWork(db: Database): UnitOfWork {
+  return {
+    inAccount: (accountId, fn) =>
+      db.forAccount(accountId, (tx) =>
+        fn({
+          account: accountStore(tx, accountId),
+          admins: adminStore(tx, accountId),
+          sessions: sessionStore(tx, accountId),
+          tokens: tokenStore(tx, accountId),
+          audit: auditStore(tx, accountId),
+          users: userStore(tx, accountId, db.caps),
+          jobs: jobStore(tx, accountId),
+          outbox: outboxStore(tx, accountId),
+        }),
+      ),
+    system: (systemPath, fn) =>
+      db.system(systemPath, (tx) => fn({ signIn: signInLookup(tx), operator: operatorLookup(tx), jobClaims: jobClaims(tx, db.caps), outboxClaims: outboxClaims(tx, db.caps) })),
+  };
+}
+
+export interface ServiceOptions {
+  clock?: Clock;
+  random?: Random;
+  dataDir?: string;
+  secretKey?: Buffer;
+  mail?: { smtpUrl?: string; from: string; publicUrl: string };
+  limits?: ImportLimits;
+  runner?: Partial<RunnerOptions>;
+}
+
+export function createServices(db: Database, opts: ServiceOptions = {}) {
+  const clock = opts.clock ?? systemClock;
+  const random = opts.random ?? systemRandom;
+  const uow = kyselyUnitOfWork(db);
+  const dataDir = opts.dataDir ?? path.resolve('data');
+  const limits = opts.limits ?? { maxBytes: 512 * 1024 * 1024, maxRows: 2_000_000, xlsxMaxRows: 200_000, xlsxMaxInflatedBytes: 200 * 1024 * 1024 };
+  const files = createFileStore(db, dataDir, db.caps.rowLevelSecurity ? 'database' : 'disk');
+  const secretKey = opts.secretKey ?? Buffer.alloc(32);
+  const mail = opts.mail ?? { from: 'Pippin <pippin@localhost>', publicUrl: 'http://localhost:8080' };
+  const outbox = createOutboxSender({
+    uow,
+    clock,
+    secretKey,
+    transport: mail.smtpUrl ? smtpTransport(mail.smtpUrl) : fileTransport(path.join(dataDir, 'outbox')),
+    from: mail.from,
+    publicUrl: mail.publicUrl,
+  });
+  const runner = createJobRunner(
+    {
+      uow,
+      clock,
+      random,
+      handlers: {
+        users_import: async (work, hooks) =>
+          runUsersImport({ uow, clock, random, limits, filePath: await files.localPath(work.accountId, work.fileId!), work, afterBatch: hooks.afterBatch }),
+        enrollment_bulk_add: async () => ({ status: 'failed', error: { code: 'INTERNAL', message: 'Bulk Add is not available in this version', line: null } }),
+      },
+      onFinish: async (s, job) => {
+        await enqueueImportSummary(s, job, { secretKey, clock, random });
+        setImmediate(() => outbox.kick());
+      },
+    },
+    { node: `${os.hostname()}:${process.pid}`, ...opts.runner },
+  );
+  const services = {
+    /** Wakes whatever runs the jobs (this thread's runner, or the worker thread). */
+    wake: () => {
+      runner.kick();
+      outbox.kick();
+    },
+    uow,
+    files,
+    runner,
+    outbox,
+    jobs: createJobService({ uow, clock, random, files, kick: () => services.wake() }),
+    accounts: createAccountService({ uow, clock, random }),
+    auth: createAuthService({ uow, clock, random, throttle: new SignInThrottle(clock) }),
+    audit: createAuditService({ uow }),
+    directory: createDirectoryService({ uow, clock, random }),
+  };
+  return services;
+}
+
+export type Services = ReturnType<typeof createServices>;
+
+/** The secret key: PIPPIN_SECRET_KEY, else a key file in the data directory created on first start. */
+export function loadSecretKey(config: Pick<Config, 'secretKey' | 'dataDir'>): Buffer {
+  if (config.secretKey) return config.secretKey;
+  const file = path.join(config.dataDir, 'secret.key');
+  fs.mkdirSync(config.dataDir, { recursive: true });
+  try {
+    fs.writeFileSync(file, randomBytes(32).toString('hex') + '\n', { flag: 'wx', mode: 0o600 });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+  }
+  return Buffer.from(fs.readFileSync(file, 'utf8').trim(), 'hex');
+}
+
+/**
+ * First start: when there is no account yet, create `Default` with its owner (PIPPIN_ADMIN_EMAIL,
+ * PIPPIN_ADMIN_PASSWORD or a generated one). Returns the generated password when one was made.
+ */
+export async function ensureFirstAccount(services: Services, config: Pick<Config, 'adminEmail' | 'adminPassword'>): Promise<{ created: boolean; email: string; generatedPassword?: string }> {
+  const existing = await services.uow.system('operator command', (s) => s.operator.listAccounts());
+  if (existing.length > 0) return { created: false, email: config.adminEmail };
+  const generated = config.adminPassword ? undefined : generatePassword();
+  await services.accounts.createAccount({ name: 'Default', ownerEmail: config.adminEmail, ownerPassword: config.adminPassword ?? generated! });
+  return { created: true, email: config.adminEmail, generatedPassword: generated };
+}
+
