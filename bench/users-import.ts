@@ -98,7 +98,7 @@ function procMb(pid: number, field: 'VmRSS' | 'VmHWM'): number {
  * separate process, so its RSS is the server's alone.
  */
 async function startServer(dataDir: string) {
-  const bin = path.resolve('bin/pippin.js');
+  const bin = path.resolve('dist/server/cli/main.js'); // built by `npm run bench` before it starts
   const port = await freePort();
   const env = { ...process.env, PIPPIN_DATA_DIR: dataDir, PORT: String(port), PIPPIN_HOST: '127.0.0.1', PIPPIN_PUBLIC_URL: `http://127.0.0.1:${port}`, PIPPIN_ADMIN_EMAIL: 'owner@example.com', PIPPIN_ADMIN_PASSWORD: 'bench-password-1', LOG_LEVEL: 'warn' };
   const child = spawn(process.execPath, [bin, 'serve'], { env, stdio: ['ignore', 'pipe', 'inherit'] });
