@@ -28,6 +28,7 @@ export const ERROR_CODES = {
   MAID_DOMAIN_NOT_ALLOWED: 422,
   RATE_LIMITED: 429,
   INTERNAL: 500,
+  DATABASE_UNAVAILABLE: 503,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

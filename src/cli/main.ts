@@ -174,7 +174,7 @@ export async function runCli(argv: string[]): Promise<number> {
   }
 }
 
-const isMain = process.argv[1] && /(cli[\\/]main\.ts|bin[\\/]pippin\.js|[\\/]pippin)$/.test(process.argv[1]);
+const isMain = process.argv[1] && /(cli[\\/]main\.[jt]s|bin[\\/]pippin\.js|[\\/]pippin)$/.test(process.argv[1]);
 if (isMain) {
   const args = process.argv.slice(2);
   runCli(args).then((code) => {

@@ -46,6 +46,23 @@ export function isRetryable(e: unknown): boolean {
 }
 
 /**
+ * Errors that say the database could not be reached or dropped the work, not that the work was
+ * wrong: connection refused, reset or ended (PostgreSQL classes 08 and 57P, too many connections),
+ * SQLite I/O errors, and every race `isRetryable` names. Running the same work later may succeed.
+ */
+export function isTransient(e: unknown): boolean {
+  if (isRetryable(e)) return true;
+  const err = e as { code?: string; message?: string };
+  const code = err.code ?? '';
+  return (
+    /^(08|57P0|53300)/.test(code) ||
+    ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND'].includes(code) ||
+    /^SQLITE_(IOERR|LOCKED|CANTOPEN|PROTOCOL)/.test(code) ||
+    /Connection terminated|connection timeout|Client has encountered a connection error/i.test(err.message ?? '')
+  );
+}
+
+/**
  * Runs a transaction, and runs it again (after 5 ms, doubling, 8 tries) when it lost a race that
  * rolled it back whole. Transaction bodies only touch the database, so a rerun is safe.
  */

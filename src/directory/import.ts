@@ -19,6 +19,7 @@ import { AUTH_TYPES, EMAIL_PATTERN, PHONE_PATTERN, USER_LIMITS, USERNAME_PATTERN
 import { USER_FILE_COLUMNS, type UserColumn } from './file-format.js';
 import type { UserChanges, UserRecord } from './store.js';
 import { domainNameProblem, normaliseKey } from '../core/names.js';
+import { isTransient } from '../db/database.js';
 
 export const IMPORT_BATCH_ROWS = 1000;
 
@@ -221,7 +222,12 @@ export interface ImportContext {
   work: JobWork;
   /** Called after each committed batch (tests use it to stop a runner mid-job). */
   afterBatch?: (batch: number) => Promise<void> | void;
+  /** A batch the database failed is rolled back and tried again this many times, waiting `firstWaitMs`, doubling. */
+  retry?: { tries: number; firstWaitMs: number };
 }
+
+/** Five more tries over about 30 seconds (1, 2, 4, 8 and 16 s). */
+export const BATCH_RETRY = { tries: 5, firstWaitMs: 1000 };
 
 export type ImportEnd = { status: 'succeeded' | 'cancelled' } | { status: 'failed'; error: JobError };
 
@@ -247,13 +253,15 @@ export async function runUsersImport(ctx: ImportContext): Promise<ImportEnd> {
 
   let batch: FileRow[] = [];
   let batchNo = work.batches;
-  const flush = async (): Promise<'go' | 'cancel'> => {
+  const flush = async (): Promise<'go' | 'cancel' | { fail: JobError }> => {
     if (!batch.length) return 'go';
     const rows = batch;
     batch = [];
-    const stop = await uow.inAccount(accountId, async (s) => {
+    const commit = () => uow.inAccount(accountId, async (s) => {
       const job = await s.jobs.get(jobId);
       if (!job || job.cancelRequested) return true;
+      // A try whose COMMIT reached the database although its connection then failed: done already.
+      if ((await s.jobs.committedThrough(jobId)) >= rows[rows.length - 1]!.row) return false;
       const account = (await s.account.get())!;
       const counts: JobCounts = emptyCounts();
       const lines: string[][] = [];
@@ -276,17 +284,43 @@ export async function runUsersImport(ctx: ImportContext): Promise<ImportEnd> {
       );
       return false;
     });
+    const retry = ctx.retry ?? BATCH_RETRY;
+    let stop: boolean;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        stop = await commit();
+        break;
+      } catch (e) {
+        // The transaction rolled back whole: nothing of this batch is applied, so it can run again.
+        if (!isTransient(e)) throw e;
+        if (attempt >= retry.tries) {
+          const first = rows[0]!.row;
+          return {
+            fail: {
+              code: 'DATABASE_UNAVAILABLE',
+              message: `The database failed while applying rows ${first}–${rows[rows.length - 1]!.row} (${retry.tries + 1} tries: ${(e as Error).message}). Rows before row ${first} are applied and in the results; import the file again to apply the rest.`,
+              line: first,
+            },
+          };
+        }
+        await new Promise((r) => setTimeout(r, retry.firstWaitMs * 2 ** attempt));
+      }
+    }
     if (stop) return 'cancel';
     batchNo++;
     await ctx.afterBatch?.(batchNo);
     return 'go';
   };
 
+  const ended = (step: Awaited<ReturnType<typeof flush>>): ImportEnd | null =>
+    step === 'go' ? null : step === 'cancel' ? { status: 'cancelled' } : { status: 'failed', error: step.fail };
   for await (const row of scan.read()) {
     if (row.row <= work.lastRowCommitted) continue; // applied before a restart
     batch.push(row);
-    if (batch.length >= IMPORT_BATCH_ROWS && (await flush()) === 'cancel') return { status: 'cancelled' };
+    if (batch.length >= IMPORT_BATCH_ROWS) {
+      const end = ended(await flush());
+      if (end) return end;
+    }
   }
-  if ((await flush()) === 'cancel') return { status: 'cancelled' };
-  return { status: 'succeeded' };
+  return ended(await flush()) ?? { status: 'succeeded' };
 }

@@ -139,6 +139,10 @@ export function jobStore(tx: Tx, accountId: string): JobStore {
         .where('id', '=', id)
         .execute();
     },
+    async committedThrough(id) {
+      const r = await tx.selectFrom('jobs').select('last_row_committed').where('account_id', '=', accountId).where('id', '=', id).executeTakeFirst();
+      return r?.last_row_committed ?? 1;
+    },
     async finish(id, status, error, at) {
       await tx
         .updateTable('jobs')

@@ -177,6 +177,79 @@ describe.each(ENGINES)('import jobs: lock, cancel and resume on %s', (engine) =>
     }
   });
 
+  /**
+   * BAD-INPUTS 38: a runner whose unit of work fails batch 2's transaction after its writes (as a
+   * dropped connection would), `failures` times, with fast backoff.
+   */
+  async function importThroughFaults(t: TestPippin, id: string, failures: number) {
+    const { createJobRunner } = await import('../../src/jobs/runner.js');
+    const { runUsersImport } = await import('../../src/directory/import.js');
+    const fault = Object.assign(new Error('terminating connection due to administrator command'), { code: '57P01' });
+    let left = failures;
+    const uow = t.services.uow;
+    const faulty: typeof uow = {
+      ...uow,
+      inAccount: (accountId, fn) =>
+        uow.inAccount(accountId, (s) =>
+          fn({
+            ...s,
+            jobs: {
+              ...s.jobs,
+              async commitBatch(jobId, b, at) {
+                await s.jobs.commitBatch(jobId, b, at);
+                if (b.firstRow > 1001 && b.firstRow <= 2001 && left-- > 0) throw fault; // rolls back the batch's users too
+              },
+            },
+          }),
+        ),
+    };
+    const random = { id: () => crypto.randomUUID(), bytes: (n: number) => Buffer.alloc(n) };
+    const runner = createJobRunner(
+      {
+        uow,
+        clock: { now: () => new Date() },
+        random,
+        handlers: {
+          users_import: async (work) =>
+            runUsersImport({ uow: faulty, clock: { now: () => new Date() }, random, limits: { maxBytes: 1e9, maxRows: 1e6, xlsxMaxRows: 1e5, xlsxMaxInflatedBytes: 1e8 }, filePath: await t.services.files.localPath(work.accountId, work.fileId!), work, retry: { tries: 3, firstWaitMs: 1 } }),
+          enrollment_bulk_add: async () => ({ status: 'succeeded' }),
+        },
+      },
+      { node: 'faulty' },
+    );
+    expect(await runner.runOnce()).toBe(true);
+    return (await t.call(t.owner, 'GET', `/api/v1/jobs/${id}`)).json();
+  }
+
+  it('rolls back a batch the database failed and retries it with backoff: every row exactly once', async () => {
+    const t = await createTestPippin(engine, {}, { runJobs: false });
+    try {
+      const id = (await uploadUsers(t, t.owner, 'faults.csv', rows(2500, 'f'))).json().id;
+      const done = await importThroughFaults(t, id, 2);
+      expect(done).toMatchObject({ status: 'succeeded', progress: { processed: 2500 }, counts: { created: 2500, failed: 0 } });
+      const lines = await results(t, id);
+      expect(lines.map((l) => Number(l.Row))).toEqual(Array.from({ length: 2500 }, (_, i) => i + 2));
+      expect(lines.every((l) => l.Result === 'Created')).toBe(true);
+      expect((await t.call(t.owner, 'GET', '/api/v1/users/summary')).json().total).toBe(2500);
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('fails the job cleanly after the last retry, keeping and reporting the batches already committed', async () => {
+    const t = await createTestPippin(engine, {}, { runJobs: false });
+    try {
+      const id = (await uploadUsers(t, t.owner, 'down.csv', rows(2500, 'd'))).json().id;
+      const done = await importThroughFaults(t, id, Infinity);
+      expect(done).toMatchObject({ status: 'failed', progress: { processed: 1000 }, counts: { created: 1000 }, error: { code: 'DATABASE_UNAVAILABLE', line: 1002 } });
+      expect(done.error.message).toMatch(/rows 1002–2001 \(4 tries: terminating connection.*Rows before row 1002 are applied/);
+      expect((await results(t, id)).map((l) => Number(l.Row))).toEqual(Array.from({ length: 1000 }, (_, i) => i + 2));
+      expect((await t.call(t.owner, 'GET', '/api/v1/users/summary')).json().total).toBe(1000);
+    } finally {
+      await t.close();
+    }
+  });
+
   it('resumes a job whose runner stopped after batch 2 from the next row, applying every row exactly once', async () => {
     let stopAt: number | null = 2;
     const t = await createTestPippin(engine, {}, {
