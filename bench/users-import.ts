@@ -20,8 +20,10 @@ import { openSqlite } from '../src/db/database.js';
 import { migrate } from '../src/db/migrations.js';
 import { normaliseKey } from '../src/core/names.js';
 import { indexedNameWords } from '../src/directory/model.js';
+import { findPgBin, startCluster } from '../test/setup/postgres.js';
 
 const USERS = Number(process.env.BENCH_IMPORT_USERS ?? 1_000_000);
+const XLSX_USERS = Number(process.env.BENCH_XLSX_USERS ?? 100_000);
 
 function writeCsv(file: string, n: number, nameSuffix = ''): void {
   const out = fs.openSync(file, 'w');
@@ -97,10 +99,10 @@ function procMb(pid: number, field: 'VmRSS' | 'VmHWM'): number {
  * Runs the real server — `pippin serve`, compiled (dist/server), with its job worker thread — as a
  * separate process, so its RSS is the server's alone.
  */
-async function startServer(dataDir: string) {
+async function startServer(dataDir: string, extraEnv: Record<string, string> = {}) {
   const bin = path.resolve('dist/server/cli/main.js'); // built by `npm run bench` before it starts
   const port = await freePort();
-  const env = { ...process.env, PIPPIN_DATA_DIR: dataDir, PORT: String(port), PIPPIN_HOST: '127.0.0.1', PIPPIN_PUBLIC_URL: `http://127.0.0.1:${port}`, PIPPIN_ADMIN_EMAIL: 'owner@example.com', PIPPIN_ADMIN_PASSWORD: 'bench-password-1', LOG_LEVEL: 'warn' };
+  const env = { ...process.env, PIPPIN_DATA_DIR: dataDir, PORT: String(port), PIPPIN_HOST: '127.0.0.1', PIPPIN_PUBLIC_URL: `http://127.0.0.1:${port}`, PIPPIN_ADMIN_EMAIL: 'owner@example.com', PIPPIN_ADMIN_PASSWORD: 'bench-password-1', LOG_LEVEL: 'warn', ...extraEnv };
   const child = spawn(process.execPath, [bin, 'serve'], { env, stdio: ['ignore', 'pipe', 'inherit'] });
   await new Promise<void>((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`pippin serve exited with ${code}`)));
@@ -119,6 +121,47 @@ async function startServer(dataDir: string) {
   };
 }
 
+type Server = Awaited<ReturnType<typeof startServer>>;
+
+/** Uploads a file to the server and waits for its import job; the list is measured meanwhile. */
+async function importFile(server: Server, f: string, name: string) {
+  const { url } = server;
+  const auth = { authorization: `Bearer ${server.token}` };
+  // Linux: writing 5 to clear_refs resets the peak (VmHWM), so each import reports its own.
+  fs.writeFileSync(`/proc/${server.pid}/clear_refs`, '5');
+  const t0 = performance.now();
+  const form = new FormData();
+  form.append('file', await fs.openAsBlob(f), name);
+  const res = await fetch(`${url}/api/v1/users/imports`, { method: 'POST', headers: auth, body: form });
+  if (res.status !== 202) throw new Error(`upload: ${res.status} ${await res.text()}`);
+  const id = ((await res.json()) as { id: string }).id;
+  // The directory list while the import runs.
+  const during = autocannon({ url: `${url}/api/v1/users?managedAppleId=missing&sort=username&limit=50`, connections: 1, duration: 5, headers: auth });
+  let job: any;
+  for (;;) {
+    job = await (await fetch(`${url}/api/v1/jobs/${id}`, { headers: auth })).json();
+    if (['succeeded', 'failed', 'cancelled'].includes(job.status)) break;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  const peak = procMb(server.pid, 'VmHWM');
+  const list = await during;
+  if (job.status !== 'succeeded') throw new Error(`import ${job.status}: ${JSON.stringify(job.error)}`);
+  return { seconds: Number(seconds.toFixed(1)), counts: job.counts, peakRssMb: peak, listDuringImport: { p50Ms: list.latency.p50, p99Ms: list.latency.p99, requests: list.requests.total } };
+}
+
+
+/** 100,000 users as an XLSX workbook (a Users sheet), written with exceljs' streaming writer. */
+async function writeXlsx(file: string, n: number): Promise<void> {
+  const { default: ExcelJS } = await import('exceljs');
+  const wb = new ExcelJS.stream.xlsx.WorkbookWriter({ filename: file, useSharedStrings: false, useStyles: false });
+  const ws = wb.addWorksheet('Users');
+  ws.addRow(['Username', 'Email Address', 'Full Name', 'Managed Apple ID']).commit();
+  for (let i = 0; i < n; i++) ws.addRow([`x${i}`, `x${i}@corp.example.com`, `First${i % 50} Last${i % 400}`, i % 2 ? '' : `x${i}@appleid.example.com`]).commit();
+  ws.commit();
+  await wb.commit();
+}
+
 export async function benchUsersImport() {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pippin-bench-import-'));
   const file = path.join(dir, 'users.csv');
@@ -129,41 +172,38 @@ export async function benchUsersImport() {
   console.log(`floor: ${USERS.toLocaleString()} rows csv-parse → prepared INSERTs, same tables and indexes: ${floorSeconds.toFixed(1)} s`);
 
   const server = await startServer(path.join(dir, 'data'));
-  const { url } = server;
-  const auth = { authorization: `Bearer ${server.token}` };
   const idleRssMb = procMb(server.pid, 'VmRSS');
   console.log(`server idle (HTTP and job worker threads): RSS ${idleRssMb} MB`);
 
-  async function importFile(f: string, name: string) {
-    // Linux: writing 5 to clear_refs resets the peak (VmHWM), so each import reports its own.
-    fs.writeFileSync(`/proc/${server.pid}/clear_refs`, '5');
-    const t0 = performance.now();
-    const form = new FormData();
-    form.append('file', await fs.openAsBlob(f), name);
-    const res = await fetch(`${url}/api/v1/users/imports`, { method: 'POST', headers: auth, body: form });
-    if (res.status !== 202) throw new Error(`upload: ${res.status} ${await res.text()}`);
-    const id = ((await res.json()) as { id: string }).id;
-    // The directory list while the import runs.
-    const during = autocannon({ url: `${url}/api/v1/users?managedAppleId=missing&sort=username&limit=50`, connections: 1, duration: 5, headers: auth });
-    let job: any;
-    for (;;) {
-      job = await (await fetch(`${url}/api/v1/jobs/${id}`, { headers: auth })).json();
-      if (['succeeded', 'failed', 'cancelled'].includes(job.status)) break;
-      await new Promise((r) => setTimeout(r, 200));
-    }
-    const seconds = (performance.now() - t0) / 1000;
-    const peak = procMb(server.pid, 'VmHWM');
-    const list = await during;
-    if (job.status !== 'succeeded') throw new Error(`import ${job.status}: ${JSON.stringify(job.error)}`);
-    return { seconds: Number(seconds.toFixed(1)), counts: job.counts, peakRssMb: peak, listDuringImport: { p50Ms: list.latency.p50, p99Ms: list.latency.p99, requests: list.requests.total } };
-  }
-
-  const first = await importFile(file, 'users.csv');
+  const first = await importFile(server, file, 'users.csv');
   const ratio = Number((first.seconds / floorSeconds).toFixed(2));
   console.log(`import ${USERS.toLocaleString()} users: ${first.seconds} s = ${ratio}× the floor (budget ≤ 1.5× and ≤ 45 s); server peak RSS ${first.peakRssMb} MB (budget ≤ 300); list p99 during the import ${first.listDuringImport.p99Ms} ms`);
-  const again = await importFile(file2, 'users-renamed.csv');
+  const again = await importFile(server, file2, 'users-renamed.csv');
   console.log(`re-import as updates: ${again.seconds} s (budget ≤ 45 s); counts ${JSON.stringify(again.counts)}; server peak RSS ${again.peakRssMb} MB`);
   await server.stop();
+
+  // 100,000 users from XLSX into a fresh directory.
+  const xlsx = path.join(dir, 'users.xlsx');
+  await writeXlsx(xlsx, XLSX_USERS);
+  const xServer = await startServer(path.join(dir, 'data-xlsx'));
+  const fromXlsx = await importFile(xServer, xlsx, 'users.xlsx');
+  await xServer.stop();
+  console.log(`import ${XLSX_USERS.toLocaleString()} users from XLSX: ${fromXlsx.seconds} s (budget ≤ 6 s); server peak RSS ${fromXlsx.peakRssMb} MB (budget ≤ 300)`);
+
+  // The same CSV import on PostgreSQL, on a throwaway cluster (when the server binaries are installed).
+  let postgres: object | null = null;
+  if (findPgBin()) {
+    const cluster = await startCluster();
+    try {
+      const pServer = await startServer(path.join(dir, 'data-pg'), { DATABASE_URL: cluster.url });
+      const onPg = await importFile(pServer, file, 'users.csv');
+      await pServer.stop();
+      console.log(`import ${USERS.toLocaleString()} users on PostgreSQL: ${onPg.seconds} s (budget ≤ 60 s); server peak RSS ${onPg.peakRssMb} MB`);
+      postgres = { ...onPg, withinBudget: onPg.seconds <= 60 };
+    } finally {
+      cluster.stop();
+    }
+  } else console.log('PostgreSQL: server binaries not found, not measured');
   fs.rmSync(dir, { recursive: true, force: true });
   return {
     bench: 'users-import',
@@ -173,5 +213,7 @@ export async function benchUsersImport() {
     serverIdleRssMb: idleRssMb,
     import: { ...first, ratioToFloor: ratio, withinBudget: ratio <= 1.5 && first.seconds <= 45 && first.peakRssMb <= 300 },
     reimportAsUpdates: { ...again, withinBudget: again.seconds <= 45 },
+    xlsx: { rows: XLSX_USERS, ...fromXlsx, withinBudget: fromXlsx.seconds <= 6 && fromXlsx.peakRssMb <= 300 },
+    postgres,
   };
 }

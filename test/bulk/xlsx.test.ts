@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import ExcelJS from 'exceljs';
@@ -84,6 +85,27 @@ describe('XLSX intake', () => {
     const e = await refusedWith(bomb, 'FILE_TOO_LARGE');
     expect(e.message).toMatch(/inflates/);
     expect(Date.now() - t0).toBeLessThan(5000);
+  });
+
+  it('counts inflated bytes itself: a part whose declared size lies is refused at the cap (BAD-INPUTS 24)', async () => {
+    // 3 MiB of base64 text: it compresses only ~25%, so the ratio check stays quiet and the byte cap must trip.
+    const noise = randomBytes(2.25 * 1024 * 1024).toString('base64');
+    const zip = fs.readFileSync(await patched(await simple(), 'xl/worksheets/sheet2.xml', noise));
+    // Declare 1,000 bytes in the part's local header (offset 22) and central-directory entry (offset 24).
+    const name = Buffer.from('xl/worksheets/sheet2.xml');
+    let lies = 0;
+    for (let at = 0; at < zip.length - 46; at++) {
+      const sig = zip.readUInt32LE(at);
+      if (sig === 0x04034b50 && zip.subarray(at + 30, at + 30 + name.length).equals(name)) (zip.writeUInt32LE(1000, at + 22), lies++);
+      if (sig === 0x02014b50 && zip.subarray(at + 46, at + 46 + name.length).equals(name)) (zip.writeUInt32LE(1000, at + 24), lies++);
+    }
+    expect(lies).toBe(2);
+    const liar = path.join(dir, `liar${n++}.xlsx`);
+    fs.writeFileSync(liar, zip);
+    const e = await refusedWith(liar, 'FILE_TOO_LARGE', { ...LIMITS, xlsxMaxInflatedBytes: 2 * 1024 * 1024 });
+    expect(e.message).toMatch(/inflates to more than 2,097,152 bytes/);
+    // The lying file under a cap above what it really inflates to passes the container check.
+    expect(await xlsxPrecheck(liar, { maxInflatedBytes: 4 * 1024 * 1024, maxEntries: 100 })).toEqual(['Users']);
   });
 
   it('refuses a DOCTYPE with entities, macros, unsafe paths, too many parts, non-XLSX bytes and encrypted workbooks (BAD-INPUTS 25, 26, 30)', async () => {
