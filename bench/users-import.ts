@@ -8,6 +8,7 @@
  * the import runs.
  */
 import { execFileSync, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -195,7 +196,7 @@ export async function benchUsersImport() {
   if (findPgBin()) {
     const cluster = await startCluster();
     try {
-      const pServer = await startServer(path.join(dir, 'data-pg'), { DATABASE_URL: cluster.url });
+      const pServer = await startServer(path.join(dir, 'data-pg'), { DATABASE_URL: cluster.url, PIPPIN_SECRET_KEY: randomBytes(32).toString('hex') });
       const onPg = await importFile(pServer, file, 'users.csv');
       await pServer.stop();
       console.log(`import ${USERS.toLocaleString()} users on PostgreSQL: ${onPg.seconds} s (budget ≤ 60 s); server peak RSS ${onPg.peakRssMb} MB`);
