@@ -8,11 +8,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { benchDirectoryList } from './directory-list.js';
-import { benchUsersImport } from './users-import.js';
+import { benchUsersImport, benchUsersImportPostgres } from './users-import.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const only = process.argv.slice(2);
-const all: Record<string, () => Promise<object>> = { 'directory-list': benchDirectoryList, 'users-import': benchUsersImport };
+const all: Record<string, () => Promise<object>> = { 'directory-list': benchDirectoryList, 'users-import': benchUsersImport, 'users-import-postgres': benchUsersImportPostgres };
 
 for (const [name, run] of Object.entries(all)) {
   if (only.length && !only.includes(name)) continue;
