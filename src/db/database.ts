@@ -62,17 +62,29 @@ export function isTransient(e: unknown): boolean {
   );
 }
 
+/** When to run work again, how many more times, and how long to wait first (doubling each time, plus up to `jitterMs`). */
+export interface RetryPolicy {
+  when: (e: unknown) => boolean;
+  retries: number;
+  firstWaitMs: number;
+  jitterMs?: number;
+}
+
+/** A transaction that lost a race: again after 5 ms, doubling, 8 tries in all. */
+export const RACE_RETRY: RetryPolicy = { when: isRetryable, retries: 7, firstWaitMs: 5, jitterMs: 5 };
+
 /**
- * Runs a transaction, and runs it again (after 5 ms, doubling, 8 tries) when it lost a race that
- * rolled it back whole. Transaction bodies only touch the database, so a rerun is safe.
+ * Runs work, and runs it again while it fails in a way the policy names; past the last retry the
+ * error is thrown. By default: a transaction that lost a race, which rolled it back whole.
+ * Transaction bodies only touch the database, so a rerun is safe.
  */
-export async function withRetry<T>(run: () => Promise<T>): Promise<T> {
+export async function withRetry<T>(run: () => Promise<T>, policy: RetryPolicy = RACE_RETRY): Promise<T> {
   for (let attempt = 0; ; attempt++) {
     try {
       return await run();
     } catch (e) {
-      if (attempt >= 7 || !isRetryable(e)) throw e;
-      await new Promise((r) => setTimeout(r, 5 * 2 ** attempt + Math.random() * 5));
+      if (attempt >= policy.retries || !policy.when(e)) throw e;
+      await new Promise((r) => setTimeout(r, policy.firstWaitMs * 2 ** attempt + Math.random() * (policy.jitterMs ?? 0)));
     }
   }
 }

@@ -19,7 +19,7 @@ import { AUTH_TYPES, EMAIL_PATTERN, PHONE_PATTERN, USER_LIMITS, USERNAME_PATTERN
 import { USER_FILE_COLUMNS, type UserColumn } from './file-format.js';
 import type { UserChanges, UserRecord } from './store.js';
 import { domainNameProblem, normaliseKey } from '../core/names.js';
-import { isTransient } from '../db/database.js';
+import { isTransient, withRetry } from '../db/database.js';
 
 export const IMPORT_BATCH_ROWS = 1000;
 
@@ -286,25 +286,19 @@ export async function runUsersImport(ctx: ImportContext): Promise<ImportEnd> {
     });
     const retry = ctx.retry ?? BATCH_RETRY;
     let stop: boolean;
-    for (let attempt = 0; ; attempt++) {
-      try {
-        stop = await commit();
-        break;
-      } catch (e) {
-        // The transaction rolled back whole: nothing of this batch is applied, so it can run again.
-        if (!isTransient(e)) throw e;
-        if (attempt >= retry.tries) {
-          const first = rows[0]!.row;
-          return {
-            fail: {
-              code: 'DATABASE_UNAVAILABLE',
-              message: `The database failed while applying rows ${first}–${rows[rows.length - 1]!.row} (${retry.tries + 1} tries: ${(e as Error).message}). Rows before row ${first} are applied and in the results; import the file again to apply the rest.`,
-              line: first,
-            },
-          };
-        }
-        await new Promise((r) => setTimeout(r, retry.firstWaitMs * 2 ** attempt));
-      }
+    try {
+      // A failed transaction rolled back whole: nothing of this batch is applied, so it can run again.
+      stop = await withRetry(commit, { when: isTransient, retries: retry.tries, firstWaitMs: retry.firstWaitMs });
+    } catch (e) {
+      if (!isTransient(e)) throw e;
+      const first = rows[0]!.row;
+      return {
+        fail: {
+          code: 'DATABASE_UNAVAILABLE',
+          message: `The database failed while applying rows ${first}–${rows[rows.length - 1]!.row} (${retry.tries + 1} tries: ${(e as Error).message}). Rows before row ${first} are applied and in the results; import the file again to apply the rest.`,
+          line: first,
+        },
+      };
     }
     if (stop) return 'cancel';
     batchNo++;
