@@ -26,7 +26,8 @@ import type { UnitOfWork } from './stores.js';
 import { createFileStore } from './bulk/file-store.js';
 import { createJobRunner, type RunnerOptions } from './jobs/runner.js';
 import { createJobService } from './jobs/service.js';
-import { runUsersImport, type ImportLimits } from './directory/import.js';
+import { runUsersImport } from './directory/import.js';
+import type { ImportLimits } from './jobs/table-job.js';
 
 /** Binds every feature's Kysely store to one transaction. */
 export function kyselyUnitOfWork(db: Database): UnitOfWork {

@@ -1,36 +1,21 @@
 /**
- * Bulk Import Users: a pre-scanned file's rows validated with the directory's own rules and applied
- * in short batches. Each batch — its users, its lines of the results file, the job's progress and
- * the last row applied — commits in one transaction, so a resumed job applies no row twice.
+ * Bulk Import Users: each row validated with the directory's own rules, then created, updated or
+ * left unchanged. The run itself (batches, results, resume, retries) is `jobs/table-job.ts`.
  */
-import { stringify } from 'csv-stringify/sync';
-import { AppError } from '../errors.js';
 import type { Clock, Random } from '../core/clock.js';
-import { mapHeader, type HeaderMap } from '../bulk/columns.js';
+import type { HeaderMap } from '../bulk/columns.js';
 import { unescapeFormula } from '../bulk/formula.js';
 import type { FileRow } from '../bulk/reader.js';
-import { openTable, type Table, type TableLimits } from '../bulk/table.js';
 import type { Account } from '../accounts/model.js';
-import type { Stores, UnitOfWork } from '../stores.js';
-import { emptyCounts, type JobCounts, type JobError } from '../jobs/model.js';
-import type { JobWork } from '../jobs/store.js';
+import type { Stores } from '../stores.js';
+import { failedRow, runTableJob, type ImportContext, type ImportEnd, type RowIssue, type RowOutcome, type TableJobKind } from '../jobs/table-job.js';
 import { MAID_EXISTS_MESSAGE, validateManagedAppleId } from './maid.js';
 import { AUTH_TYPES, EMAIL_PATTERN, PHONE_PATTERN, USER_LIMITS, USERNAME_PATTERN, type AuthType } from './model.js';
 import { USER_FILE_COLUMNS, type UserColumn } from './file-format.js';
 import type { UserChanges, UserRecord } from './store.js';
 import { domainNameProblem, normaliseKey } from '../core/names.js';
-import { isTransient, withRetry } from '../db/database.js';
 
-export const IMPORT_BATCH_ROWS = 1000;
-
-export type ImportLimits = TableLimits;
-
-export interface RowIssue {
-  code: string;
-  message: string;
-}
-
-type Outcome = { result: 'Created' | 'Updated' | 'Unchanged' } | { result: 'Failed'; issues: RowIssue[] };
+type Outcome = RowOutcome;
 
 const LABEL = Object.fromEntries(USER_FILE_COLUMNS.map((c) => [c.key, c.header])) as Record<UserColumn, string>;
 
@@ -110,7 +95,7 @@ function readRow(row: FileRow, header: HeaderMap<UserColumn>, account: Account) 
 
 const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
 const userKey = (username: string, domain: string) => `${normaliseKey(username)}\u0000${normaliseKey(domain)}`;
-const failed = (code: string, message: string): Outcome => ({ result: 'Failed', issues: [{ code, message }] });
+const failed = failedRow;
 
 /**
  * Applies a batch of rows in one transaction: one read for the batch's users, one for its MAIDs,
@@ -212,109 +197,10 @@ async function applyBatch(s: Stores, rows: FileRow[], header: HeaderMap<UserColu
   return outcomes;
 }
 
-export interface ImportContext {
-  uow: UnitOfWork;
-  clock: Clock;
-  random: Random;
-  limits: ImportLimits;
-  /** A local path to the job's file. */
-  filePath: string;
-  work: JobWork;
-  /** Called after each committed batch (tests use it to stop a runner mid-job). */
-  afterBatch?: (batch: number) => Promise<void> | void;
-  /** A batch the database failed is rolled back and tried again this many times, waiting `firstWaitMs`, doubling. */
-  retry?: { tries: number; firstWaitMs: number };
+/** Bulk Import Users as a table job. */
+export function usersImport(clock: Clock, random: Random): TableJobKind<UserColumn> {
+  return { columns: USER_FILE_COLUMNS, applyBatch: (s, rows, header, account, jobId) => applyBatch(s, rows, header, account, jobId, clock, random) };
 }
-
-/** Five more tries over about 30 seconds (1, 2, 4, 8 and 16 s). */
-export const BATCH_RETRY = { tries: 5, firstWaitMs: 1000 };
-
-export type ImportEnd = { status: 'succeeded' | 'cancelled' } | { status: 'failed'; error: JobError };
 
 /** Runs (or resumes) a users import to its end. File-level problems fail the job and change nothing. */
-export async function runUsersImport(ctx: ImportContext): Promise<ImportEnd> {
-  const { uow, clock, random, work } = ctx;
-  const jobId = work.job.id;
-  const accountId = work.accountId;
-  let scan: Table;
-  let header: HeaderMap<UserColumn>;
-  try {
-    scan = await openTable(ctx.filePath, work.job.fileName, ctx.limits);
-    header = mapHeader(scan.header, USER_FILE_COLUMNS);
-  } catch (e) {
-    if (e instanceof AppError) return { status: 'failed', error: { code: e.code, message: e.message, line: (e.details?.line as number | null) ?? null } };
-    throw e;
-  }
-  const warnings = [...scan.warnings];
-  if (header.unknown.length) warnings.push(`Columns ignored (not part of the format): ${header.unknown.join(', ')}`);
-  if (work.job.progress.total === null) {
-    await uow.inAccount(accountId, (s) => s.jobs.setTotal(jobId, scan.rows, warnings, [...scan.header, 'Row', 'Result', 'Code', 'Message']));
-  }
-
-  let batch: FileRow[] = [];
-  let batchNo = work.batches;
-  const flush = async (): Promise<'go' | 'cancel' | { fail: JobError }> => {
-    if (!batch.length) return 'go';
-    const rows = batch;
-    batch = [];
-    const commit = () => uow.inAccount(accountId, async (s) => {
-      const job = await s.jobs.get(jobId);
-      if (!job || job.cancelRequested) return true;
-      // A try whose COMMIT reached the database although its connection then failed: done already.
-      if ((await s.jobs.committedThrough(jobId)) >= rows[rows.length - 1]!.row) return false;
-      const account = (await s.account.get())!;
-      const counts: JobCounts = emptyCounts();
-      const lines: string[][] = [];
-      let failed = 0;
-      const outcomes = await applyBatch(s, rows, header, account, jobId, clock, random);
-      for (const [i, row] of rows.entries()) {
-        const outcome = outcomes[i]!;
-        const key = outcome.result.toLowerCase() as keyof JobCounts;
-        counts[key]++;
-        const codes = outcome.result === 'Failed' ? outcome.issues.map((i) => i.code).join(';') : '';
-        const messages = outcome.result === 'Failed' ? outcome.issues.map((i) => i.message).join('; ') : '';
-        if (outcome.result === 'Failed') failed++;
-        const cells = header.headers.map((_, i) => row.cells[i] ?? '');
-        lines.push([...cells, String(row.row), outcome.result, codes, messages]);
-      }
-      await s.jobs.commitBatch(
-        jobId,
-        { firstRow: rows[0]!.row, lastRow: rows[rows.length - 1]!.row, processed: rows.length, counts, resultsCsv: stringify(lines, { record_delimiter: '\r\n' }), failedInBatch: failed },
-        clock.now().toISOString(),
-      );
-      return false;
-    });
-    const retry = ctx.retry ?? BATCH_RETRY;
-    let stop: boolean;
-    try {
-      // A failed transaction rolled back whole: nothing of this batch is applied, so it can run again.
-      stop = await withRetry(commit, { when: isTransient, retries: retry.tries, firstWaitMs: retry.firstWaitMs });
-    } catch (e) {
-      if (!isTransient(e)) throw e;
-      const first = rows[0]!.row;
-      return {
-        fail: {
-          code: 'DATABASE_UNAVAILABLE',
-          message: `The database failed while applying rows ${first}–${rows[rows.length - 1]!.row} (${retry.tries + 1} tries: ${(e as Error).message}). Rows before row ${first} are applied and in the results; import the file again to apply the rest.`,
-          line: first,
-        },
-      };
-    }
-    if (stop) return 'cancel';
-    batchNo++;
-    await ctx.afterBatch?.(batchNo);
-    return 'go';
-  };
-
-  const ended = (step: Awaited<ReturnType<typeof flush>>): ImportEnd | null =>
-    step === 'go' ? null : step === 'cancel' ? { status: 'cancelled' } : { status: 'failed', error: step.fail };
-  for await (const row of scan.read()) {
-    if (row.row <= work.lastRowCommitted) continue; // applied before a restart
-    batch.push(row);
-    if (batch.length >= IMPORT_BATCH_ROWS) {
-      const end = ended(await flush());
-      if (end) return end;
-    }
-  }
-  return ended(await flush()) ?? { status: 'succeeded' };
-}
+export const runUsersImport = (ctx: ImportContext): Promise<ImportEnd> => runTableJob(ctx, usersImport(ctx.clock, ctx.random));

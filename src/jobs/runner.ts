@@ -5,7 +5,7 @@ import type { Stores, UnitOfWork } from '../stores.js';
 import type { Actor } from '../accounts/roles.js';
 import type { Job, JobKind } from './model.js';
 import type { JobWork } from './store.js';
-import type { ImportEnd } from '../directory/import.js';
+import type { ImportEnd } from './table-job.js';
 
 /** Runs one claimed job to its end (or until the runner stops); resumes from `work.lastRowCommitted`. */
 export type JobHandler = (work: JobWork, hooks: { afterBatch?: (batch: number) => Promise<void> | void }) => Promise<ImportEnd>;
