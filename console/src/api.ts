@@ -5,13 +5,22 @@ export interface Issue {
   message: string;
 }
 
+/** A broken rule the server reports by code (e.g. each `UE_*` rule of a `UE_NOT_ELIGIBLE` refusal). */
+export interface RuleIssue {
+  code: string;
+  message: string;
+}
+
 export class ApiError extends Error {
   constructor(
     readonly status: number,
     readonly code: string,
     message: string,
+    /** Shape problems, each on a field path (400 VALIDATION_FAILED). */
     readonly issues: Issue[] = [],
     readonly retryAfter?: number,
+    /** Rules the request breaks, by code (422 UE_NOT_ELIGIBLE). */
+    readonly ruleIssues: RuleIssue[] = [],
   ) {
     super(message);
   }
@@ -59,7 +68,15 @@ export async function api<T>(method: string, path: string, body?: unknown): Prom
   if (!res.ok) {
     const e = json?.error;
     const retry = Number(res.headers.get('retry-after')) || undefined;
-    throw new ApiError(res.status, e?.code ?? 'INTERNAL', e?.message ?? `The server answered ${res.status}`, e?.details?.issues ?? [], retry);
+    const issues: any[] = Array.isArray(e?.details?.issues) ? e.details.issues : [];
+    throw new ApiError(
+      res.status,
+      e?.code ?? 'INTERNAL',
+      e?.message ?? `The server answered ${res.status}`,
+      issues.filter((i) => typeof i?.path === 'string'),
+      retry,
+      issues.filter((i) => typeof i?.code === 'string' && typeof i?.path !== 'string'),
+    );
   }
   return json as T;
 }
@@ -163,6 +180,10 @@ export const can = {
   writeUsers: (r: Role) => r === 'owner' || r === 'admin',
   exportUsers: (r: Role) => r === 'owner' || r === 'admin',
   readJobs: (r: Role) => r !== 'helpdesk',
+  /** Create, resend and delete single enrollment requests (helpdesk too). */
+  writeRequests: (r: Role) => r !== 'auditor',
+  /** Bulk Add enrollment requests from a file. */
+  bulkAddRequests: (r: Role) => r === 'owner' || r === 'admin',
 };
 
 export function formatTime(iso: string | null | undefined): string {
@@ -214,3 +235,67 @@ export function uploadFile(path: string, file: File, opts: { idempotencyKey: str
     xhr.send(form);
   });
 }
+
+export type Platform = 'ios' | 'macos';
+export type Ownership = 'corporate_owned' | 'employee_owned' | 'corporate_shared';
+export type Notify = 'email' | 'sms' | 'email_sms' | 'none';
+export type RequestStatus = 'pending' | 'completed' | 'expired' | 'deleted' | 'failed' | 'exceeded';
+export type RequestType = 'MDM' | 'MDM (Apple User Enrollment)' | 'SPS Activation';
+
+/** Devices ▸ Enrollments: one invitation for one user to enrol one device. */
+export interface EnrollmentRequest {
+  id: string;
+  userId: string;
+  username: string;
+  domain: string;
+  fullName: string;
+  email: string;
+  phone: string;
+  managedAppleId: string | null;
+  platform: Platform;
+  ownership: Ownership;
+  userEnrollment: boolean;
+  requestMode: 'enrollment' | 'activation';
+  authMode: 'passcode' | 'local';
+  authModeOverridden: boolean;
+  seamless: boolean;
+  notify: Notify;
+  comments: string;
+  requestType: RequestType;
+  status: RequestStatus;
+  statusReason: string | null;
+  requestedBy: { id: string | null; label: string };
+  expiresAt: string;
+  createdAt: string;
+  updatedAt: string;
+  deviceId: string | null;
+  warnings?: { code: string; message: string }[];
+}
+
+/** What create and resend alone return: the secrets, shown once. */
+export interface IssuedRequest extends EnrollmentRequest {
+  url: string;
+  passcode: string;
+  /** Create only: the user's Pending request for the platform was refreshed instead of a new one made. */
+  refreshed?: boolean;
+}
+
+export interface OutboxSummary {
+  queued: number;
+  sent: number;
+  failed: number;
+  lastError: string | null;
+}
+
+export const PLATFORM_LABEL: Record<Platform, string> = { ios: 'iOS', macos: 'macOS' };
+export const OWNERSHIP_LABEL: Record<Ownership, string> = { corporate_owned: 'Corporate Owned', employee_owned: 'Employee Owned', corporate_shared: 'Corporate Shared' };
+export const NOTIFY_LABEL: Record<Notify, string> = { email: 'Email', sms: 'SMS', email_sms: 'Email+SMS', none: 'None' };
+export const REQUEST_STATUS_LABEL: Record<RequestStatus, string> = {
+  pending: 'Pending',
+  completed: 'Completed',
+  expired: 'Expired',
+  deleted: 'Deleted',
+  failed: 'Failed',
+  exceeded: 'Exceeded',
+};
+export const REQUEST_TYPES: RequestType[] = ['MDM', 'MDM (Apple User Enrollment)', 'SPS Activation'];

@@ -19,6 +19,7 @@ import { UsersPage } from './pages/users';
 import { UserPage } from './pages/user';
 import { NotFoundPage } from './pages/not-found';
 import { JobsPage } from './pages/jobs';
+import { EnrollmentsPage } from './pages/enrollments';
 
 const theme = createTheme({ primaryColor: 'teal', defaultRadius: 'md', fontFamily: 'system-ui, -apple-system, "Segoe UI", Roboto, sans-serif' });
 
@@ -59,6 +60,7 @@ createRoot(document.getElementById('root')!).render(
               <Route index element={<Navigate to="/users" replace />} />
               <Route path="/users" element={<UsersPage />} />
               <Route path="/users/:id" element={<UserPage />} />
+              <Route path="/enrollments" element={<EnrollmentsPage />} />
               <Route path="/jobs" element={<JobsPage />} />
               <Route path="/settings" element={<SettingsPage />} />
               <Route path="/admins" element={<AdminsPage />} />

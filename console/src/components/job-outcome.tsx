@@ -5,6 +5,38 @@ import type { Job } from '../api';
 
 export const STATUS_COLOR: Record<Job['status'], string> = { queued: 'gray', running: 'blue', succeeded: 'teal', failed: 'red', cancelled: 'orange' };
 
+/** Each kind of job in words: its name, and the counts its rows end in (users: Created/Updated/Unchanged; requests: Created/Refreshed). */
+export const JOB_KIND: Record<Job['kind'], { label: string; counts: (keyof Job['counts'])[]; done: string; doneWithFailures: string; allApplied: string }> = {
+  users_import: {
+    label: 'Users import',
+    counts: ['created', 'updated', 'unchanged', 'failed'],
+    done: 'Imported',
+    doneWithFailures: 'Imported, with rows that failed',
+    allApplied: 'Every row was applied.',
+  },
+  enrollment_bulk_add: {
+    label: 'Bulk Add',
+    counts: ['created', 'refreshed', 'failed'],
+    done: 'Requests added',
+    doneWithFailures: 'Requests added, with rows that failed',
+    allApplied: 'Every row made or refreshed a request.',
+  },
+};
+
+const COUNT_LOOK: Record<keyof Job['counts'], [string, string]> = {
+  created: ['Created', 'teal'],
+  updated: ['Updated', 'blue'],
+  unchanged: ['Unchanged', 'gray'],
+  refreshed: ['Refreshed', 'blue'],
+  failed: ['Failed', 'red'],
+};
+
+/** A job's counts in one line, the non-zero ones only (e.g. "40 created, 2 refreshed"). */
+export function countsInWords(job: Job): string {
+  const words = JOB_KIND[job.kind].counts.filter((k) => k !== 'failed' && job.counts[k] > 0).map((k) => `${job.counts[k].toLocaleString()} ${k}`);
+  return words.join(', ') || '—';
+}
+
 export function JobProgress({ job }: { job: Job }) {
   const total = job.progress.total;
   const pct = total ? Math.round((job.progress.processed / total) * 100) : 0;
@@ -23,17 +55,10 @@ export function JobProgress({ job }: { job: Job }) {
 }
 
 export function Counts({ job }: { job: Job }) {
-  const c = job.counts;
-  const items: [string, number, string][] = [
-    ['Created', c.created, 'teal'],
-    ['Updated', c.updated, 'blue'],
-    ['Unchanged', c.unchanged, 'gray'],
-    ['Failed', c.failed, 'red'],
-  ];
   return (
     <Group gap="xs" data-testid="job-counts">
-      {items.map(([label, n, color]) => (
-        <Badge key={label} variant="light" color={color} size="lg">{label}: {n.toLocaleString()}</Badge>
+      {JOB_KIND[job.kind].counts.map((k) => (
+        <Badge key={k} variant="light" color={COUNT_LOOK[k][1]} size="lg">{COUNT_LOOK[k][0]}: {job.counts[k].toLocaleString()}</Badge>
       ))}
     </Group>
   );
@@ -41,6 +66,7 @@ export function Counts({ job }: { job: Job }) {
 
 /** The end of an import: what happened, the failed rows, and the results file. */
 export function JobOutcome({ job }: { job: Job }) {
+  const kind = JOB_KIND[job.kind];
   const failures = useQuery({
     queryKey: ['job-failures', job.id],
     enabled: job.counts.failed > 0,
@@ -61,8 +87,8 @@ export function JobOutcome({ job }: { job: Job }) {
         </Alert>
       )}
       {job.status === 'succeeded' && (
-        <Alert color={job.counts.failed ? 'yellow' : 'teal'} title={job.counts.failed ? 'Imported, with rows that failed' : 'Imported'}>
-          {job.counts.failed ? 'The other rows were applied. Fix the failed rows and import them again.' : 'Every row was applied.'}
+        <Alert color={job.counts.failed ? 'yellow' : 'teal'} title={job.counts.failed ? kind.doneWithFailures : kind.done}>
+          {job.counts.failed ? 'The other rows were applied. Fix the failed rows and upload them again.' : kind.allApplied}
         </Alert>
       )}
       {job.status === 'cancelled' && <Alert color="orange" title="Cancelled">The rows applied before the cancel stay.</Alert>}

@@ -1,6 +1,6 @@
 import { AppShell, Badge, Burger, Button, Group, NavLink, ScrollArea, Stack, Text, Title } from '@mantine/core';
 import { useDisclosure } from '@mantine/hooks';
-import { IconFileSearch, IconKey, IconListCheck, IconLogout, IconSettings, IconShieldLock, IconUsers } from '@tabler/icons-react';
+import { IconDeviceMobile, IconFileSearch, IconKey, IconListCheck, IconLogout, IconSettings, IconShieldLock, IconUsers } from '@tabler/icons-react';
 import { Link, Outlet, useLocation, useNavigate } from 'react-router';
 import { api, can } from '../api';
 import { useSession, useSignedOut } from '../session';
@@ -27,6 +27,10 @@ export function Layout() {
         { to: '/users', label: 'Directory', icon: IconUsers },
         { to: '/jobs', label: 'Jobs', icon: IconListCheck, show: can.readJobs(role) },
       ],
+    },
+    {
+      title: 'Devices',
+      items: [{ to: '/enrollments', label: 'Enrollments', icon: IconDeviceMobile }],
     },
     {
       title: 'Administration',

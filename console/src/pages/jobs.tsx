@@ -5,9 +5,7 @@ import { api, can, formatTime, jobFinished, type Job, type Page } from '../api';
 import { useSession } from '../session';
 import { PageHeader } from '../components/page';
 import { EmptyState, ErrorState, LoadingState } from '../components/states';
-import { JobOutcome, JobProgress, STATUS_COLOR } from '../components/job-outcome';
-
-const KIND: Record<Job['kind'], string> = { users_import: 'Bulk Import Users', enrollment_bulk_add: 'Bulk Add requests' };
+import { countsInWords, JOB_KIND, JobOutcome, JobProgress, STATUS_COLOR } from '../components/job-outcome';
 
 export function JobsPage() {
   const session = useSession();
@@ -23,10 +21,10 @@ export function JobsPage() {
   if (jobs.isPending) body = <LoadingState />;
   else if (jobs.isError) body = <ErrorState error={jobs.error} onRetry={() => jobs.refetch()} />;
   else if (!jobs.data.items.length)
-    body = <EmptyState title="No imports yet">Bulk Import Users (Users ▸ Directory ▸ More) lists its imports here.</EmptyState>;
+    body = <EmptyState title="No jobs yet">Bulk Import Users (Users ▸ Directory ▸ More) and Bulk Add (Devices ▸ Enrollments ▸ Other Enrollment Options) list their jobs here.</EmptyState>;
   else
     body = (
-      <Table.ScrollContainer minWidth={820}>
+      <Table.ScrollContainer minWidth={940}>
         <Table highlightOnHover verticalSpacing="sm">
           <Table.Thead>
             <Table.Tr>
@@ -34,6 +32,7 @@ export function JobsPage() {
               <Table.Th>Kind</Table.Th>
               <Table.Th>Status</Table.Th>
               <Table.Th>Rows</Table.Th>
+              <Table.Th>Applied</Table.Th>
               <Table.Th>Failed</Table.Th>
               <Table.Th>Started by</Table.Th>
               <Table.Th>Created</Table.Th>
@@ -44,9 +43,10 @@ export function JobsPage() {
             {jobs.data.items.map((j) => (
               <Table.Tr key={j.id} data-testid={`job-row-${j.fileName}`} style={{ cursor: 'pointer' }} onClick={() => setOpen(j.id)}>
                 <Table.Td><Text size="sm" fw={500}>{j.fileName}</Text></Table.Td>
-                <Table.Td><Text size="sm">{KIND[j.kind]}</Text></Table.Td>
+                <Table.Td><Text size="sm">{JOB_KIND[j.kind].label}</Text></Table.Td>
                 <Table.Td style={{ whiteSpace: 'nowrap' }}><Badge color={STATUS_COLOR[j.status]} variant="light" style={{ overflow: 'visible', flexShrink: 0 }}>{j.status}</Badge></Table.Td>
                 <Table.Td style={{ whiteSpace: 'nowrap' }}><Text size="sm">{j.progress.processed.toLocaleString()}{j.progress.total !== null ? ` / ${j.progress.total.toLocaleString()}` : ''}</Text></Table.Td>
+                <Table.Td><Text size="sm" data-testid="job-applied">{countsInWords(j)}</Text></Table.Td>
                 <Table.Td><Text size="sm" c={j.counts.failed ? 'red' : undefined}>{j.counts.failed.toLocaleString()}</Text></Table.Td>
                 <Table.Td><Text size="sm">{j.requestedBy.label}</Text></Table.Td>
                 <Table.Td><Text size="sm">{formatTime(j.createdAt)}</Text></Table.Td>
@@ -68,12 +68,12 @@ export function JobsPage() {
     );
   return (
     <>
-      <PageHeader title="Jobs" description="Imports of this account, newest first. Each keeps its results file." />
+      <PageHeader title="Jobs" description="Users imports and Bulk Adds of this account, newest first. Each keeps its results file." />
       {body}
       <Drawer opened={!!current} onClose={() => setOpen(null)} title={current?.fileName} position="right" size="lg">
         {current && (
           <Stack>
-            <Text size="sm" c="dimmed">{KIND[current.kind]} · started by {current.requestedBy.label} · {formatTime(current.createdAt)}</Text>
+            <Text size="sm" c="dimmed">{JOB_KIND[current.kind].label} · started by {current.requestedBy.label} · {formatTime(current.createdAt)}</Text>
             {jobFinished(current) ? <JobOutcome job={current} /> : <JobProgress job={current} />}
           </Stack>
         )}

@@ -1,14 +1,50 @@
 import { useState } from 'react';
 import { Anchor, Badge, Breadcrumbs, Button, Card, Group, SimpleGrid, Stack, Text } from '@mantine/core';
+import { useMediaQuery } from '@mantine/hooks';
+import { IconPlus } from '@tabler/icons-react';
 import { useQuery, useQueryClient } from '@tanstack/react-query';
 import { Link, useNavigate, useParams } from 'react-router';
-import { api, can, formatTime, type User } from '../api';
+import { api, can, formatTime, query, type EnrollmentRequest, type Page, type User } from '../api';
 import { useSession } from '../session';
 import { PageHeader } from '../components/page';
 import { ConfirmModal } from '../components/confirm';
 import { EmptyState, ErrorState, LoadingState } from '../components/states';
 import { UserForm } from './user-form';
 import { MaidCell } from './users';
+import { DeviceRequestForm } from './request-form';
+import { RequestsTable } from '../components/requests-table';
+
+/** The user's enrollment requests, newest first (the most recent 50; the Enrollments page has them all). */
+function UserRequests({ user, writable, onAdd }: { user: User; writable: boolean; onAdd: () => void }) {
+  const narrow = useMediaQuery('(max-width: 48em)') ?? false;
+  const requests = useQuery({
+    queryKey: ['enrollment-requests', 'user', user.id],
+    queryFn: () => api<Page<EnrollmentRequest>>('GET', `/enrollment-requests${query({ userId: user.id, limit: 50 })}`),
+  });
+  let body;
+  if (requests.isPending) body = <LoadingState rows={2} />;
+  else if (requests.isError) body = <ErrorState error={requests.error} onRetry={() => requests.refetch()} />;
+  else if (!requests.data.items.length)
+    body = (
+      <EmptyState title="No enrollment requests" action={writable && <Button variant="light" onClick={onAdd}>Add Device</Button>}>
+        {user.managedAppleId
+          ? 'This user is linked to a Managed Apple ID and can be invited to enrol a personal iPhone or iPad with User Enrollment.'
+          : 'Link a Managed Apple ID first if this user should enrol a personal iPhone or iPad with User Enrollment.'}
+      </EmptyState>
+    );
+  else body = <RequestsTable items={requests.data.items} narrow={narrow} writable={writable} showUser={false} />;
+  return (
+    <Card withBorder padding="lg" data-testid="user-requests">
+      <Group justify="space-between" mb="sm">
+        <Text fw={600}>Enrollment requests</Text>
+        {requests.data && requests.data.total > requests.data.items.length && (
+          <Anchor component={Link} to={`/enrollments?q=${encodeURIComponent(user.username)}`} size="sm">All {requests.data.total.toLocaleString()}</Anchor>
+        )}
+      </Group>
+      {body}
+    </Card>
+  );
+}
 
 function Field({ label, children }: { label: string; children: React.ReactNode }) {
   return (
@@ -27,6 +63,8 @@ export function UserPage() {
   const qc = useQueryClient();
   const [editing, setEditing] = useState(false);
   const [deleting, setDeleting] = useState(false);
+  const [requesting, setRequesting] = useState(false);
+  const requests = can.writeRequests(session.admin.role);
   const user = useQuery({ queryKey: ['user', id], queryFn: () => api<User>('GET', `/users/${id}`) });
   const crumbs = (
     <Breadcrumbs mb="sm">
@@ -44,10 +82,11 @@ export function UserPage() {
         title={u.fullName || u.username}
         description={`${u.username}@${u.domain}`}
         actions={
-          writable && (
+          (writable || requests) && (
             <>
-              <Button variant="default" onClick={() => setEditing(true)}>Edit user</Button>
-              <Button variant="light" color="red" onClick={() => setDeleting(true)}>Delete</Button>
+              {requests && <Button leftSection={<IconPlus size={16} />} onClick={() => setRequesting(true)}>Add Device</Button>}
+              {writable && <Button variant="default" onClick={() => setEditing(true)}>Edit user</Button>}
+              {writable && <Button variant="light" color="red" onClick={() => setDeleting(true)}>Delete</Button>}
             </>
           )
         }
@@ -68,16 +107,10 @@ export function UserPage() {
             <Field label="Updated"><Text size="sm">{formatTime(u.updatedAt)}</Text></Field>
           </SimpleGrid>
         </Card>
-        <Card withBorder padding="lg">
-          <Text fw={600}>Enrollment requests and devices</Text>
-          <EmptyState title="Nothing enrolled">
-            {u.managedAppleId
-              ? 'This user is linked to a Managed Apple ID and can be invited to enrol a personal iPhone or iPad with User Enrollment once enrollment requests are available.'
-              : 'Link a Managed Apple ID first: User Enrollment needs one.'}
-          </EmptyState>
-        </Card>
+        <UserRequests user={u} writable={requests} onAdd={() => setRequesting(true)} />
       </Stack>
       <UserForm opened={editing} user={u} onClose={() => setEditing(false)} />
+      <DeviceRequestForm opened={requesting} user={u} onClose={() => setRequesting(false)} />
       <ConfirmModal
         opened={deleting}
         title="Delete user"

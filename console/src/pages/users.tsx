@@ -11,6 +11,7 @@ import { ConfirmModal } from '../components/confirm';
 import { EmptyState, ErrorState, LoadingState } from '../components/states';
 import { UserForm } from './user-form';
 import { BulkImportDialog } from './bulk-import';
+import { DeviceRequestForm } from './request-form';
 
 const PAGE_SIZE = 50;
 type SortKey = 'username' | 'fullName' | 'email' | 'managedAppleId' | 'createdAt';
@@ -66,6 +67,8 @@ export function UsersPage() {
   const [importing, setImporting] = useState(false);
   const [editing, setEditing] = useState<User | null>(null);
   const [deleting, setDeleting] = useState<User | null>(null);
+  const [requesting, setRequesting] = useState<User | null>(null);
+  const requests = can.writeRequests(session.admin.role);
   const narrow = useMediaQuery('(max-width: 48em)') ?? false;
 
   const update = (changes: Record<string, string | null>) => {
@@ -143,7 +146,7 @@ export function UsersPage() {
                 <Table.Th>Groups</Table.Th>
                 <Table.Th>Status</Table.Th>
                 <Table.Th ta="right">Devices</Table.Th>
-                {writable && <Table.Th aria-label="Actions" />}
+                {(writable || requests) && <Table.Th aria-label="Actions" />}
               </Table.Tr>
             </Table.Thead>
             <Table.Tbody>
@@ -161,7 +164,7 @@ export function UsersPage() {
                   </Table.Td>
                   <Table.Td style={{ whiteSpace: 'nowrap' }}><StatusBadge status={u.status} /></Table.Td>
                   <Table.Td ta="right"><Text size="sm">{u.devices}</Text></Table.Td>
-                  {writable && (
+                  {(writable || requests) && (
                     <Table.Td>
                       <Menu position="bottom-end" withinPortal>
                         <Menu.Target>
@@ -169,9 +172,10 @@ export function UsersPage() {
                         </Menu.Target>
                         <Menu.Dropdown>
                           <Menu.Item onClick={() => navigate(`/users/${u.id}`)}>Open</Menu.Item>
-                          <Menu.Item onClick={() => setEditing(u)}>Edit user</Menu.Item>
-                          <Menu.Divider />
-                          <Menu.Item color="red" onClick={() => setDeleting(u)}>Delete</Menu.Item>
+                          {requests && <Menu.Item onClick={() => setRequesting(u)}>Add Device</Menu.Item>}
+                          {writable && <Menu.Item onClick={() => setEditing(u)}>Edit user</Menu.Item>}
+                          {writable && <Menu.Divider />}
+                          {writable && <Menu.Item color="red" onClick={() => setDeleting(u)}>Delete</Menu.Item>}
                         </Menu.Dropdown>
                       </Menu>
                     </Table.Td>
@@ -259,6 +263,7 @@ export function UsersPage() {
       <UserForm opened={adding} onClose={() => setAdding(false)} />
       <BulkImportDialog opened={importing} onClose={() => setImporting(false)} />
       <UserForm opened={!!editing} user={editing} onClose={() => setEditing(null)} />
+      <DeviceRequestForm opened={!!requesting} user={requesting} onClose={() => setRequesting(null)} />
       <ConfirmModal
         opened={!!deleting}
         title="Delete user"

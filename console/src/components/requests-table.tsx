@@ -1,0 +1,181 @@
+import { useState } from 'react';
+import { ActionIcon, Badge, Button, Card, Group, Menu, Modal, Stack, Table, Text, Tooltip } from '@mantine/core';
+import { notifications } from '@mantine/notifications';
+import { IconDots } from '@tabler/icons-react';
+import { useQueryClient } from '@tanstack/react-query';
+import { Link } from 'react-router';
+import { api, formatTime, OWNERSHIP_LABEL, PLATFORM_LABEL, REQUEST_STATUS_LABEL, type EnrollmentRequest, type IssuedRequest, type RequestStatus } from '../api';
+import { ConfirmModal } from './confirm';
+import { RequestSecrets } from './request-secrets';
+import { errorMessage } from './states';
+
+export const REQUEST_STATUS_COLOR: Record<RequestStatus, string> = {
+  pending: 'blue',
+  completed: 'teal',
+  expired: 'gray',
+  deleted: 'gray',
+  failed: 'red',
+  exceeded: 'orange',
+};
+
+/** Completed and deleted requests are closed: nothing to resend, nothing to delete. */
+const closed = (r: EnrollmentRequest) => r.status === 'completed' || r.status === 'deleted';
+
+/** The status badge; a Failed request says why, on a line of its own (and in a tooltip). */
+export function RequestStatusCell({ request: r }: { request: EnrollmentRequest }) {
+  const badge = (
+    <Badge color={REQUEST_STATUS_COLOR[r.status]} variant="light" style={{ overflow: 'visible', flexShrink: 0 }} data-testid="request-status">
+      {REQUEST_STATUS_LABEL[r.status]}
+    </Badge>
+  );
+  return (
+    <Stack gap={2} style={{ minWidth: 0 }}>
+      {r.statusReason ? <Tooltip label={r.statusReason} multiline maw={320} withArrow>{badge}</Tooltip> : badge}
+      {r.statusReason && (r.status === 'failed' || r.status === 'exceeded') && (
+        <Text size="xs" c="red.8" style={{ wordBreak: 'break-word' }} data-testid="request-status-reason">{r.statusReason}</Text>
+      )}
+    </Stack>
+  );
+}
+
+function RequestTypeText({ type }: { type: EnrollmentRequest['requestType'] }) {
+  return type === 'MDM (Apple User Enrollment)' ? (
+    <Badge variant="light" color="grape" style={{ overflow: 'visible', textTransform: 'none' }}>{type}</Badge>
+  ) : (
+    <Text size="sm" style={{ whiteSpace: 'nowrap' }}>{type}</Text>
+  );
+}
+
+function Actions({ r, onResend, onDelete }: { r: EnrollmentRequest; onResend: () => void; onDelete: () => void }) {
+  return (
+    <Menu position="bottom-end" withinPortal>
+      <Menu.Target>
+        <ActionIcon variant="subtle" color="gray" aria-label={`Actions for the request of ${r.username}`}><IconDots size={18} /></ActionIcon>
+      </Menu.Target>
+      <Menu.Dropdown>
+        <Menu.Item disabled={closed(r)} onClick={onResend}>Resend</Menu.Item>
+        <Menu.Divider />
+        <Menu.Item color="red" disabled={closed(r)} onClick={onDelete}>Delete</Menu.Item>
+      </Menu.Dropdown>
+    </Menu>
+  );
+}
+
+/**
+ * Enrollment requests as a table (cards on a phone), with Resend (the new URL and passcode shown
+ * once) and Delete (confirmed) for those who may write requests.
+ */
+export function RequestsTable({ items, narrow, writable, showUser = true }: { items: EnrollmentRequest[]; narrow: boolean; writable: boolean; showUser?: boolean }) {
+  const qc = useQueryClient();
+  const [resent, setResent] = useState<IssuedRequest | null>(null);
+  const [deleting, setDeleting] = useState<EnrollmentRequest | null>(null);
+  const refresh = () => {
+    qc.invalidateQueries({ queryKey: ['enrollment-requests'] });
+    qc.invalidateQueries({ queryKey: ['outbox-summary'] });
+  };
+  const resend = async (r: EnrollmentRequest) => {
+    try {
+      setResent(await api<IssuedRequest>('POST', `/enrollment-requests/${r.id}/resend`));
+      refresh();
+    } catch (e) {
+      notifications.show({ color: 'red', title: 'Not resent', message: errorMessage(e) });
+    }
+  };
+  const userCell = (r: EnrollmentRequest) => (
+    <Text component={Link} to={`/users/${r.userId}`} size="sm" fw={500} c="teal.8">{r.username}</Text>
+  );
+  const list = narrow ? (
+    <Stack gap="xs" data-testid="requests-cards">
+      {items.map((r) => (
+        <Card key={r.id} withBorder padding="sm" data-testid={`request-row-${r.username}-${r.platform}`} data-request-id={r.id}>
+          <Group justify="space-between" wrap="nowrap" align="flex-start">
+            <Stack gap={2} style={{ minWidth: 0 }}>
+              {showUser ? (
+                <Text component={Link} to={`/users/${r.userId}`} fw={600} c="teal.8" truncate>{r.username}@{r.domain}</Text>
+              ) : (
+                <Text fw={600}>{PLATFORM_LABEL[r.platform]}</Text>
+              )}
+              {showUser && <Text size="sm" c="dimmed" truncate>{r.email}</Text>}
+            </Stack>
+            <Group gap={4} wrap="nowrap" align="flex-start" style={{ flexShrink: 0 }}>
+              <Badge color={REQUEST_STATUS_COLOR[r.status]} variant="light" style={{ overflow: 'visible' }}>{REQUEST_STATUS_LABEL[r.status]}</Badge>
+              {writable && <Actions r={r} onResend={() => resend(r)} onDelete={() => setDeleting(r)} />}
+            </Group>
+          </Group>
+          <Group gap={6} mt={6} wrap="wrap">
+            <RequestTypeText type={r.requestType} />
+            <Text size="sm" c="dimmed">· {showUser ? `${PLATFORM_LABEL[r.platform]} · ` : ''}{OWNERSHIP_LABEL[r.ownership]}</Text>
+          </Group>
+          {r.statusReason && <Text size="xs" c="red.8" mt={4} style={{ wordBreak: 'break-word' }}>{r.statusReason}</Text>}
+          <Text size="xs" c="dimmed" mt={4}>
+            Requested {formatTime(r.createdAt)} by {r.requestedBy.label} · expires {formatTime(r.expiresAt)}
+          </Text>
+        </Card>
+      ))}
+    </Stack>
+  ) : (
+    <Table.ScrollContainer minWidth={showUser ? 1180 : 900}>
+      <Table striped highlightOnHover verticalSpacing="xs" data-testid="requests-table">
+        <Table.Thead>
+          <Table.Tr>
+            {showUser && <Table.Th>Username</Table.Th>}
+            {showUser && <Table.Th>Email</Table.Th>}
+            <Table.Th>Platform</Table.Th>
+            <Table.Th>Ownership</Table.Th>
+            <Table.Th>Request Type</Table.Th>
+            <Table.Th>Status</Table.Th>
+            <Table.Th>Requested By</Table.Th>
+            <Table.Th>Requested</Table.Th>
+            <Table.Th>Expires</Table.Th>
+            {writable && <Table.Th aria-label="Actions" />}
+          </Table.Tr>
+        </Table.Thead>
+        <Table.Tbody>
+          {items.map((r) => (
+            <Table.Tr key={r.id} data-testid={`request-row-${r.username}-${r.platform}`} data-request-id={r.id}>
+              {showUser && <Table.Td>{userCell(r)}</Table.Td>}
+              {showUser && <Table.Td><Text size="sm">{r.email}</Text></Table.Td>}
+              <Table.Td><Text size="sm">{PLATFORM_LABEL[r.platform] ?? r.platform}</Text></Table.Td>
+              <Table.Td><Text size="sm" style={{ whiteSpace: 'nowrap' }}>{OWNERSHIP_LABEL[r.ownership] ?? r.ownership}</Text></Table.Td>
+              <Table.Td><RequestTypeText type={r.requestType} /></Table.Td>
+              <Table.Td maw={220}><RequestStatusCell request={r} /></Table.Td>
+              <Table.Td><Text size="sm">{r.requestedBy.label}</Text></Table.Td>
+              <Table.Td><Text size="sm" style={{ whiteSpace: 'nowrap' }}>{formatTime(r.createdAt)}</Text></Table.Td>
+              <Table.Td><Text size="sm" style={{ whiteSpace: 'nowrap' }} c={r.status === 'pending' ? undefined : 'dimmed'}>{formatTime(r.expiresAt)}</Text></Table.Td>
+              {writable && <Table.Td><Actions r={r} onResend={() => resend(r)} onDelete={() => setDeleting(r)} /></Table.Td>}
+            </Table.Tr>
+          ))}
+        </Table.Tbody>
+      </Table>
+    </Table.ScrollContainer>
+  );
+  return (
+    <>
+      {list}
+      <Modal opened={!!resent} onClose={() => setResent(null)} title="Request resent" size="lg" centered>
+        {resent && (
+          <Stack>
+            <Text size="sm">
+              The {PLATFORM_LABEL[resent.platform]} request of <b>{resent.username}@{resent.domain}</b> has a new URL and passcode; the old ones no longer work.
+              {resent.notify === 'none' ? ' No notification is sent: pass these on yourself.' : ' The employee is notified again.'}
+            </Text>
+            <RequestSecrets url={resent.url} passcode={resent.passcode} />
+            <Group justify="flex-end"><Button onClick={() => setResent(null)}>Done</Button></Group>
+          </Stack>
+        )}
+      </Modal>
+      <ConfirmModal
+        opened={!!deleting}
+        title="Delete request"
+        confirmLabel="Delete request"
+        onClose={() => setDeleting(null)}
+        onConfirm={async () => {
+          await api('DELETE', `/enrollment-requests/${deleting!.id}`);
+          refresh();
+        }}
+      >
+        Delete the {deleting && PLATFORM_LABEL[deleting.platform]} request of {deleting?.username}@{deleting?.domain}? Its URL and passcode stop working at once.
+      </ConfirmModal>
+    </>
+  );
+}
