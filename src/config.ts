@@ -17,6 +17,8 @@ export interface Config {
   smtpFrom: string;
   smsWebhookUrl?: string;
   smsWebhookToken?: string;
+  /** PIPPIN_NOTIFY_RATE: at most this many emails and SMS a second leave the outbox sender (1..1000). */
+  notifyRate: number;
   adminEmail: string;
   adminPassword?: string;
   profileSigningCert?: string;
@@ -130,6 +132,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     smtpFrom: str('SMTP_FROM') ?? `Pippin <pippin@${hostOf(publicUrl)}>`,
     smsWebhookUrl,
     smsWebhookToken: str('SMS_WEBHOOK_TOKEN'),
+    notifyRate: int('PIPPIN_NOTIFY_RATE', 20, 1, 1000),
     adminEmail,
     adminPassword,
     profileSigningCert,

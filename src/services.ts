@@ -15,6 +15,8 @@ import { userStore } from './directory/store.kysely.js';
 import { jobClaims, jobStore } from './jobs/store.kysely.js';
 import { outboxClaims, outboxStore } from './notify/store.kysely.js';
 import { createOutboxSender, fileTransport, smtpTransport } from './notify/sender.js';
+import { fileSmsTransport, webhookSmsTransport } from './notify/sms.js';
+import { createOutboxService } from './notify/service.js';
 import { enqueueImportSummary } from './notify/import-summary.js';
 import { createDirectoryService } from './directory/service.js';
 import { createAccountService } from './accounts/service.js';
@@ -56,6 +58,8 @@ export interface ServiceOptions {
   dataDir?: string;
   secretKey?: Buffer;
   mail?: { smtpUrl?: string; from: string; publicUrl: string };
+  /** SMS_WEBHOOK_URL and SMS_WEBHOOK_TOKEN (without a URL, SMS are written under data/outbox/sms), PIPPIN_NOTIFY_RATE. */
+  notify?: { smsWebhookUrl?: string; smsWebhookToken?: string; rate?: number };
   limits?: ImportLimits;
   runner?: Partial<RunnerOptions>;
 }
@@ -74,6 +78,10 @@ export function createServices(db: Database, opts: ServiceOptions = {}) {
     clock,
     secretKey,
     transport: mail.smtpUrl ? smtpTransport(mail.smtpUrl) : fileTransport(path.join(dataDir, 'outbox')),
+    sms: opts.notify?.smsWebhookUrl
+      ? webhookSmsTransport({ url: opts.notify.smsWebhookUrl, token: opts.notify.smsWebhookToken })
+      : fileSmsTransport(path.join(dataDir, 'outbox', 'sms')),
+    rate: opts.notify?.rate,
     from: mail.from,
     publicUrl: mail.publicUrl,
   });
@@ -109,6 +117,8 @@ export function createServices(db: Database, opts: ServiceOptions = {}) {
     auth: createAuthService({ uow, clock, random, throttle: new SignInThrottle(clock) }),
     audit: createAuditService({ uow }),
     directory: createDirectoryService({ uow, clock, random }),
+    /** Outbox figures for admins (the sender itself is `outbox`). */
+    notifications: createOutboxService({ uow }),
   };
   return services;
 }

@@ -12,6 +12,7 @@ describe('config', () => {
     expect(c.importMaxBytes).toBe(512 * 1024 * 1024);
     expect(c.xlsxMaxRows).toBe(200_000);
     expect(c.xlsxMaxInflatedBytes).toBe(200 * 1024 * 1024);
+    expect(c.notifyRate).toBe(20);
     expect(c.warnings.join()).toMatch(/https/);
     expect(Object.isFrozen(c)).toBe(true);
   });
@@ -51,6 +52,14 @@ describe('config', () => {
     }
     expect(error!.problems.length).toBeGreaterThanOrEqual(10);
     expect(error!.message).toMatch(/configuration problems/);
+  });
+
+  it('takes PIPPIN_NOTIFY_RATE as a whole number of messages a second from 1 to 1000', () => {
+    expect(loadConfig({ PIPPIN_NOTIFY_RATE: '1' }).notifyRate).toBe(1);
+    expect(loadConfig({ PIPPIN_NOTIFY_RATE: '1000' }).notifyRate).toBe(1000);
+    for (const bad of ['0', '1001', '2.5', 'fast', '-3']) {
+      expect(() => loadConfig({ PIPPIN_NOTIFY_RATE: bad })).toThrow(/PIPPIN_NOTIFY_RATE must be a whole number from 1 to 1000/);
+    }
   });
 
   it('requires a shared secret key with PostgreSQL', () => {

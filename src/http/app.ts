@@ -15,6 +15,8 @@ import { directoryRoutes } from '../directory/routes.js';
 import multipart from '@fastify/multipart';
 import type { JobService } from '../jobs/service.js';
 import { jobRoutes } from '../jobs/routes.js';
+import type { OutboxService } from '../notify/service.js';
+import { outboxRoutes } from '../notify/routes.js';
 import { accountRoutes } from '../accounts/routes.js';
 import { auditRoutes } from '../audit/routes.js';
 import { AppError } from '../errors.js';
@@ -29,6 +31,7 @@ export interface AppServices {
   audit: AuditService;
   directory: DirectoryService;
   jobs: JobService;
+  notifications: OutboxService;
 }
 
 export interface AppDeps {
@@ -113,6 +116,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     await api.register(multipart, { limits: { files: 1, fields: 5, fileSize: deps.uploads.maxBytes } });
     await api.register(directoryRoutes, { directory: services.directory, jobs: services.jobs, uploads: deps.uploads });
     await api.register(jobRoutes, { jobs: services.jobs });
+    await api.register(outboxRoutes, { outbox: services.notifications });
   }, { prefix: '/api/v1' });
 
   if (consoleDir) {

@@ -4,6 +4,7 @@ import type { Clock, Random } from '../core/clock.js';
 import type { Stores } from '../stores.js';
 import type { Job } from '../jobs/model.js';
 import { seal } from './seal.js';
+import { esc, oneLine, type Email } from './message.js';
 
 export const IMPORT_SUMMARY = 'import_summary';
 /** Failed rows attached to the email; beyond this the email links to the whole results file. */
@@ -24,17 +25,7 @@ export async function enqueueImportSummary(s: Stores, job: Job, deps: { secretKe
   await s.outbox.enqueue({ id: deps.random.id(), kind: IMPORT_SUMMARY, sealed: seal(deps.secretKey, inputs), at: deps.clock.now().toISOString() });
 }
 
-export interface Email {
-  to: string;
-  subject: string;
-  text: string;
-  html: string;
-  attachments: { filename: string; content: string; contentType: string }[];
-}
-
-const esc = (s: string) => s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
-/** No header injection: a file name's line breaks and control characters never reach a header. */
-const oneLine = (s: string) => s.replace(/[\u0000-\u001f\u007f]+/g, ' ').trim();
+export type { Email } from './message.js';
 
 /** Renders the summary from the job and its results file as they are now. */
 export async function renderImportSummary(

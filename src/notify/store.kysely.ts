@@ -10,6 +10,27 @@ export function outboxStore(tx: Tx, accountId: string): OutboxStore {
         .values({ id: m.id, account_id: accountId, kind: m.kind, sealed: m.sealed, status: 'pending', attempts: 0, next_attempt_at: m.at, created_at: m.at })
         .execute();
     },
+    async summary(filter = {}) {
+      const scoped = () => {
+        let q = tx.selectFrom('outbox').where('account_id', '=', accountId);
+        if (filter.kind) q = q.where('kind', '=', filter.kind);
+        return q;
+      };
+      const counts = await scoped()
+        .select((eb) => ['status', eb.fn.countAll().as('n'), eb.fn.sum(eb.case().when('attempts', '>', 0).then(1).else(0).end()).as('retried')])
+        .groupBy('status')
+        .execute();
+      const last = await scoped().select('last_error').where('last_error', 'is not', null).orderBy('created_at', 'desc').orderBy('id', 'desc').limit(1).executeTakeFirst();
+      const of = (status: string) => counts.find((c) => c.status === status);
+      const pending = of('pending');
+      return {
+        queued: Number(pending?.n ?? 0),
+        retrying: Number(pending?.retried ?? 0),
+        sent: Number(of('sent')?.n ?? 0),
+        failed: Number(of('failed')?.n ?? 0),
+        lastError: last?.last_error ?? null,
+      };
+    },
   };
 }
 

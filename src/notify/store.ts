@@ -2,6 +2,20 @@
 export interface OutboxStore {
   /** Queues a message; `sealed` holds its inputs encrypted. */
   enqueue(message: { id: string; kind: string; sealed: string; at: string }): Promise<void>;
+  /** Exact counts of the account's messages, of one kind or of all; zeros when there are none. */
+  summary(filter?: { kind?: string }): Promise<OutboxSummary>;
+}
+
+export interface OutboxSummary {
+  /** Waiting to be sent (status pending), including those being retried. */
+  queued: number;
+  /** Of the queued, those that have failed at least once and wait for their next attempt. */
+  retrying: number;
+  sent: number;
+  /** Given up: a permanent failure, or every attempt failed. */
+  failed: number;
+  /** The error of the newest message (by creation) that has one, queued or failed; null when none has. */
+  lastError: string | null;
 }
 
 export interface OutboxMessage {

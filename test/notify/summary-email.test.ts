@@ -1,7 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { SMTPServer } from 'smtp-server';
-import { simpleParser, type ParsedMail } from 'mailparser';
+import { simpleParser } from 'mailparser';
 import { parse } from 'csv-parse/sync';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { renderImportSummary } from '../../src/notify/import-summary.js';
@@ -9,46 +8,13 @@ import type { Job } from '../../src/jobs/model.js';
 import { MAX_ATTEMPTS, retryAt } from '../../src/notify/sender.js';
 import { seal, unseal } from '../../src/notify/seal.js';
 import { createTestPippin, uploadUsers, waitForJob, type TestPippin } from '../support/app.js';
-import { freePort } from '../setup/postgres.js';
-
-/** A real SMTP server on loopback that keeps what it receives, or refuses it with 451 while `refuse` is set. */
-async function smtp() {
-  const received: ParsedMail[] = [];
-  const state = { refuse: false };
-  const server = new SMTPServer({
-    authOptional: true,
-    disabledCommands: ['STARTTLS'],
-    logger: false,
-    onData(stream, _session, done) {
-      const chunks: Buffer[] = [];
-      stream.on('data', (c: Buffer) => chunks.push(c));
-      stream.on('end', async () => {
-        if (state.refuse) return done(Object.assign(new Error('try later'), { responseCode: 451 }));
-        received.push(await simpleParser(Buffer.concat(chunks)));
-        done();
-      });
-    },
-  });
-  const port = await freePort();
-  await new Promise<void>((r) => server.listen(port, '127.0.0.1', () => r()));
-  return { port, received, state, close: () => new Promise<void>((r) => server.close(() => r())) };
-}
-
-const until = async <T>(f: () => T | undefined | Promise<T | undefined>, ms = 20_000): Promise<T> => {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await f();
-    if (v) return v;
-    if (Date.now() > end) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-};
+import { startSmtpServer, until } from '../support/smtp.js';
 
 describe('the bulk upload summary email', () => {
-  let mail: Awaited<ReturnType<typeof smtp>>;
+  let mail: Awaited<ReturnType<typeof startSmtpServer>>;
   let t: TestPippin;
   beforeAll(async () => {
-    mail = await smtp();
+    mail = await startSmtpServer();
     t = await createTestPippin('sqlite', { SMTP_URL: `smtp://127.0.0.1:${mail.port}`, SMTP_FROM: 'Pippin <noreply@example.com>' });
   });
   afterAll(async () => {
