@@ -275,7 +275,8 @@ export interface EnrollmentRequest {
 /** What create and resend alone return: the secrets, shown once. */
 export interface IssuedRequest extends EnrollmentRequest {
   url: string;
-  passcode: string;
+  /** Null when the employee types none (seamless, or the directory password). */
+  passcode: string | null;
   /** Create only: the user's Pending request for the platform was refreshed instead of a new one made. */
   refreshed?: boolean;
 }

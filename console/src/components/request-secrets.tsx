@@ -2,6 +2,7 @@ import { useEffect, useState } from 'react';
 import { ActionIcon, Alert, Code, CopyButton, Group, Image, Skeleton, Stack, Text, Tooltip } from '@mantine/core';
 import { IconCheck, IconCopy } from '@tabler/icons-react';
 import QRCode from 'qrcode';
+import type { IssuedRequest } from '../api';
 
 function Copyable({ label, value, mono = true }: { label: string; value: string; mono?: boolean }) {
   return (
@@ -29,7 +30,8 @@ function Copyable({ label, value, mono = true }: { label: string; value: string;
  * A request's enrollment URL, passcode and the URL as a QR code. Pippin keeps only their HMACs, so
  * this is the one time anyone sees them: the caller shows it right after create or resend, and never again.
  */
-export function RequestSecrets({ url, passcode }: { url: string; passcode: string }) {
+export function RequestSecrets({ request }: { request: IssuedRequest }) {
+  const { url, passcode } = request;
   const [qr, setQr] = useState<string | null>(null);
   useEffect(() => {
     let live = true;
@@ -41,7 +43,7 @@ export function RequestSecrets({ url, passcode }: { url: string; passcode: strin
   return (
     <Stack gap="sm" data-testid="request-secrets">
       <Alert color="yellow" variant="light" title="Shown this once">
-        Pippin does not keep the URL or the passcode. Copy them now if the employee needs them from you; resending the request makes new ones.
+        Pippin does not keep the URL{passcode ? ' or the passcode' : ''}. Copy {passcode ? 'them' : 'it'} now if the employee needs {passcode ? 'them' : 'it'} from you; resending the request makes new ones.
       </Alert>
       <Group align="flex-start" gap="md" wrap="wrap">
         {qr ? (
@@ -51,8 +53,18 @@ export function RequestSecrets({ url, passcode }: { url: string; passcode: strin
         )}
         <Stack gap="sm" style={{ flex: '1 1 220px', minWidth: 0 }}>
           <Copyable label="URL" value={url} />
-          <Copyable label="Passcode" value={passcode} />
-          <Text size="xs" c="dimmed">The employee opens the URL on the device (or scans the code with its camera) and enters the passcode when asked.</Text>
+          {passcode ? (
+            <>
+              <Copyable label="Passcode" value={passcode} />
+              <Text size="xs" c="dimmed">The employee opens the URL on the device (or scans the code with its camera) and enters the passcode when asked.</Text>
+            </>
+          ) : (
+            <Text size="sm" c="dimmed" data-testid="secret-no-passcode">
+              {request.seamless
+                ? 'No passcode: this request is seamless, so the URL alone enrols. Hand it only to the employee.'
+                : 'No passcode: the employee signs in with their Pippin directory password.'}
+            </Text>
+          )}
         </Stack>
       </Group>
     </Stack>

@@ -24,26 +24,31 @@ const closed = (r: EnrollmentRequest) => r.status === 'completed' || r.status ==
 /** The status badge; a Failed request says why, on a line of its own (and in a tooltip). */
 export function RequestStatusCell({ request: r }: { request: EnrollmentRequest }) {
   const badge = (
-    <Badge color={REQUEST_STATUS_COLOR[r.status]} variant="light" style={{ overflow: 'visible', flexShrink: 0 }} data-testid="request-status">
+    <Badge color={REQUEST_STATUS_COLOR[r.status]} variant="light" miw="fit-content" style={{ overflow: 'visible', flexShrink: 0 }} data-testid="request-status">
       {REQUEST_STATUS_LABEL[r.status]}
     </Badge>
   );
   return (
-    <Stack gap={2} style={{ minWidth: 0 }}>
+    <Stack gap={2} align="flex-start">
       {r.statusReason ? <Tooltip label={r.statusReason} multiline maw={320} withArrow>{badge}</Tooltip> : badge}
-      {r.statusReason && (r.status === 'failed' || r.status === 'exceeded') && (
-        <Text size="xs" c="red.8" style={{ wordBreak: 'break-word' }} data-testid="request-status-reason">{r.statusReason}</Text>
+      {r.statusReason && (
+        <Text size="xs" c="red.8" miw={160} maw={240} style={{ whiteSpace: 'normal' }} data-testid="request-status-reason">{r.statusReason}</Text>
       )}
     </Stack>
   );
 }
 
+/** User Enrollment requests stand out: they are what this console is mostly for. */
 function RequestTypeText({ type }: { type: EnrollmentRequest['requestType'] }) {
-  return type === 'MDM (Apple User Enrollment)' ? (
-    <Badge variant="light" color="grape" style={{ overflow: 'visible', textTransform: 'none' }}>{type}</Badge>
-  ) : (
-    <Text size="sm" style={{ whiteSpace: 'nowrap' }}>{type}</Text>
-  );
+  const ue = type === 'MDM (Apple User Enrollment)';
+  return <Text size="sm" fw={ue ? 600 : undefined} c={ue ? 'grape.8' : undefined} data-testid="request-type">{type}</Text>;
+}
+
+/** "Dec 7, 08:03" this year, "Dec 7, 2025, 08:03" otherwise. */
+function shortTime(iso: string): string {
+  const d = new Date(iso);
+  const sameYear = d.getFullYear() === new Date().getFullYear();
+  return d.toLocaleString(undefined, { year: sameYear ? undefined : 'numeric', month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' });
 }
 
 function Actions({ r, onResend, onDelete }: { r: EnrollmentRequest; onResend: () => void; onDelete: () => void }) {
@@ -98,23 +103,23 @@ export function RequestsTable({ items, narrow, writable, showUser = true }: { it
               {showUser && <Text size="sm" c="dimmed" truncate>{r.email}</Text>}
             </Stack>
             <Group gap={4} wrap="nowrap" align="flex-start" style={{ flexShrink: 0 }}>
-              <Badge color={REQUEST_STATUS_COLOR[r.status]} variant="light" style={{ overflow: 'visible' }}>{REQUEST_STATUS_LABEL[r.status]}</Badge>
+              <Badge color={REQUEST_STATUS_COLOR[r.status]} variant="light" style={{ overflow: 'visible' }} data-testid="request-status">{REQUEST_STATUS_LABEL[r.status]}</Badge>
               {writable && <Actions r={r} onResend={() => resend(r)} onDelete={() => setDeleting(r)} />}
             </Group>
           </Group>
-          <Group gap={6} mt={6} wrap="wrap">
+          <Stack gap={0} mt={6}>
             <RequestTypeText type={r.requestType} />
-            <Text size="sm" c="dimmed">· {showUser ? `${PLATFORM_LABEL[r.platform]} · ` : ''}{OWNERSHIP_LABEL[r.ownership]}</Text>
-          </Group>
-          {r.statusReason && <Text size="xs" c="red.8" mt={4} style={{ wordBreak: 'break-word' }}>{r.statusReason}</Text>}
+            <Text size="sm" c="dimmed">{showUser ? `${PLATFORM_LABEL[r.platform]} · ` : ''}{OWNERSHIP_LABEL[r.ownership]}</Text>
+          </Stack>
+          {r.statusReason && <Text size="xs" c="red.8" mt={4} style={{ wordBreak: 'break-word' }} data-testid="request-status-reason">{r.statusReason}</Text>}
           <Text size="xs" c="dimmed" mt={4}>
-            Requested {formatTime(r.createdAt)} by {r.requestedBy.label} · expires {formatTime(r.expiresAt)}
+            Requested {shortTime(r.createdAt)} by {r.requestedBy.label} · expires {shortTime(r.expiresAt)}
           </Text>
         </Card>
       ))}
     </Stack>
   ) : (
-    <Table.ScrollContainer minWidth={showUser ? 1180 : 900}>
+    <Table.ScrollContainer minWidth={showUser ? 1150 : 860}>
       <Table striped highlightOnHover verticalSpacing="xs" data-testid="requests-table">
         <Table.Thead>
           <Table.Tr>
@@ -137,11 +142,11 @@ export function RequestsTable({ items, narrow, writable, showUser = true }: { it
               {showUser && <Table.Td><Text size="sm">{r.email}</Text></Table.Td>}
               <Table.Td><Text size="sm">{PLATFORM_LABEL[r.platform] ?? r.platform}</Text></Table.Td>
               <Table.Td><Text size="sm" style={{ whiteSpace: 'nowrap' }}>{OWNERSHIP_LABEL[r.ownership] ?? r.ownership}</Text></Table.Td>
-              <Table.Td><RequestTypeText type={r.requestType} /></Table.Td>
-              <Table.Td maw={220}><RequestStatusCell request={r} /></Table.Td>
+              <Table.Td miw={120}><RequestTypeText type={r.requestType} /></Table.Td>
+              <Table.Td style={{ whiteSpace: 'nowrap' }}><RequestStatusCell request={r} /></Table.Td>
               <Table.Td><Text size="sm">{r.requestedBy.label}</Text></Table.Td>
-              <Table.Td><Text size="sm" style={{ whiteSpace: 'nowrap' }}>{formatTime(r.createdAt)}</Text></Table.Td>
-              <Table.Td><Text size="sm" style={{ whiteSpace: 'nowrap' }} c={r.status === 'pending' ? undefined : 'dimmed'}>{formatTime(r.expiresAt)}</Text></Table.Td>
+              <Table.Td><Text size="sm" style={{ whiteSpace: 'nowrap' }} title={formatTime(r.createdAt)}>{shortTime(r.createdAt)}</Text></Table.Td>
+              <Table.Td><Text size="sm" style={{ whiteSpace: 'nowrap' }} c={r.status === 'pending' ? undefined : 'dimmed'} title={formatTime(r.expiresAt)}>{shortTime(r.expiresAt)}</Text></Table.Td>
               {writable && <Table.Td><Actions r={r} onResend={() => resend(r)} onDelete={() => setDeleting(r)} /></Table.Td>}
             </Table.Tr>
           ))}
@@ -159,7 +164,7 @@ export function RequestsTable({ items, narrow, writable, showUser = true }: { it
               The {PLATFORM_LABEL[resent.platform]} request of <b>{resent.username}@{resent.domain}</b> has a new URL and passcode; the old ones no longer work.
               {resent.notify === 'none' ? ' No notification is sent: pass these on yourself.' : ' The employee is notified again.'}
             </Text>
-            <RequestSecrets url={resent.url} passcode={resent.passcode} />
+            <RequestSecrets request={resent} />
             <Group justify="flex-end"><Button onClick={() => setResent(null)}>Done</Button></Group>
           </Stack>
         )}

@@ -168,7 +168,7 @@ export function EnrollmentsPage() {
       <Group mb="md" gap="sm" align="flex-end" wrap="wrap">
         <TextInput
           aria-label="Search requests"
-          placeholder="Search username, email or name"
+          placeholder="Search username, email or Managed Apple ID"
           leftSection={<IconSearch size={16} />}
           value={search}
           onChange={(e) => setSearch(e.currentTarget.value)}

@@ -1,5 +1,5 @@
 import { useEffect, useMemo, useState } from 'react';
-import { Alert, Badge, Button, Group, List, Modal, SegmentedControl, Select, SimpleGrid, Stack, Switch, Text, TextInput, Textarea } from '@mantine/core';
+import { Alert, Badge, Button, Group, Input, List, Modal, SegmentedControl, Select, SimpleGrid, Stack, Switch, Text, TextInput, Textarea } from '@mantine/core';
 import { useDebouncedValue } from '@mantine/hooks';
 import { notifications } from '@mantine/notifications';
 import { IconAlertTriangle } from '@tabler/icons-react';
@@ -194,7 +194,7 @@ export function DeviceRequestForm({ opened, onClose, user }: { opened: boolean; 
         {issued.refreshed && (
           <Alert color="blue" variant="light">This user already had a Pending {PLATFORM_LABEL[issued.platform]} request: it was refreshed, and its old URL and passcode no longer work.</Alert>
         )}
-        <RequestSecrets url={issued.url} passcode={issued.passcode} />
+        <RequestSecrets request={issued} />
         <Group justify="flex-end">
           <Button onClick={onClose}>Done</Button>
         </Group>
@@ -209,8 +209,7 @@ export function DeviceRequestForm({ opened, onClose, user }: { opened: boolean; 
           {general && <Alert color="red" role="alert">{general}</Alert>}
           <UserPicker value={chosen} onChange={(u) => { setChosen(u); create.reset(); }} error={fieldErrors.userId ?? (error?.code === 'NOT_FOUND' ? error.message : undefined)} />
           <SimpleGrid cols={{ base: 1, sm: 2 }}>
-            <Stack gap={4}>
-              <Text size="sm" fw={500}>Platform</Text>
+            <Input.Wrapper label="Platform" error={fieldErrors.platform ?? (error?.code === 'PLATFORM_NOT_SUPPORTED' ? error.message : undefined)}>
               <SegmentedControl
                 aria-label="Platform"
                 fullWidth
@@ -218,7 +217,7 @@ export function DeviceRequestForm({ opened, onClose, user }: { opened: boolean; 
                 onChange={(v) => set('platform', v as Platform)}
                 data={[{ value: 'ios', label: 'iOS (iPhone, iPad)' }, { value: 'macos', label: 'macOS' }]}
               />
-            </Stack>
+            </Input.Wrapper>
             <Select
               label="Ownership"
               data={(Object.keys(OWNERSHIP_LABEL) as Ownership[]).map((o) => ({ value: o, label: OWNERSHIP_LABEL[o] }))}
