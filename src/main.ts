@@ -80,14 +80,14 @@ export async function createPippin(
     dataDir: config.dataDir,
     secretKey,
     mail: { smtpUrl: config.smtpUrl, from: config.smtpFrom, publicUrl: config.publicUrl },
+    notify: { smsWebhookUrl: config.smsWebhookUrl, smsWebhookToken: config.smsWebhookToken, rate: config.notifyRate },
     limits: { maxBytes: config.importMaxBytes, maxRows: config.importMaxRows, xlsxMaxRows: config.xlsxMaxRows, xlsxMaxInflatedBytes: config.xlsxMaxInflatedBytes },
     runner: opts.runner,
   });
   const where = opts.jobs ?? (opts.runJobs === false ? 'none' : 'thread');
   let worker: Awaited<ReturnType<typeof startJobWorker>> | null = null;
   if (where === 'thread') {
-    services.runner.start();
-    services.outbox.start();
+    services.background.start();
   } else if (where === 'worker') {
     worker = await startJobWorker(config, secretKey, { runner: { pollMs: opts.runner?.pollMs, staleMs: opts.runner?.staleMs }, hangAfterBatch: opts.hangAfterBatch });
     services.wake = worker.kick;
@@ -107,8 +107,7 @@ export async function createPippin(
     app,
     secretKey,
     async close() {
-      await services.runner.stop();
-      await services.outbox.stop();
+      await services.background.stop();
       await worker?.stop();
       await app.close();
       await db.close();

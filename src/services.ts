@@ -12,6 +12,7 @@ import type { Database } from './db/database.js';
 import { accountStore, adminStore, operatorLookup, sessionStore, signInLookup, tokenStore } from './accounts/store.kysely.js';
 import { auditStore } from './audit/store.kysely.js';
 import { userStore } from './directory/store.kysely.js';
+import { requestStore, requestSweep } from './enrollments/store.kysely.js';
 import { jobClaims, jobStore } from './jobs/store.kysely.js';
 import { outboxClaims, outboxStore } from './notify/store.kysely.js';
 import { createOutboxSender, fileTransport, smtpTransport } from './notify/sender.js';
@@ -19,6 +20,9 @@ import { fileSmsTransport, webhookSmsTransport } from './notify/sms.js';
 import { createOutboxService } from './notify/service.js';
 import { enqueueImportSummary } from './notify/import-summary.js';
 import { createDirectoryService } from './directory/service.js';
+import { createEnrollmentService, type EnqueueNotices } from './enrollments/service.js';
+import { ENROLLMENT_NOTICE, enqueueEnrollmentNotices, type EnrollmentNoticeInputs } from './notify/enrollment-notice.js';
+import { runBulkAdd } from './enrollments/bulk-add.js';
 import { createAccountService } from './accounts/service.js';
 import { createAuthService } from './accounts/auth.js';
 import { SignInThrottle } from './accounts/throttle.js';
@@ -28,6 +32,7 @@ import type { UnitOfWork } from './stores.js';
 import { createFileStore } from './bulk/file-store.js';
 import { createJobRunner, type RunnerOptions } from './jobs/runner.js';
 import { createJobService } from './jobs/service.js';
+import { createPoller } from './core/poller.js';
 import { runUsersImport } from './directory/import.js';
 import type { ImportLimits } from './jobs/table-job.js';
 
@@ -44,11 +49,12 @@ export function kyselyUnitOfWork(db: Database): UnitOfWork {
           audit: auditStore(tx, accountId),
           users: userStore(tx, accountId, db.caps),
           jobs: jobStore(tx, accountId),
-          outbox: outboxStore(tx, accountId),
+          outbox: outboxStore(tx, accountId, db.caps),
+          requests: requestStore(tx, accountId, db.caps),
         }),
       ),
     system: (systemPath, fn) =>
-      db.system(systemPath, (tx) => fn({ signIn: signInLookup(tx), operator: operatorLookup(tx), jobClaims: jobClaims(tx, db.caps), outboxClaims: outboxClaims(tx, db.caps) })),
+      db.system(systemPath, (tx) => fn({ signIn: signInLookup(tx), operator: operatorLookup(tx), jobClaims: jobClaims(tx, db.caps), outboxClaims: outboxClaims(tx, db.caps), requestSweep: requestSweep(tx) })),
   };
 }
 
@@ -82,9 +88,15 @@ export function createServices(db: Database, opts: ServiceOptions = {}) {
       ? webhookSmsTransport({ url: opts.notify.smsWebhookUrl, token: opts.notify.smsWebhookToken })
       : fileSmsTransport(path.join(dataDir, 'outbox', 'sms')),
     rate: opts.notify?.rate,
+    // A notice that gave up fails its request, visibly, with the reason.
+    onGaveUp: async (m, reason) => {
+      if (m.kind === ENROLLMENT_NOTICE) await enrollments.notificationFailed(m.accountId, (m.inputs as EnrollmentNoticeInputs).requestId, reason);
+    },
     from: mail.from,
     publicUrl: mail.publicUrl,
   });
+  const notices: EnqueueNotices = (s, list) => enqueueEnrollmentNotices(s, list, { secretKey, clock, random });
+  const enrollments = createEnrollmentService({ uow, clock, random, secretKey, publicUrl: mail.publicUrl, enqueueNotices: notices });
   const runner = createJobRunner(
     {
       uow,
@@ -93,7 +105,11 @@ export function createServices(db: Database, opts: ServiceOptions = {}) {
       handlers: {
         users_import: async (work, hooks) =>
           runUsersImport({ uow, clock, random, limits, filePath: await files.localPath(work.accountId, work.fileId!), work, afterBatch: hooks.afterBatch }),
-        enrollment_bulk_add: async () => ({ status: 'failed', error: { code: 'INTERNAL', message: 'Bulk Add is not available in this version', line: null } }),
+        enrollment_bulk_add: async (work, hooks) =>
+          runBulkAdd(
+            { uow, clock, random, limits, filePath: await files.localPath(work.accountId, work.fileId!), work, afterBatch: hooks.afterBatch },
+            { secretKey, publicUrl: mail.publicUrl, enqueueNotices: notices },
+          ),
       },
       onFinish: async (s, job) => {
         await enqueueImportSummary(s, job, { secretKey, clock, random });
@@ -102,11 +118,24 @@ export function createServices(db: Database, opts: ServiceOptions = {}) {
     },
     { node: `${os.hostname()}:${process.pid}`, ...opts.runner },
   );
+  /** Every minute, Pending requests past their expiry become Expired. */
+  const sweeper = createPoller(async () => (await enrollments.sweepExpired(), false), { pollMs: 60_000, onError: (e) => console.error('expiry sweep:', e) });
   const services = {
     /** Wakes whatever runs the jobs (this thread's runner, or the worker thread). */
     wake: () => {
       runner.kick();
       outbox.kick();
+    },
+    /** The background work of a process that runs jobs: the job runner, the outbox sender and the expiry sweep. */
+    background: {
+      start() {
+        runner.start();
+        outbox.start();
+        sweeper.start();
+      },
+      async stop() {
+        await Promise.all([runner.stop(), outbox.stop(), sweeper.stop()]);
+      },
     },
     uow,
     files,
@@ -119,6 +148,7 @@ export function createServices(db: Database, opts: ServiceOptions = {}) {
     directory: createDirectoryService({ uow, clock, random }),
     /** Outbox figures for admins (the sender itself is `outbox`). */
     notifications: createOutboxService({ uow }),
+    enrollments,
   };
   return services;
 }

@@ -4,6 +4,7 @@ import type { UserStore } from './directory/store.js';
 import type { JobClaims, JobStore } from './jobs/store.js';
 import type { OutboxClaims, OutboxStore } from './notify/store.js';
 import type { SystemPath } from './db/database.js';
+import type { RequestStore, RequestSweep } from './enrollments/store.js';
 
 /** Every store, bound to one transaction and one account. Features add theirs here. */
 export interface Stores {
@@ -15,6 +16,7 @@ export interface Stores {
   users: UserStore;
   jobs: JobStore;
   outbox: OutboxStore;
+  requests: RequestStore;
 }
 
 /** The stores of the named cross-account paths. */
@@ -23,6 +25,7 @@ export interface SystemStores {
   operator: OperatorLookup;
   jobClaims: JobClaims;
   outboxClaims: OutboxClaims;
+  requestSweep: RequestSweep;
 }
 
 /**

@@ -327,6 +327,58 @@ function migrations(caps: Caps): Record<string, Migration> {
         }
       },
     },
+    '0006_enrollment_requests': {
+      async up(db: Kysely<any>) {
+        await db.schema
+          .createTable('enrollment_requests')
+          .addColumn('id', id, (c) => c.primaryKey())
+          .addColumn('account_id', id, (c) => c.notNull().references('accounts.id').onDelete('cascade'))
+          // A user's requests go with them (DESIGN: deleting a user deletes their Pending requests).
+          .addColumn('user_id', id, (c) => c.notNull().references('users.id').onDelete('cascade'))
+          .addColumn('email', 'text', (c) => c.notNull())
+          .addColumn('phone', 'text', (c) => c.notNull())
+          .addColumn('platform', 'text', (c) => c.notNull())
+          .addColumn('ownership', 'text', (c) => c.notNull())
+          .addColumn('user_enrollment', bool, (c) => c.notNull())
+          .addColumn('request_mode', 'text', (c) => c.notNull())
+          .addColumn('auth_mode', 'text', (c) => c.notNull())
+          .addColumn('auth_mode_overridden', bool, (c) => c.notNull())
+          .addColumn('seamless', bool, (c) => c.notNull())
+          .addColumn('notify', 'text', (c) => c.notNull())
+          .addColumn('comments', 'text', (c) => c.notNull())
+          .addColumn('status', 'text', (c) => c.notNull())
+          .addColumn('status_reason', 'text')
+          // HMAC-SHA-256 of the URL token and of the passcode under the secret key; never the secrets.
+          .addColumn('token_hash', 'text', (c) => c.notNull())
+          .addColumn('passcode_hash', 'text', (c) => c.notNull())
+          .addColumn('failed_attempts', 'integer', (c) => c.notNull().defaultTo(0))
+          .addColumn('requested_by', id)
+          .addColumn('requested_by_label', 'text', (c) => c.notNull())
+          .addColumn('device_id', id)
+          .addColumn('import_job_id', id)
+          .addColumn('import_row', 'integer')
+          .addColumn('expires_at', ts, (c) => c.notNull())
+          .addColumn('created_at', ts, (c) => c.notNull())
+          .addColumn('updated_at', ts, (c) => c.notNull())
+          .execute();
+        // The portal finds a request by its token's hash, whatever the account.
+        await db.schema.createIndex('enrollment_requests_token').on('enrollment_requests').column('token_hash').unique().execute();
+        await db.schema.createIndex('enrollment_requests_time').on('enrollment_requests').columns(['account_id', 'created_at', 'id']).execute();
+        await db.schema.createIndex('enrollment_requests_user').on('enrollment_requests').columns(['account_id', 'user_id', 'created_at']).execute();
+        await db.schema.createIndex('enrollment_requests_expiry').on('enrollment_requests').columns(['status', 'expires_at']).execute();
+        // One Pending request per user and platform: a second one refreshes the first.
+        await db.schema
+          .createIndex('enrollment_requests_one_pending')
+          .on('enrollment_requests')
+          .columns(['account_id', 'user_id', 'platform'])
+          .unique()
+          .where(sql.ref('status'), '=', 'pending')
+          .execute();
+        // The Enrollments page's outbox figures, counted from an index.
+        await db.schema.createIndex('outbox_account_kind').on('outbox').columns(['account_id', 'kind', 'status']).execute();
+        await db.schema.alterTable('outbox').addColumn('ref_id', id).execute();
+      },
+    },
   };
 }
 

@@ -195,6 +195,38 @@ export interface OutboxRow {
   last_error: string | null;
   created_at: string;
   sent_at: string | null;
+  /** The object the message is about (an enrollment request), when there is one. */
+  ref_id: string | null;
+}
+
+export interface EnrollmentRequestRow {
+  id: string;
+  account_id: string;
+  user_id: string;
+  email: string;
+  phone: string;
+  platform: string;
+  ownership: string;
+  user_enrollment: DbBool;
+  request_mode: string;
+  auth_mode: string;
+  auth_mode_overridden: DbBool;
+  seamless: DbBool;
+  notify: string;
+  comments: string;
+  status: string;
+  status_reason: string | null;
+  token_hash: string;
+  passcode_hash: string;
+  failed_attempts: number;
+  requested_by: string | null;
+  requested_by_label: string;
+  device_id: string | null;
+  import_job_id: string | null;
+  import_row: number | null;
+  expires_at: string;
+  created_at: string;
+  updated_at: string;
 }
 
 export interface Schema {
@@ -212,10 +244,11 @@ export interface Schema {
   jobs: JobRow;
   job_results: JobResultRow;
   outbox: OutboxRow;
+  enrollment_requests: EnrollmentRequestRow;
 }
 
 /** Every table that holds account data; each carries `account_id` and, on PostgreSQL, row-level security. */
-export const ACCOUNT_TABLES = ['accounts', 'maid_domains', 'admins', 'sessions', 'api_tokens', 'audit_events', 'users', 'user_name_words', 'user_stats', 'files', 'file_chunks', 'jobs', 'job_results', 'outbox'] as const;
+export const ACCOUNT_TABLES = ['accounts', 'maid_domains', 'admins', 'sessions', 'api_tokens', 'audit_events', 'users', 'user_name_words', 'user_stats', 'files', 'file_chunks', 'jobs', 'job_results', 'outbox', 'enrollment_requests'] as const;
 
 /** Tables the application role may only read and append to. */
 export const APPEND_ONLY_TABLES = ['audit_events'] as const;

@@ -3,9 +3,7 @@ import { z } from 'zod';
 import { errors, idParams, pageOf, pageQuery, STANDARD_ERRORS } from '../http/schemas.js';
 import type { UserSort } from './model.js';
 import type { DirectoryService } from './service.js';
-import fs from 'node:fs';
-import { AppError } from '../errors.js';
-import { spool } from '../bulk/file-store.js';
+import { importHeaders, startImportFromUpload, type Uploads } from '../jobs/upload.js';
 import type { JobService } from '../jobs/service.js';
 import { jobSchema } from '../jobs/schemas.js';
 import { csvStream, fromArray, xlsxStream } from '../bulk/writers.js';
@@ -16,7 +14,7 @@ const XLSX_TYPE = 'application/vnd.openxmlformats-officedocument.spreadsheetml.s
 const fileBody = z.any().describe('The file (CSV with a UTF-8 BOM, or XLSX)');
 import { userCreateSchema, userListQuerySchema, userPatchSchema, userSchema, userSummarySchema } from './schemas.js';
 
-export const directoryRoutes: FastifyPluginAsyncZod<{ directory: DirectoryService; jobs: JobService; uploads: { dir: string; maxBytes: number } }> = async (
+export const directoryRoutes: FastifyPluginAsyncZod<{ directory: DirectoryService; jobs: JobService; uploads: Uploads }> = async (
   app,
   { directory, jobs, uploads },
 ) => {
@@ -26,28 +24,13 @@ export const directoryRoutes: FastifyPluginAsyncZod<{ directory: DirectoryServic
       schema: {
         tags: ['Users'],
         summary: 'Bulk Import Users: upload a CSV, TXT or XLSX file (multipart field `file`); answers 202 with the job',
-        headers: z.object({ 'idempotency-key': z.string().min(1).max(200).optional() }),
+        headers: importHeaders,
         consumes: ['multipart/form-data'],
         response: { 202: jobSchema, ...errors(...STANDARD_ERRORS, 409, 413, 415, 422) },
       },
     },
-    async (request, reply) => {
-      if (!request.isMultipart()) throw AppError.validation([{ path: 'file', message: 'Send the file as multipart/form-data, field "file"' }]);
-      const part = await request.file({ limits: { fileSize: uploads.maxBytes, files: 1 } });
-      if (!part || part.fieldname !== 'file') throw AppError.validation([{ path: 'file', message: 'Send the file in the multipart field "file"' }]);
-      const name = part.filename || 'upload.csv';
-      if (!/\.(csv|txt|xlsx)$/i.test(name)) {
-        part.file.resume();
-        throw new AppError('FILE_TYPE_INVALID', `${name}: upload a .csv, .txt (tab-delimited) or .xlsx file`);
-      }
-      const spooled = await spool(part.file, name, uploads.dir, uploads.maxBytes);
-      try {
-        const { job } = await jobs.startImport(request.actor, 'users_import', spooled, request.headers['idempotency-key'] ?? null);
-        return reply.status(202).send(job);
-      } finally {
-        await fs.promises.rm(spooled.path, { force: true });
-      }
-    },
+    async (request, reply) =>
+      startImportFromUpload(request, reply, { jobs, uploads, kind: 'users_import', extensions: ['csv', 'txt', 'xlsx'], refusal: (name) => `${name}: upload a .csv, .txt (tab-delimited) or .xlsx file` }),
   );
 
   app.get(

@@ -167,3 +167,46 @@ export function parseYesNo(raw: string, column: string): Parsed<boolean> {
 export function optional<T>(raw: string | undefined, parse: (raw: string) => Parsed<T>): Parsed<T | undefined> {
   return raw === undefined || raw.trim() === '' ? { ok: true, value: undefined } : parse(raw);
 }
+
+/** An enrollment request as the API and the console show it (the user's current names joined in). */
+export interface EnrollmentRequest {
+  id: string;
+  userId: string;
+  username: string;
+  domain: string;
+  fullName: string;
+  managedAppleId: string | null;
+  /** Where the notification goes: the request's own address, else the user's at creation. */
+  email: string;
+  phone: string;
+  platform: Platform;
+  ownership: Ownership;
+  userEnrollment: boolean;
+  requestMode: RequestMode;
+  authMode: AuthMode;
+  authModeOverridden: boolean;
+  seamless: boolean;
+  notify: Notify;
+  comments: string;
+  requestType: RequestType;
+  status: RequestStatus;
+  /** Why a request is Failed (or Exceeded); null otherwise. */
+  statusReason: string | null;
+  requestedBy: { id: string | null; label: string };
+  expiresAt: string;
+  createdAt: string;
+  updatedAt: string;
+  deviceId: string | null;
+}
+
+/** What the list filters on (`requestType` is the display string). */
+export interface RequestListQuery {
+  status?: RequestStatus;
+  requestType?: RequestType;
+  platform?: Platform;
+  userId?: string;
+  /** Case-insensitive prefix of the username, the notification email or the MAID. */
+  q?: string;
+}
+
+export const COMMENTS_MAX = 1000;

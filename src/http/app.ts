@@ -15,6 +15,8 @@ import { directoryRoutes } from '../directory/routes.js';
 import multipart from '@fastify/multipart';
 import type { JobService } from '../jobs/service.js';
 import { jobRoutes } from '../jobs/routes.js';
+import { enrollmentRoutes } from '../enrollments/routes.js';
+import type { EnrollmentService } from '../enrollments/service.js';
 import type { OutboxService } from '../notify/service.js';
 import { outboxRoutes } from '../notify/routes.js';
 import { accountRoutes } from '../accounts/routes.js';
@@ -32,6 +34,7 @@ export interface AppServices {
   directory: DirectoryService;
   jobs: JobService;
   notifications: OutboxService;
+  enrollments: EnrollmentService;
 }
 
 export interface AppDeps {
@@ -116,6 +119,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     await api.register(multipart, { limits: { files: 1, fields: 5, fileSize: deps.uploads.maxBytes } });
     await api.register(directoryRoutes, { directory: services.directory, jobs: services.jobs, uploads: deps.uploads });
     await api.register(jobRoutes, { jobs: services.jobs });
+    await api.register(enrollmentRoutes, { enrollments: services.enrollments, jobs: services.jobs, uploads: deps.uploads });
     await api.register(outboxRoutes, { outbox: services.notifications });
   }, { prefix: '/api/v1' });
 

@@ -21,6 +21,7 @@ const services = createServices(db, {
   dataDir: config.dataDir,
   secretKey: config.secretKey,
   mail: { smtpUrl: config.smtpUrl, from: config.smtpFrom, publicUrl: config.publicUrl },
+  notify: { smsWebhookUrl: config.smsWebhookUrl, smsWebhookToken: config.smsWebhookToken, rate: config.notifyRate },
   limits: { maxBytes: config.importMaxBytes, maxRows: config.importMaxRows, xlsxMaxRows: config.xlsxMaxRows, xlsxMaxInflatedBytes: config.xlsxMaxInflatedBytes },
   runner: {
     ...data.runner,
@@ -34,16 +35,14 @@ const services = createServices(db, {
       : undefined,
   },
 });
-services.runner.start();
-services.outbox.start();
+services.background.start();
 parentPort?.on('message', async (m: { type: string }) => {
   if (m.type === 'kick') {
     services.runner.kick();
     services.outbox.kick();
   }
   if (m.type === 'stop') {
-    await services.runner.stop();
-    await services.outbox.stop();
+    await services.background.stop();
     await db.close();
     parentPort?.postMessage({ type: 'stopped' });
   }

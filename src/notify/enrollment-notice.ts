@@ -29,12 +29,19 @@ export interface EnrollmentNoticeInputs {
 }
 
 /**
- * Queues one notice (one channel) in the caller's transaction, so the request and its message
- * commit together. The inputs, passcode included, are sealed under the secret key.
+ * Queues notices (one per channel) in the caller's transaction, so a request and its messages
+ * commit together — many at once for Bulk Add. The inputs, passcode included, are sealed under the
+ * secret key; each message names its request (`ref_id`).
  */
-export async function enqueueEnrollmentNotice(s: Stores, inputs: EnrollmentNoticeInputs, deps: { secretKey: Buffer; clock: Clock; random: Random }): Promise<void> {
-  await s.outbox.enqueue({ id: deps.random.id(), kind: ENROLLMENT_NOTICE, sealed: seal(deps.secretKey, inputs), at: deps.clock.now().toISOString() });
+export async function enqueueEnrollmentNotices(s: Stores, notices: EnrollmentNoticeInputs[], deps: { secretKey: Buffer; clock: Clock; random: Random }): Promise<void> {
+  if (!notices.length) return;
+  const at = deps.clock.now().toISOString();
+  await s.outbox.enqueueMany(notices.map((n) => ({ id: deps.random.id(), kind: ENROLLMENT_NOTICE, sealed: seal(deps.secretKey, n), at, refId: n.requestId })));
 }
+
+/** Queues one notice. */
+export const enqueueEnrollmentNotice = (s: Stores, inputs: EnrollmentNoticeInputs, deps: { secretKey: Buffer; clock: Clock; random: Random }) =>
+  enqueueEnrollmentNotices(s, [inputs], deps);
 
 /** A piece of an instruction: plain words, or a value to type or tap (bold in HTML). */
 type Part = string | { value: string };

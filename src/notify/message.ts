@@ -1,4 +1,6 @@
 /** What the outbox sender hands to its transports, and the escaping every template shares. */
+import fs from 'node:fs';
+import path from 'node:path';
 
 /** One rendered email. `to` is an address, or a display name and address (the name is never parsed as a header). */
 export interface Email {
@@ -31,3 +33,14 @@ export const esc = (s: string) => s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', 
 
 /** No header injection: line breaks and control characters never reach a header. */
 export const oneLine = (s: string) => s.replace(/[\u0000-\u001f\u007f]+/g, ' ').trim();
+
+/**
+ * Writes a message file whole or not at all: to a hidden temporary name, then renamed, so whoever
+ * watches the outbox directory never reads half a message.
+ */
+export async function writeMessageFile(dir: string, name: string, content: string | Buffer): Promise<void> {
+  await fs.promises.mkdir(dir, { recursive: true });
+  const temp = path.join(dir, `.${name}.partial`);
+  await fs.promises.writeFile(temp, content);
+  await fs.promises.rename(temp, path.join(dir, name));
+}

@@ -1,12 +1,10 @@
-import fs from 'node:fs';
-import path from 'node:path';
 import nodemailer from 'nodemailer';
 import type { Clock } from '../core/clock.js';
 import { createPoller } from '../core/poller.js';
 import type { UnitOfWork } from '../stores.js';
 import { IMPORT_SUMMARY, renderImportSummary, type ImportSummaryInputs } from './import-summary.js';
 import { ENROLLMENT_NOTICE, renderEnrollmentEmail, renderEnrollmentSms, type EnrollmentNoticeInputs } from './enrollment-notice.js';
-import { PermanentSendError, type Email } from './message.js';
+import { PermanentSendError, writeMessageFile, type Email } from './message.js';
 import { tokenBucket, type Pacer } from './pace.js';
 import type { SmsTransport } from './sms.js';
 import type { OutboxMessage } from './store.js';
@@ -39,8 +37,7 @@ export function fileTransport(dir: string): MailTransport {
   return {
     async send(email, from, messageId) {
       const info = await t.sendMail({ ...email, from, messageId: `<${messageId}@pippin>` });
-      await fs.promises.mkdir(dir, { recursive: true });
-      await fs.promises.writeFile(path.join(dir, `${messageId}.eml`), info.message as Buffer);
+      await writeMessageFile(dir, `${messageId}.eml`, info.message as Buffer);
     },
   };
 }

@@ -1,7 +1,5 @@
-import fs from 'node:fs';
-import path from 'node:path';
 import { parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js';
-import { PermanentSendError, type Sms } from './message.js';
+import { PermanentSendError, writeMessageFile, type Sms } from './message.js';
 
 /** Sends one rendered SMS, or throws (PermanentSendError when trying again cannot help). */
 export interface SmsTransport {
@@ -55,8 +53,7 @@ export function fileSmsTransport(dir: string, opts: { defaultCountry?: CountryCo
   return {
     async send(sms, messageId) {
       const to = toE164(sms.to, opts.defaultCountry);
-      await fs.promises.mkdir(dir, { recursive: true });
-      await fs.promises.writeFile(path.join(dir, `${messageId}.json`), JSON.stringify({ to, body: sms.body }, null, 2) + '\n');
+      await writeMessageFile(dir, `${messageId}.json`, JSON.stringify({ to, body: sms.body }, null, 2) + '\n');
     },
   };
 }

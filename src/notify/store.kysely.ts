@@ -1,9 +1,15 @@
 import type { Caps } from '../db/caps.js';
 import type { Tx } from '../db/database.js';
+import { insertRows } from '../db/batch.js';
 import type { OutboxClaims, OutboxStore } from './store.js';
 
-export function outboxStore(tx: Tx, accountId: string): OutboxStore {
+const QUEUE_COLUMNS = ['id', 'account_id', 'kind', 'sealed', 'status', 'attempts', 'next_attempt_at', 'created_at', 'ref_id'] as const;
+
+export function outboxStore(tx: Tx, accountId: string, caps: Caps): OutboxStore {
   return {
+    async enqueueMany(messages) {
+      await insertRows(tx, caps, 'outbox', QUEUE_COLUMNS, messages.map((m) => [m.id, accountId, m.kind, m.sealed, 'pending', 0, m.at, m.at, m.refId]));
+    },
     async enqueue(m) {
       await tx
         .insertInto('outbox')

@@ -4,6 +4,8 @@ export interface OutboxStore {
   enqueue(message: { id: string; kind: string; sealed: string; at: string }): Promise<void>;
   /** Exact counts of the account's messages, of one kind or of all; zeros when there are none. */
   summary(filter?: { kind?: string }): Promise<OutboxSummary>;
+  /** Queues many messages in as few statements as the engine allows; `refId` names the object each is about. */
+  enqueueMany(messages: { id: string; kind: string; sealed: string; at: string; refId: string | null }[]): Promise<void>;
 }
 
 export interface OutboxSummary {

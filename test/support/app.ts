@@ -90,16 +90,24 @@ export function multipart(fileName: string, content: string | Buffer, field = 'f
   return { payload: Buffer.concat([head, Buffer.isBuffer(content) ? content : Buffer.from(content), tail]), contentType: `multipart/form-data; boundary=${boundary}` };
 }
 
-/** Uploads a users import as the caller. */
-export async function uploadUsers(t: TestPippin, as: Caller, fileName: string, content: string | Buffer, idempotencyKey?: string) {
+/** Uploads an import file (users import by default, or Bulk Add) as the caller. */
+export async function uploadFile(t: TestPippin, as: Caller, url: string, fileName: string, content: string | Buffer, idempotencyKey?: string) {
   const body = multipart(fileName, content);
   return t.app.inject({
     method: 'POST',
-    url: '/api/v1/users/imports',
+    url,
     headers: { cookie: as.cookie, 'x-csrf-token': as.csrf, 'content-type': body.contentType, ...(idempotencyKey ? { 'idempotency-key': idempotencyKey } : {}) },
     payload: body.payload,
   });
 }
+
+/** Uploads a users import as the caller. */
+export const uploadUsers = (t: TestPippin, as: Caller, fileName: string, content: string | Buffer, idempotencyKey?: string) =>
+  uploadFile(t, as, '/api/v1/users/imports', fileName, content, idempotencyKey);
+
+/** Uploads a Bulk Add file as the caller. */
+export const uploadRequests = (t: TestPippin, as: Caller, fileName: string, content: string | Buffer, idempotencyKey?: string) =>
+  uploadFile(t, as, '/api/v1/enrollment-requests/bulk', fileName, content, idempotencyKey);
 
 /** Waits until the job has finished and returns it. */
 export async function waitForJob(t: TestPippin, as: Caller, id: string, timeoutMs = 30_000) {

@@ -1,0 +1,62 @@
+import type { Page, PageRequest } from '../core/paging.js';
+import type { AuthMode, RequestMode } from '../accounts/model.js';
+import type { EnrollmentRequest, Notify, Ownership, Platform, RequestListQuery, RequestStatus } from './model.js';
+
+/** The fields a request is created or refreshed with (everything but its identity and status). */
+export interface RequestFields {
+  email: string;
+  phone: string;
+  ownership: Ownership;
+  userEnrollment: boolean;
+  requestMode: RequestMode;
+  authMode: AuthMode;
+  authModeOverridden: boolean;
+  seamless: boolean;
+  notify: Notify;
+  comments: string;
+  tokenHash: string;
+  passcodeHash: string;
+  requestedBy: string | null;
+  requestedByLabel: string;
+  expiresAt: string;
+  /** The Bulk Add job and row that last wrote the request (for in-file duplicates), else null. */
+  importJobId: string | null;
+  importRow: number | null;
+}
+
+export interface NewRequest extends RequestFields {
+  id: string;
+  userId: string;
+  platform: Platform;
+  createdAt: string;
+}
+
+/** A user's Pending request for a platform, as Bulk Add needs to know it. */
+export interface PendingRef {
+  id: string;
+  userId: string;
+  platform: Platform;
+  importJobId: string | null;
+  importRow: number | null;
+}
+
+/** Enrollment requests of the bound account. */
+export interface RequestStore {
+  get(id: string): Promise<EnrollmentRequest | null>;
+  /** The Pending requests of these users (one per platform at most). */
+  findPending(userIds: string[]): Promise<PendingRef[]>;
+  /** Inserts new requests (Pending) in as few statements as the engine allows. */
+  insertMany(requests: NewRequest[]): Promise<void>;
+  /** Gives a request new fields and secrets and makes it Pending again (refresh, resend). */
+  renew(id: string, fields: RequestFields, at: string): Promise<void>;
+  /** Moves a request to `status` when it is in one of `from`; false when it was not. */
+  setStatus(id: string, status: RequestStatus, reason: string | null, at: string, from: readonly RequestStatus[]): Promise<boolean>;
+  /** Newest first, keyset-paged. */
+  list(query: RequestListQuery, page: PageRequest): Promise<Page<EnrollmentRequest>>;
+}
+
+/** Cross-account expiry (system path "expiry sweep"). */
+export interface RequestSweep {
+  /** Marks up to `limit` Pending requests whose expiry has passed as Expired; returns them. */
+  expireDue(at: string, limit: number): Promise<{ id: string; accountId: string }[]>;
+}
