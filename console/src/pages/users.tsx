@@ -82,6 +82,21 @@ export function UsersPage() {
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [debounced]);
 
+  const userActions = (u: User) => (
+    <Menu position="bottom-end" withinPortal>
+      <Menu.Target>
+        <ActionIcon variant="subtle" color="gray" aria-label={`Actions for ${u.username}`}><IconDots size={18} /></ActionIcon>
+      </Menu.Target>
+      <Menu.Dropdown>
+        <Menu.Item onClick={() => navigate(`/users/${u.id}`)}>Open</Menu.Item>
+        {requests && <Menu.Item onClick={() => setRequesting(u)}>Add Device</Menu.Item>}
+        {writable && <Menu.Item onClick={() => setEditing(u)}>Edit user</Menu.Item>}
+        {writable && <Menu.Divider />}
+        {writable && <Menu.Item color="red" onClick={() => setDeleting(u)}>Delete</Menu.Item>}
+      </Menu.Dropdown>
+    </Menu>
+  );
+
   const cursor = cursors[cursors.length - 1];
   const exportable = can.exportUsers(session.admin.role);
   const exportHref = (format: 'csv' | 'xlsx') =>
@@ -124,7 +139,10 @@ export function UsersPage() {
                     <Text component={Link} to={`/users/${u.id}`} fw={600} c="teal.8" truncate>{u.username}@{u.domain}</Text>
                     <Text size="sm" c="dimmed" truncate>{u.fullName || u.email}</Text>
                   </Stack>
-                  <StatusBadge status={u.status} />
+                  <Group gap={4} wrap="nowrap" style={{ flexShrink: 0 }}>
+                    <StatusBadge status={u.status} />
+                    {(writable || requests) && userActions(u)}
+                  </Group>
                 </Group>
                 <Group mt={6} gap="xs" wrap="nowrap" style={{ minWidth: 0 }}>
                   <Text size="xs" c="dimmed" style={{ flexShrink: 0 }}>Managed Apple ID</Text>
@@ -165,20 +183,7 @@ export function UsersPage() {
                   <Table.Td style={{ whiteSpace: 'nowrap' }}><StatusBadge status={u.status} /></Table.Td>
                   <Table.Td ta="right"><Text size="sm">{u.devices}</Text></Table.Td>
                   {(writable || requests) && (
-                    <Table.Td>
-                      <Menu position="bottom-end" withinPortal>
-                        <Menu.Target>
-                          <ActionIcon variant="subtle" color="gray" aria-label={`Actions for ${u.username}`}><IconDots size={18} /></ActionIcon>
-                        </Menu.Target>
-                        <Menu.Dropdown>
-                          <Menu.Item onClick={() => navigate(`/users/${u.id}`)}>Open</Menu.Item>
-                          {requests && <Menu.Item onClick={() => setRequesting(u)}>Add Device</Menu.Item>}
-                          {writable && <Menu.Item onClick={() => setEditing(u)}>Edit user</Menu.Item>}
-                          {writable && <Menu.Divider />}
-                          {writable && <Menu.Item color="red" onClick={() => setDeleting(u)}>Delete</Menu.Item>}
-                        </Menu.Dropdown>
-                      </Menu>
-                    </Table.Td>
+                    <Table.Td>{userActions(u)}</Table.Td>
                   )}
                 </Table.Tr>
               ))}
