@@ -53,46 +53,20 @@ export function importExitStatus(job: JobView): number {
 export function addDataCommands(program: Command, out: { stdout: NodeJS.WritableStream; stderr: NodeJS.WritableStream; isTTY: boolean; setExit: (code: number) => void }) {
   const users = program.command('users').description('Users ▸ Directory over the HTTP API (PIPPIN_URL, PIPPIN_TOKEN)');
 
-  users
-    .command('import')
-    .description('Bulk Import Users from a CSV or TXT file')
-    .argument('<file>', 'the file to import')
-    .option('--wait', 'wait for the import to finish, showing progress; exit 0 when every row succeeded, 3 when some failed, 1 when the file was refused')
-    .option('--idempotency-key <key>', 'return the same job when the same file is sent again with this key')
-    .option('--json', 'print the job as JSON')
-    .action(async (file: string, o: { wait?: boolean; idempotencyKey?: string; json?: boolean }) => {
-      if (!fs.existsSync(file)) throw new AppError('VALIDATION_FAILED', `No file ${file}`);
-      const api = client(process.env);
-      const form = new FormData();
-      form.append('file', await fs.openAsBlob(file), path.basename(file));
-      const headers: Record<string, string> = o.idempotencyKey ? { 'idempotency-key': o.idempotencyKey } : {};
-      let job = (await (await api.call('POST', '/users/imports', form, headers)).json()) as JobView;
-      if (!o.wait) {
-        out.stdout.write(o.json ? JSON.stringify(job) + '\n' : `Import ${job.id} queued (${job.fileName}); follow it with GET /api/v1/jobs/${job.id}\n`);
-        return;
-      }
-      const bar = out.isTTY && !o.json ? new cliProgress.SingleBar({ format: ' {bar} {percentage}% | {value}/{total} rows | failed {failed}', hideCursor: true }, cliProgress.Presets.shades_classic) : null;
-      let started = false;
-      while (!finished(job.status)) {
-        await new Promise((r) => setTimeout(r, 500));
-        job = (await (await api.call('GET', `/jobs/${job.id}`)).json()) as JobView;
-        if (bar && job.progress.total !== null) {
-          if (!started) bar.start(job.progress.total, 0, { failed: 0 });
-          started = true;
-          bar.update(job.progress.processed, { failed: job.counts.failed });
-        }
-      }
-      bar?.stop();
-      if (o.json) out.stdout.write(JSON.stringify(job) + '\n');
-      else {
-        const c = job.counts;
-        if (job.status === 'failed') out.stdout.write(`The file was refused: ${job.error?.code}: ${job.error?.message}${job.error?.line ? ` (line ${job.error.line})` : ''}\n`);
-        else out.stdout.write(`${job.fileName}: ${job.status}. Created ${c.created}, updated ${c.updated}, unchanged ${c.unchanged}, failed ${c.failed}.\n`);
-        for (const w of job.warnings) out.stdout.write(`Warning: ${w}\n`);
-        if (c.failed) out.stdout.write(`Failed rows: GET /api/v1/jobs/${job.id}/results?failed=true\n`);
-      }
-      out.setExit(importExitStatus(job));
-    });
+  importCommand(users, out, {
+    name: 'import',
+    description: 'Bulk Import Users from a CSV, TXT or XLSX file',
+    endpoint: '/users/imports',
+    counts: (c) => `Created ${c.created}, updated ${c.updated}, unchanged ${c.unchanged}, failed ${c.failed}.`,
+  });
+
+  const enrollments = program.command('enrollments').description('Devices ▸ Enrollments over the HTTP API (PIPPIN_URL, PIPPIN_TOKEN)');
+  importCommand(enrollments, out, {
+    name: 'bulk-add',
+    description: 'Bulk Add enrollment requests from a CSV or TXT file',
+    endpoint: '/enrollment-requests/bulk',
+    counts: (c) => `Created ${c.created}, refreshed ${c.refreshed}, failed ${c.failed}.`,
+  });
 
   users
     .command('export')
@@ -113,5 +87,50 @@ export function addDataCommands(program: Command, out: { stdout: NodeJS.Writable
       const body = Readable.fromWeb(res.body as never);
       if (o.output) await pipeline(body, fs.createWriteStream(o.output));
       else await pipeline(body, out.stdout);
+    });
+}
+
+type Out = Parameters<typeof addDataCommands>[1];
+
+/** An import command: upload the file, then (with --wait) follow the job with a progress bar and exit by its outcome. */
+function importCommand(parent: Command, out: Out, spec: { name: string; description: string; endpoint: string; counts: (c: JobView['counts']) => string }) {
+  parent
+    .command(spec.name)
+    .description(spec.description)
+    .argument('<file>', 'the file to import')
+    .option('--wait', 'wait for the job to finish, showing progress; exit 0 when every row succeeded, 3 when some failed, 1 when the file was refused')
+    .option('--idempotency-key <key>', 'return the same job when the same file is sent again with this key')
+    .option('--json', 'print the job as JSON')
+    .action(async (file: string, o: { wait?: boolean; idempotencyKey?: string; json?: boolean }) => {
+      if (!fs.existsSync(file)) throw new AppError('VALIDATION_FAILED', `No file ${file}`);
+      const api = client(process.env);
+      const form = new FormData();
+      form.append('file', await fs.openAsBlob(file), path.basename(file));
+      const headers: Record<string, string> = o.idempotencyKey ? { 'idempotency-key': o.idempotencyKey } : {};
+      let job = (await (await api.call('POST', spec.endpoint, form, headers)).json()) as JobView;
+      if (!o.wait) {
+        out.stdout.write(o.json ? JSON.stringify(job) + '\n' : `Job ${job.id} queued (${job.fileName}); follow it with GET /api/v1/jobs/${job.id}\n`);
+        return;
+      }
+      const bar = out.isTTY && !o.json ? new cliProgress.SingleBar({ format: ' {bar} {percentage}% | {value}/{total} rows | failed {failed}', hideCursor: true }, cliProgress.Presets.shades_classic) : null;
+      let started = false;
+      while (!finished(job.status)) {
+        await new Promise((r) => setTimeout(r, 500));
+        job = (await (await api.call('GET', `/jobs/${job.id}`)).json()) as JobView;
+        if (bar && job.progress.total !== null) {
+          if (!started) bar.start(job.progress.total, 0, { failed: 0 });
+          started = true;
+          bar.update(job.progress.processed, { failed: job.counts.failed });
+        }
+      }
+      bar?.stop();
+      if (o.json) out.stdout.write(JSON.stringify(job) + '\n');
+      else {
+        if (job.status === 'failed') out.stdout.write(`The file was refused: ${job.error?.code}: ${job.error?.message}${job.error?.line ? ` (line ${job.error.line})` : ''}\n`);
+        else out.stdout.write(`${job.fileName}: ${job.status}. ${spec.counts(job.counts)}\n`);
+        for (const w of job.warnings) out.stdout.write(`Warning: ${w}\n`);
+        if (job.counts.failed) out.stdout.write(`Results, failed rows included: GET /api/v1/jobs/${job.id}/results\n`);
+      }
+      out.setExit(importExitStatus(job));
     });
 }

@@ -7,7 +7,7 @@ import { operatorActor } from '../../src/accounts/service.js';
 import { startTestServer } from '../support/server.js';
 import { tempDir } from '../support/db.js';
 
-describe('pippin users import / export over the HTTP API', () => {
+describe('pippin users import / export and enrollments bulk-add over the HTTP API', () => {
   let server: Awaited<ReturnType<typeof startTestServer>>;
   let env: Record<string, string>;
   const dir = tempDir('pippin-cli-data-');
@@ -63,6 +63,20 @@ describe('pippin users import / export over the HTTP API', () => {
     expect(bad.code).toBe(1);
     expect(bad.err).toContain('UNAUTHENTICATED');
     expect((await cli(['users', 'import', path.join(dir, 'missing.csv')])).code).toBe(1);
+  });
+
+  it('Bulk Adds enrollment requests with --wait: Created and Failed rows, exit 3; a workbook is refused with exit 1', async () => {
+    const header = 'Username,Platform,Ownership,Enroll Using iOS User Enrollment,Notify';
+    const file = write('requests.csv', `${header}\ncli1,iOS,Employee Owned,Yes,None\ncli2,iOS,Employee Owned,Yes,None\n`);
+    const run = await cli(['enrollments', 'bulk-add', file, '--wait']);
+    expect(run.code).toBe(3);
+    expect(run.out).toContain('requests.csv: succeeded. Created 1, refreshed 0, failed 1.');
+    const again = await cli(['enrollments', 'bulk-add', write('again.csv', `${header}\ncli1,iPhone,Employee Owned,Yes,None\n`), '--wait', '--json']);
+    expect(again.code).toBe(0);
+    expect(JSON.parse(again.out)).toMatchObject({ kind: 'enrollment_bulk_add', counts: { refreshed: 1, failed: 0 } });
+    const xlsx = await cli(['enrollments', 'bulk-add', write('requests.xlsx', 'PK'), '--wait']);
+    expect(xlsx.code).toBe(1);
+    expect(xlsx.err).toContain('FILE_TYPE_INVALID');
   });
 
   it('exports CSV to a file or standard output, and XLSX to a file', async () => {

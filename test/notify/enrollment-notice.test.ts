@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import jsqrModule from 'jsqr';
-import { PNG } from 'pngjs';
+import { decodeQr } from '../support/qr.js';
 import type { ParsedMail } from 'mailparser';
 import { systemClock, systemRandom } from '../../src/core/clock.js';
 import { enqueueEnrollmentNotice, renderEnrollmentEmail, renderEnrollmentSms, type EnrollmentNoticeInputs } from '../../src/notify/enrollment-notice.js';
@@ -8,16 +7,6 @@ import { notice, NOTICE_URL as URL_ } from '../support/notice.js';
 import { PermanentSendError } from '../../src/notify/message.js';
 import { createTestPippin, type TestPippin } from '../support/app.js';
 import { startSmtpServer, until } from '../support/smtp.js';
-
-/** jsqr is CommonJS with an `exports.default`: Node's ESM import hands over the exports object. */
-type JsQr = (data: Uint8ClampedArray, width: number, height: number) => { data: string } | null;
-const jsQR: JsQr = (jsqrModule as unknown as { default?: JsQr }).default ?? (jsqrModule as unknown as JsQr);
-
-/** The text a QR code image (PNG bytes) encodes. */
-function decodeQr(png: Buffer): string | undefined {
-  const img = PNG.sync.read(png);
-  return jsQR(new Uint8ClampedArray(img.data.buffer, img.data.byteOffset, img.data.length), img.width, img.height)?.data;
-}
 
 describe('the enrollment notice email, through the outbox to a real SMTP server', () => {
   let mail: Awaited<ReturnType<typeof startSmtpServer>>;
