@@ -169,6 +169,21 @@ describe.skipIf(!CHROMIUM)('Devices ▸ Enrollments in Chromium', () => {
     await page.keyboard.press('Escape');
     await form.waitFor({ state: 'hidden' });
 
+    // A mixed account: the form offers Request mode, and an Activation breaks rules 3 and 8 together.
+    expect((await call('PATCH', '/account', { deploymentMode: 'mixed' })).status).toBe(200);
+    await page.reload();
+    await page.getByRole('button', { name: 'Add Device Request' }).click();
+    await form.getByRole('button', { name: 'Send request' }).waitFor();
+    await pickUser(page, 'dave');
+    await ue.click();
+    await choose(page, /^Request mode/, 'SPS Activation');
+    await expect
+      .poll(async () => (await issues.locator('[data-code]').evaluateAll((els) => els.map((e) => e.getAttribute('data-code')))).join(' '))
+      .toBe('UE_NOT_FOR_ACTIVATION UE_MIXED_MODE_REQUIRES_ENROLLMENT');
+    expect((await call('PATCH', '/account', { deploymentMode: 'mdm' })).status).toBe(200);
+    await page.keyboard.press('Escape');
+    await form.waitFor({ state: 'hidden' });
+
     // ── Resend and delete ────────────────────────────────────────────────────────────────────
     await alice.getByRole('button', { name: /Actions for/ }).click();
     await page.getByRole('menuitem', { name: 'Resend' }).click();
@@ -205,6 +220,7 @@ describe.skipIf(!CHROMIUM)('Devices ▸ Enrollments in Chromium', () => {
     const job = page.getByTestId('job-row-requests.csv');
     await job.getByText('Bulk Add').waitFor();
     expect(await job.getByTestId('job-applied').textContent()).toBe('2 created, 1 refreshed');
+    await snapAll(page, 'jobs-bulk-add');
     await context.close();
   });
 

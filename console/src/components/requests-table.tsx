@@ -18,13 +18,16 @@ export const REQUEST_STATUS_COLOR: Record<RequestStatus, string> = {
   exceeded: 'orange',
 };
 
+/** The actions column stays in reach while the wide table scrolls sideways. */
+const STICKY = { position: 'sticky', right: 0, background: 'var(--mantine-color-body)', boxShadow: '-6px 0 6px -6px rgba(0, 0, 0, 0.15)' } as const;
+
 /** Completed and deleted requests are closed: nothing to resend, nothing to delete. */
 const closed = (r: EnrollmentRequest) => r.status === 'completed' || r.status === 'deleted';
 
 /** The status badge; a Failed request says why, on a line of its own (and in a tooltip). */
 export function RequestStatusCell({ request: r }: { request: EnrollmentRequest }) {
   const badge = (
-    <Badge color={REQUEST_STATUS_COLOR[r.status]} variant="light" miw="fit-content" style={{ overflow: 'visible', flexShrink: 0 }} data-testid="request-status">
+    <Badge color={REQUEST_STATUS_COLOR[r.status]} variant="light" style={{ overflow: 'visible', flexShrink: 0 }} styles={{ label: { overflow: 'visible' } }} data-testid="request-status">
       {REQUEST_STATUS_LABEL[r.status]}
     </Badge>
   );
@@ -132,7 +135,7 @@ export function RequestsTable({ items, narrow, writable, showUser = true }: { it
             <Table.Th>Requested By</Table.Th>
             <Table.Th>Requested</Table.Th>
             <Table.Th>Expires</Table.Th>
-            {writable && <Table.Th aria-label="Actions" />}
+            {writable && <Table.Th aria-label="Actions" style={STICKY} />}
           </Table.Tr>
         </Table.Thead>
         <Table.Tbody>
@@ -147,7 +150,7 @@ export function RequestsTable({ items, narrow, writable, showUser = true }: { it
               <Table.Td><Text size="sm">{r.requestedBy.label}</Text></Table.Td>
               <Table.Td><Text size="sm" style={{ whiteSpace: 'nowrap' }} title={formatTime(r.createdAt)}>{shortTime(r.createdAt)}</Text></Table.Td>
               <Table.Td><Text size="sm" style={{ whiteSpace: 'nowrap' }} c={r.status === 'pending' ? undefined : 'dimmed'} title={formatTime(r.expiresAt)}>{shortTime(r.expiresAt)}</Text></Table.Td>
-              {writable && <Table.Td><Actions r={r} onResend={() => resend(r)} onDelete={() => setDeleting(r)} /></Table.Td>}
+              {writable && <Table.Td style={STICKY}><Actions r={r} onResend={() => resend(r)} onDelete={() => setDeleting(r)} /></Table.Td>}
             </Table.Tr>
           ))}
         </Table.Tbody>

@@ -43,8 +43,8 @@ export function JobsPage() {
             {jobs.data.items.map((j) => (
               <Table.Tr key={j.id} data-testid={`job-row-${j.fileName}`} style={{ cursor: 'pointer' }} onClick={() => setOpen(j.id)}>
                 <Table.Td><Text size="sm" fw={500}>{j.fileName}</Text></Table.Td>
-                <Table.Td><Text size="sm">{JOB_KIND[j.kind].label}</Text></Table.Td>
-                <Table.Td style={{ whiteSpace: 'nowrap' }}><Badge color={STATUS_COLOR[j.status]} variant="light" style={{ overflow: 'visible', flexShrink: 0 }}>{j.status}</Badge></Table.Td>
+                <Table.Td><Text size="sm" style={{ whiteSpace: 'nowrap' }}>{JOB_KIND[j.kind].label}</Text></Table.Td>
+                <Table.Td style={{ whiteSpace: 'nowrap' }}><Badge color={STATUS_COLOR[j.status]} variant="light" style={{ overflow: 'visible', flexShrink: 0 }} styles={{ label: { overflow: 'visible' } }}>{j.status}</Badge></Table.Td>
                 <Table.Td style={{ whiteSpace: 'nowrap' }}><Text size="sm">{j.progress.processed.toLocaleString()}{j.progress.total !== null ? ` / ${j.progress.total.toLocaleString()}` : ''}</Text></Table.Td>
                 <Table.Td><Text size="sm" data-testid="job-applied">{countsInWords(j)}</Text></Table.Td>
                 <Table.Td><Text size="sm" c={j.counts.failed ? 'red' : undefined}>{j.counts.failed.toLocaleString()}</Text></Table.Td>

@@ -5,7 +5,7 @@ import { notifications } from '@mantine/notifications';
 import { IconAlertTriangle } from '@tabler/icons-react';
 import { keepPreviousData, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { api, ApiError, NOTIFY_LABEL, OWNERSHIP_LABEL, PLATFORM_LABEL, query, type Account, type IssuedRequest, type Notify, type Ownership, type Page, type Platform, type User } from '../api';
-import { userEnrollmentIssues, type EnrollmentFacts } from '../rules';
+import { COMMENTS_MAX, userEnrollmentIssues, type EnrollmentFacts } from '../rules';
 import { RequestSecrets } from '../components/request-secrets';
 
 interface Form {
@@ -291,7 +291,7 @@ export function DeviceRequestForm({ opened, onClose, user }: { opened: boolean; 
               <TextInput label="Phone number" type="tel" placeholder={chosen?.phone || 'The user’s phone'} description="Leave blank to use the user’s" value={form.phone} error={fieldErrors.phone} onChange={(e) => set('phone', e.currentTarget.value)} />
             )}
           </SimpleGrid>
-          <Textarea label="Comments" autosize minRows={2} maxRows={5} value={form.comments} error={fieldErrors.comments} onChange={(e) => set('comments', e.currentTarget.value)} />
+          <Textarea label="Comments" autosize minRows={2} maxRows={5} maxLength={COMMENTS_MAX} value={form.comments} error={fieldErrors.comments} onChange={(e) => set('comments', e.currentTarget.value)} />
           <Group justify="space-between" wrap="wrap">
             {form.userEnrollment && !ueBroken ? <Badge variant="light" color="teal">MDM (Apple User Enrollment)</Badge> : <span />}
             <Group gap="xs">
