@@ -9,10 +9,11 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { benchDirectoryList } from './directory-list.js';
 import { benchUsersImport, benchUsersImportPostgres } from './users-import.js';
+import { benchBulkAdd } from './enrollments-bulk-add.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const only = process.argv.slice(2);
-const all: Record<string, () => Promise<object>> = { 'directory-list': benchDirectoryList, 'users-import': benchUsersImport, 'users-import-postgres': benchUsersImportPostgres };
+const all: Record<string, () => Promise<object>> = { 'directory-list': benchDirectoryList, 'users-import': benchUsersImport, 'users-import-postgres': benchUsersImportPostgres, 'enrollments-bulk-add': benchBulkAdd };
 
 for (const [name, run] of Object.entries(all)) {
   if (only.length && !only.includes(name)) continue;

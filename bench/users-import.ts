@@ -7,21 +7,16 @@
  * re-import of the same users as updates, the server's peak RSS, and the directory list p99 while
  * the import runs.
  */
-import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import autocannon from 'autocannon';
-import SQLite from 'better-sqlite3';
-import { parse } from 'csv-parse';
 import { v7 as uuidv7 } from 'uuid';
-import { openSqlite } from '../src/db/database.js';
-import { migrate } from '../src/db/migrations.js';
+import { floorDatabase, timeCsvBatches } from './floor.js';
 import { normaliseKey } from '../src/core/names.js';
 import { indexedNameWords } from '../src/directory/model.js';
 import { findPgBin, startCluster } from '../test/setup/postgres.js';
+import { importFile, procMb, startServer } from './server.js';
 
 const USERS = Number(process.env.BENCH_IMPORT_USERS ?? 1_000_000);
 const XLSX_USERS = Number(process.env.BENCH_XLSX_USERS ?? 100_000);
@@ -42,22 +37,13 @@ function writeCsv(file: string, n: number, nameSuffix = ''): void {
 }
 
 async function floor(dir: string, file: string): Promise<number> {
-  const dbFile = path.join(dir, 'floor.sqlite');
-  const d = openSqlite(dbFile);
-  await migrate(d.kysely, d.caps);
-  await d.close();
-  const db = new SQLite(dbFile);
-  for (const p of ['journal_mode = WAL', 'synchronous = NORMAL', 'cache_size = -65536', 'wal_autocheckpoint = 8000']) db.pragma(p);
-  const acc = uuidv7();
-  db.prepare(`insert into accounts (id, account_id, key, name, deployment_mode, default_request_mode, default_domain, default_auth_mode, seamless_enrollment,
-    request_expiry_hours, passcode_length, use_email_as_maid, require_genuine_apple_devices, created_at, updated_at)
-    values (?, ?, 'floor', 'Floor', 'mdm', 'enrollment', 'example.com', 'passcode', 0, 168, 8, 0, 0, '', '')`).run(acc, acc);
+  const { db, accountId: acc } = await floorDatabase(dir);
   const ins = db.prepare(`insert into users (id, account_id, username, domain, username_key, domain_key, email, email_key, full_name, full_name_key, phone,
     groups_json, auth_type, maid, maid_key, status, device_count, created_at, updated_at)
     values (?, ?, ?, 'example.com', ?, 'example.com', ?, ?, ?, ?, '', '[]', 'local', ?, ?, 'active', 0, ?, ?)`);
   const word = db.prepare(`insert into user_name_words (account_id, word, username_key, domain_key, user_id) values (?, ?, ?, 'example.com', ?)`);
   const now = new Date().toISOString();
-  const flush = db.transaction((rows: string[][]) => {
+  const seconds = await timeCsvBatches(db, file, (rows) => {
     for (const r of rows) {
       const maid = r[3] || null;
       const id = uuidv7();
@@ -66,89 +52,8 @@ async function floor(dir: string, file: string): Promise<number> {
       for (const w of indexedNameWords(r[2]!)) word.run(acc, w, uk, id);
     }
   });
-  const t0 = performance.now();
-  let batch: string[][] = [];
-  for await (const r of fs.createReadStream(file).pipe(parse({ from_line: 2 }))) {
-    batch.push(r as string[]);
-    if (batch.length === 1000) {
-      flush(batch);
-      batch = [];
-    }
-  }
-  flush(batch);
-  const seconds = (performance.now() - t0) / 1000;
   db.close();
   return seconds;
-}
-
-/** A free TCP port on loopback. */
-async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const port = (srv.address() as net.AddressInfo).port;
-  await new Promise((r) => srv.close(r));
-  return port;
-}
-
-/** The kB figure of one line of /proc/<pid>/status (VmRSS now, VmHWM the peak), in MB. */
-function procMb(pid: number, field: 'VmRSS' | 'VmHWM'): number {
-  const line = fs.readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith(field + ':'))!;
-  return Math.round(Number(line.split(/\s+/)[1]) / 1024);
-}
-
-/**
- * Runs the real server — `pippin serve`, compiled (dist/server), with its job worker thread — as a
- * separate process, so its RSS is the server's alone.
- */
-async function startServer(dataDir: string, extraEnv: Record<string, string> = {}) {
-  const bin = path.resolve('dist/server/cli/main.js'); // built by `npm run bench` before it starts
-  const port = await freePort();
-  const env = { ...process.env, PIPPIN_DATA_DIR: dataDir, PORT: String(port), PIPPIN_HOST: '127.0.0.1', PIPPIN_PUBLIC_URL: `http://127.0.0.1:${port}`, PIPPIN_ADMIN_EMAIL: 'owner@example.com', PIPPIN_ADMIN_PASSWORD: 'bench-password-1', LOG_LEVEL: 'warn', ...extraEnv };
-  const child = spawn(process.execPath, [bin, 'serve'], { env, stdio: ['ignore', 'pipe', 'inherit'] });
-  await new Promise<void>((resolve, reject) => {
-    child.once('exit', (code) => reject(new Error(`pippin serve exited with ${code}`)));
-    child.stdout!.on('data', (b: Buffer) => b.toString().includes('Pippin is ready') && resolve());
-  });
-  const token = execFileSync(process.execPath, [bin, 'token', 'create', '--name', 'bench'], { env, encoding: 'utf8' }).trim();
-  return {
-    url: `http://127.0.0.1:${port}`,
-    pid: child.pid!,
-    token,
-    async stop() {
-      const exited = new Promise((r) => child.once('exit', r));
-      child.kill('SIGTERM');
-      await exited;
-    },
-  };
-}
-
-type Server = Awaited<ReturnType<typeof startServer>>;
-
-/** Uploads a file to the server and waits for its import job; the list is measured meanwhile. */
-async function importFile(server: Server, f: string, name: string) {
-  const { url } = server;
-  const auth = { authorization: `Bearer ${server.token}` };
-  // Linux: writing 5 to clear_refs resets the peak (VmHWM), so each import reports its own.
-  fs.writeFileSync(`/proc/${server.pid}/clear_refs`, '5');
-  const t0 = performance.now();
-  const form = new FormData();
-  form.append('file', await fs.openAsBlob(f), name);
-  const res = await fetch(`${url}/api/v1/users/imports`, { method: 'POST', headers: auth, body: form });
-  if (res.status !== 202) throw new Error(`upload: ${res.status} ${await res.text()}`);
-  const id = ((await res.json()) as { id: string }).id;
-  // The directory list while the import runs.
-  const during = autocannon({ url: `${url}/api/v1/users?managedAppleId=missing&sort=username&limit=50`, connections: 1, duration: 5, headers: auth });
-  let job: any;
-  for (;;) {
-    job = await (await fetch(`${url}/api/v1/jobs/${id}`, { headers: auth })).json();
-    if (['succeeded', 'failed', 'cancelled'].includes(job.status)) break;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  const seconds = (performance.now() - t0) / 1000;
-  const peak = procMb(server.pid, 'VmHWM');
-  const list = await during;
-  if (job.status !== 'succeeded') throw new Error(`import ${job.status}: ${JSON.stringify(job.error)}`);
-  return { seconds: Number(seconds.toFixed(1)), counts: job.counts, peakRssMb: peak, listDuringImport: { p50Ms: list.latency.p50, p99Ms: list.latency.p99, requests: list.requests.total } };
 }
 
 

@@ -1,4 +1,4 @@
-import QRCode from 'qrcode';
+import { qrPng } from './qr-png.js';
 import type { Clock, Random } from '../core/clock.js';
 import type { Stores } from '../stores.js';
 import { esc, oneLine, PermanentSendError, type Email, type Sms } from './message.js';
@@ -133,7 +133,7 @@ export async function renderEnrollmentEmail(i: EnrollmentNoticeInputs): Promise<
   const expiry = `The invitation expires on ${formatExpiry(i.expiresAt)}. After that, ask your IT team for a new one.`;
   const caution = 'Keep the link and passcode to yourself: they let whoever has them enrol a device in your name.';
   const sections = instructions(i);
-  const qr = await QRCode.toBuffer(i.url, { type: 'png', errorCorrectionLevel: 'M', margin: 4, scale: 6 });
+  const qr = qrPng(i.url, { errorCorrectionLevel: 'M', margin: 4, scale: 6 });
 
   const text = [
     `Hello ${name},`,

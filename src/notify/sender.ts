@@ -13,12 +13,21 @@ import { unseal } from './seal.js';
 /** Sends one rendered email, or throws. */
 export interface MailTransport {
   send(email: Email, from: string, messageId: string): Promise<void>;
+  /** Closes kept-open connections (on shutdown). */
+  close?(): void;
 }
 
-/** SMTP (SMTP_URL) through nodemailer. A 5xx answer (mailbox unknown, message refused) is permanent: retrying cannot help. */
+/** Messages in flight at once (and pooled SMTP connections): rendering overlaps the SMTP round trips. */
+export const SEND_CONCURRENCY = 4;
+
+/**
+ * SMTP (SMTP_URL) through nodemailer, over a small pool of kept-open connections. A 5xx answer
+ * (mailbox unknown, message refused) is permanent: retrying cannot help.
+ */
 export function smtpTransport(url: string): MailTransport {
-  const t = nodemailer.createTransport(url);
+  const t = nodemailer.createTransport({ url, pool: true, maxConnections: SEND_CONCURRENCY } as never);
   return {
+    close: () => t.close(),
     async send(email, from, messageId) {
       try {
         await t.sendMail({ ...email, from, messageId: `<${messageId}@pippin>` });
@@ -132,34 +141,50 @@ export function createOutboxSender(
     }
   }
 
-  /** Sends what is due now (paced); returns how many messages were attempted. */
+  /** Sends one claimed message, recording the outcome: sent, to be retried, or given up. */
+  async function sendOne(m: OutboxMessage): Promise<void> {
+    let inputs: unknown;
+    try {
+      inputs = unseal<unknown>(deps.secretKey, m.sealed);
+      await pacer.take();
+      await deliver(m, inputs);
+    } catch (e) {
+      const message = e instanceof Error ? e.message : String(e);
+      const next = e instanceof PermanentSendError ? null : retryAt(deps.clock.now(), m.attempts);
+      const reason = next || e instanceof PermanentSendError ? message : `${message} (gave up after ${MAX_ATTEMPTS} attempts)`;
+      if (!next) await giveUp(m, inputs, reason);
+      await deps.uow.system('outbox claim', (s) => s.outboxClaims.attemptFailed(m.id, reason, next));
+      return;
+    }
+    await deps.uow.system('outbox claim', (s) => s.outboxClaims.sent(m.id, deps.clock.now().toISOString()));
+  }
+
+  /** Sends what is due now (paced, SEND_CONCURRENCY at a time); returns how many messages were attempted. */
   async function runOnce(): Promise<number> {
     const now = deps.clock.now();
     const due = await deps.uow.system('outbox claim', (s) =>
-      s.outboxClaims.claimDue(now.toISOString(), new Date(now.getTime() + 5 * 60_000).toISOString(), 20),
+      s.outboxClaims.claimDue(now.toISOString(), new Date(now.getTime() + 5 * 60_000).toISOString(), 50),
     );
-    for (const m of due) {
-      let inputs: unknown;
-      try {
-        inputs = unseal<unknown>(deps.secretKey, m.sealed);
-        await pacer.take();
-        await deliver(m, inputs);
-      } catch (e) {
-        const message = e instanceof Error ? e.message : String(e);
-        const next = e instanceof PermanentSendError ? null : retryAt(deps.clock.now(), m.attempts);
-        const reason = next || e instanceof PermanentSendError ? message : `${message} (gave up after ${MAX_ATTEMPTS} attempts)`;
-        if (!next) await giveUp(m, inputs, reason);
-        await deps.uow.system('outbox claim', (s) => s.outboxClaims.attemptFailed(m.id, reason, next));
-        continue;
-      }
-      await deps.uow.system('outbox claim', (s) => s.outboxClaims.sent(m.id, deps.clock.now().toISOString()));
-    }
+    let next = 0;
+    const lane = async () => {
+      while (next < due.length) await sendOne(due[next++]!);
+    };
+    await Promise.all(Array.from({ length: Math.min(SEND_CONCURRENCY, due.length) }, lane));
     return due.length;
   }
 
   const poller = createPoller(async () => (await runOnce()) > 0, { pollMs: opts.pollMs ?? 2000, onError: (e) => console.error('outbox:', e) });
 
-  return { runOnce, start: poller.start, kick: poller.kick, stop: poller.stop };
+  return {
+    runOnce,
+    start: poller.start,
+    kick: poller.kick,
+    /** Stops polling, waits for the sends in hand, and closes the SMTP connections. */
+    async stop() {
+      await poller.stop();
+      deps.transport.close?.();
+    },
+  };
 }
 
 export type OutboxSender = ReturnType<typeof createOutboxSender>;
