@@ -54,11 +54,16 @@ export async function renderImportSummary(
         : c.failed
           ? `${c.failed.toLocaleString('en')} row${c.failed === 1 ? '' : 's'} failed; the other rows were applied.`
           : 'Every row was applied.';
-  const countLine = `Created ${c.created.toLocaleString('en')}, updated ${c.updated.toLocaleString('en')}, unchanged ${c.unchanged.toLocaleString('en')}, failed ${c.failed.toLocaleString('en')}.`;
+  const n = (v: number) => v.toLocaleString('en');
+  const bulkAdd = job.kind === 'enrollment_bulk_add';
+  const title = bulkAdd ? 'Bulk Add summary' : 'Bulk upload summary';
+  const countLine = bulkAdd
+    ? `Created ${n(c.created)}, refreshed ${n(c.refreshed)}, failed ${n(c.failed)}.`
+    : `Created ${n(c.created)}, updated ${n(c.updated)}, unchanged ${n(c.unchanged)}, failed ${n(c.failed)}.`;
   const first = failedRows.slice(0, LIST_FAILURES).map((r) => ({ row: r[r.length - 4]!, code: r[r.length - 2]!, message: r[r.length - 1]! }));
   const attach = failedTotal > 0 && failedTotal <= ATTACH_MAX_FAILED;
   const text = [
-    `Bulk upload summary for ${name}`,
+    `${title} for ${name}`,
     '',
     outcome,
     countLine,
@@ -68,14 +73,14 @@ export async function renderImportSummary(
     attach ? 'The failed rows are attached as CSV: fix them and import the file again.' : failedTotal > ATTACH_MAX_FAILED ? `More than ${ATTACH_MAX_FAILED.toLocaleString('en')} rows failed: download the whole results file at ${resultsUrl}` : '',
     `Results: ${resultsUrl}`,
   ].join('\n');
-  const html = `<h2 style="font-family:sans-serif">Bulk upload summary: ${esc(name)}</h2>
+  const html = `<h2 style="font-family:sans-serif">${title}: ${esc(name)}</h2>
 <p style="font-family:sans-serif">${esc(outcome)}<br>${esc(countLine)}</p>
 ${job.warnings.map((w) => `<p style="font-family:sans-serif;color:#a15c00">${esc(w)}</p>`).join('\n')}
 ${first.length ? `<table style="font-family:sans-serif;border-collapse:collapse" border="1" cellpadding="4"><tr><th>Row</th><th>Code</th><th>Message</th></tr>${first.map((f) => `<tr><td>${esc(f.row)}</td><td>${esc(f.code)}</td><td>${esc(f.message)}</td></tr>`).join('')}</table>` : ''}
 <p style="font-family:sans-serif"><a href="${esc(resultsUrl)}">Download the results file</a></p>`;
   return {
     to: inputs.to,
-    subject: oneLine(`Bulk upload summary: ${name} — ${c.created} created, ${c.updated} updated, ${c.failed} failed`),
+    subject: oneLine(bulkAdd ? `${title}: ${name} — ${c.created} created, ${c.refreshed} refreshed, ${c.failed} failed` : `${title}: ${name} — ${c.created} created, ${c.updated} updated, ${c.failed} failed`),
     text,
     html,
     attachments: attach

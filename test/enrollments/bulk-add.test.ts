@@ -1,5 +1,9 @@
 /** Bulk Add of enrollment requests on both engines: the rules per row, vocabularies, duplicates, refreshes, results and file-level refusals. */
+import fs from 'node:fs';
+import path from 'node:path';
 import { parse } from 'csv-parse/sync';
+import { simpleParser } from 'mailparser';
+import { until } from '../support/smtp.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tokenHash } from '../../src/enrollments/secrets.js';
 import { createTestPippin, uploadRequests, uploadUsers, waitForJob, type TestPippin } from '../support/app.js';
@@ -85,6 +89,15 @@ describe.each(ENGINES)('Bulk Add on %s', (engine) => {
     expect(stored.token_hash).toBe(tokenHash(t.secretKey, by(13)['Enrollment URL']!.split('/').pop()!));
     const audit = (await t.call(t.owner, 'GET', `/api/v1/audit?objectId=${job.id}`)).json().items.map((e: any) => e.action);
     expect(audit).toEqual(expect.arrayContaining(['import.start', 'import.finish']));
+    // The summary email (written as .eml without SMTP_URL) speaks of Bulk Add and attaches the failed rows.
+    const dir = path.join(t.config.dataDir, 'outbox');
+    const summary = await until(() =>
+      fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => f.endsWith('.eml')).map((f) => fs.readFileSync(path.join(dir, f), 'utf8')).find((m) => m.includes('Bulk Add summary: requests.csv')) : undefined,
+    );
+    const mail = await simpleParser(summary);
+    expect(mail.subject).toBe('Bulk Add summary: requests.csv — 3 created, 0 refreshed, 9 failed');
+    expect(mail.text).toContain('Created 3, refreshed 0, failed 9.');
+    expect(mail.attachments[0]!.filename).toBe('requests-failed-rows.csv');
   });
 
   it('reports every bad vocabulary value as VALUE_INVALID naming its column, all in one row', async () => {
