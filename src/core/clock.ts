@@ -15,19 +15,22 @@ export interface Random {
   bytes(n: number): Buffer;
 }
 
-/** Random bytes for ids, drawn from the system in 4 KiB refills rather than one call per id. */
+/**
+ * Random bytes drawn from the system in 4 KiB refills rather than one call per id or secret; each
+ * caller gets bytes no other caller sees (copied out for `bytes`, consumed once for ids).
+ */
 const POOL = Buffer.alloc(4096);
 let poolAt = POOL.length;
-function idBytes(): Uint8Array {
-  if (poolAt + 16 > POOL.length) {
+function pooled(n: number): Uint8Array {
+  if (poolAt + n > POOL.length) {
     randomFillSync(POOL);
     poolAt = 0;
   }
-  poolAt += 16;
-  return POOL.subarray(poolAt - 16, poolAt);
+  poolAt += n;
+  return POOL.subarray(poolAt - n, poolAt);
 }
 
 export const systemRandom: Random = {
-  id: () => uuidv7({ random: idBytes() }),
-  bytes: (n) => randomBytes(n),
+  id: () => uuidv7({ random: pooled(16) }),
+  bytes: (n) => (n <= 256 ? Buffer.from(pooled(n)) : randomBytes(n)),
 };

@@ -19,6 +19,9 @@ export type SystemPath =
   | 'expiry sweep'
   | 'discovery by MAID domain'
   | 'check-in resolution by certificate'
+  | 'enrolment link lookup'
+  | 'SCEP challenge'
+  | 'installation CA'
   | 'operator command';
 
 export interface Database {

@@ -1,6 +1,6 @@
 import { Kysely, Migrator, sql, type ColumnDefinitionBuilder, type Migration, type MigrationProvider } from 'kysely';
 import type { Caps } from './caps.js';
-import { ACCOUNT_TABLES, APPEND_ONLY_TABLES } from './schema.js';
+import { ACCOUNT_TABLES, APPEND_ONLY_TABLES, INSTALLATION_TABLES } from './schema.js';
 import { APP_ROLE } from './database.js';
 
 /**
@@ -379,6 +379,78 @@ function migrations(caps: Caps): Record<string, Migration> {
         await db.schema.alterTable('outbox').addColumn('ref_id', id).execute();
       },
     },
+    '0007_device_leg': {
+      async up(db: Kysely<any>) {
+        // The installation's CA (one row, `id` = 'default'): not an account's data, so no account_id
+        // and no row-level security; every node reads it. The key is sealed under the secret key.
+        await db.schema
+          .createTable('pki_ca')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('cert_pem', 'text', (c) => c.notNull())
+          .addColumn('key_sealed', 'text', (c) => c.notNull())
+          .addColumn('created_at', ts, (c) => c.notNull())
+          .execute();
+        // An account's APNs MDM push certificate (one per account).
+        await db.schema
+          .createTable('push_certificates')
+          .addColumn('account_id', id, (c) => c.primaryKey().references('accounts.id').onDelete('cascade'))
+          .addColumn('topic', 'text', (c) => c.notNull())
+          .addColumn('subject', 'text', (c) => c.notNull())
+          .addColumn('cert_pem', 'text', (c) => c.notNull())
+          .addColumn('key_sealed', 'text', (c) => c.notNull())
+          .addColumn('not_before', ts, (c) => c.notNull())
+          .addColumn('not_after', ts, (c) => c.notNull())
+          .addColumn('uploaded_by_label', 'text', (c) => c.notNull())
+          .addColumn('uploaded_at', ts, (c) => c.notNull())
+          .execute();
+        // Single-use SCEP challenges, each bound to one enrollment request; found by their hash
+        // across accounts (the SCEP endpoint names no account).
+        await db.schema
+          .createTable('scep_challenges')
+          .addColumn('challenge_hash', 'text', (c) => c.primaryKey())
+          .addColumn('account_id', id, (c) => c.notNull().references('accounts.id').onDelete('cascade'))
+          .addColumn('request_id', id, (c) => c.notNull().references('enrollment_requests.id').onDelete('cascade'))
+          .addColumn('expires_at', ts, (c) => c.notNull())
+          .addColumn('used_at', ts)
+          .addColumn('cert_serial', 'text')
+          .addColumn('created_at', ts, (c) => c.notNull())
+          .execute();
+        await db.schema.createIndex('scep_challenges_request').on('scep_challenges').columns(['account_id', 'request_id']).execute();
+        // Enrolled devices. `cert_hash` (SHA-256 of the identity certificate, bound at Authenticate)
+        // resolves a check-in to its device across accounts.
+        await db.schema
+          .createTable('devices')
+          .addColumn('id', id, (c) => c.primaryKey())
+          .addColumn('account_id', id, (c) => c.notNull().references('accounts.id').onDelete('cascade'))
+          .addColumn('user_id', id, (c) => c.references('users.id').onDelete('set null'))
+          .addColumn('request_id', id)
+          .addColumn('platform', 'text', (c) => c.notNull())
+          .addColumn('enrollment_type', 'text', (c) => c.notNull())
+          .addColumn('enrollment_method', 'text', (c) => c.notNull())
+          .addColumn('enrollment_id', 'text')
+          .addColumn('udid', 'text')
+          .addColumn('serial_number', 'text')
+          .addColumn('os_version', 'text', (c) => c.notNull().defaultTo(''))
+          .addColumn('product_name', 'text', (c) => c.notNull().defaultTo(''))
+          .addColumn('status', 'text', (c) => c.notNull())
+          .addColumn('cert_hash', 'text')
+          .addColumn('topic', 'text')
+          .addColumn('push_token', 'text')
+          .addColumn('push_magic', 'text')
+          .addColumn('authenticate_plist', 'text')
+          .addColumn('token_update_plist', 'text')
+          .addColumn('enrolled_at', ts)
+          .addColumn('last_seen_at', ts)
+          .addColumn('created_at', ts, (c) => c.notNull())
+          .addColumn('updated_at', ts, (c) => c.notNull())
+          .execute();
+        await db.schema.createIndex('devices_cert').on('devices').column('cert_hash').unique().execute();
+        await db.schema.createIndex('devices_account_time').on('devices').columns(['account_id', 'created_at', 'id']).execute();
+        await db.schema.createIndex('devices_user').on('devices').columns(['account_id', 'user_id']).execute();
+        await db.schema.createIndex('devices_udid').on('devices').columns(['account_id', 'udid']).execute();
+        await db.schema.createIndex('devices_enrollment_id').on('devices').columns(['account_id', 'enrollment_id']).execute();
+      },
+    },
   };
 }
 
@@ -422,6 +494,11 @@ async function secureForPostgres(db: Kysely<any>, appLoginUser?: string): Promis
         if (exists.rows.length) await sql.raw(`GRANT ${APP_ROLE} TO ${quoteIdent(member)}`).execute(conn);
       }
       await sql.raw(`GRANT USAGE ON SCHEMA public TO ${APP_ROLE}`).execute(conn);
+      // Installation tables (the CA) hold no account's data: readable and writable, no row-level security.
+      for (const table of INSTALLATION_TABLES) {
+        await sql.raw(`REVOKE ALL ON ${table} FROM ${APP_ROLE}`).execute(conn);
+        await sql.raw(`GRANT SELECT, INSERT, UPDATE ON ${table} TO ${APP_ROLE}`).execute(conn);
+      }
       const appendOnly = new Set<string>(APPEND_ONLY_TABLES);
       for (const table of ACCOUNT_TABLES) {
         const grant = appendOnly.has(table) ? 'SELECT, INSERT' : 'SELECT, INSERT, UPDATE, DELETE';

@@ -229,6 +229,62 @@ export interface EnrollmentRequestRow {
   updated_at: string;
 }
 
+/** The installation's CA (one row, id 'default'). */
+export interface PkiCaRow {
+  id: string;
+  cert_pem: string;
+  key_sealed: string;
+  created_at: string;
+}
+
+export interface PushCertificateRow {
+  account_id: string;
+  topic: string;
+  subject: string;
+  cert_pem: string;
+  key_sealed: string;
+  not_before: string;
+  not_after: string;
+  uploaded_by_label: string;
+  uploaded_at: string;
+}
+
+export interface ScepChallengeRow {
+  challenge_hash: string;
+  account_id: string;
+  request_id: string;
+  expires_at: string;
+  used_at: string | null;
+  cert_serial: string | null;
+  created_at: string;
+}
+
+export interface DeviceRow {
+  id: string;
+  account_id: string;
+  user_id: string | null;
+  request_id: string | null;
+  platform: string;
+  enrollment_type: string;
+  enrollment_method: string;
+  enrollment_id: string | null;
+  udid: string | null;
+  serial_number: string | null;
+  os_version: string;
+  product_name: string;
+  status: string;
+  cert_hash: string | null;
+  topic: string | null;
+  push_token: string | null;
+  push_magic: string | null;
+  authenticate_plist: string | null;
+  token_update_plist: string | null;
+  enrolled_at: string | null;
+  last_seen_at: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
 export interface Schema {
   accounts: AccountRow;
   maid_domains: MaidDomainRow;
@@ -245,10 +301,17 @@ export interface Schema {
   job_results: JobResultRow;
   outbox: OutboxRow;
   enrollment_requests: EnrollmentRequestRow;
+  pki_ca: PkiCaRow;
+  push_certificates: PushCertificateRow;
+  scep_challenges: ScepChallengeRow;
+  devices: DeviceRow;
 }
 
 /** Every table that holds account data; each carries `account_id` and, on PostgreSQL, row-level security. */
-export const ACCOUNT_TABLES = ['accounts', 'maid_domains', 'admins', 'sessions', 'api_tokens', 'audit_events', 'users', 'user_name_words', 'user_stats', 'files', 'file_chunks', 'jobs', 'job_results', 'outbox', 'enrollment_requests'] as const;
+export const ACCOUNT_TABLES = ['accounts', 'maid_domains', 'admins', 'sessions', 'api_tokens', 'audit_events', 'users', 'user_name_words', 'user_stats', 'files', 'file_chunks', 'jobs', 'job_results', 'outbox', 'enrollment_requests', 'push_certificates', 'scep_challenges', 'devices'] as const;
+
+/** Tables of the installation, not of an account (no account_id, no row-level security). */
+export const INSTALLATION_TABLES = ['pki_ca'] as const;
 
 /** Tables the application role may only read and append to. */
 export const APPEND_ONLY_TABLES = ['audit_events'] as const;

@@ -1,8 +1,14 @@
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
 
 /** AES-256-GCM under a key derived from the secret key: what the outbox keeps at rest. */
+const keys = new WeakMap<Buffer, Buffer>();
 function key(secret: Buffer): Buffer {
-  return createHash('sha256').update('pippin outbox v1').update(secret).digest();
+  let k = keys.get(secret);
+  if (!k) {
+    k = createHash('sha256').update('pippin outbox v1').update(secret).digest();
+    keys.set(secret, k);
+  }
+  return k;
 }
 
 export function seal(secret: Buffer, value: unknown): string {
