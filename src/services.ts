@@ -13,6 +13,8 @@ import { accountStore, adminStore, operatorLookup, sessionStore, signInLookup, t
 import { auditStore } from './audit/store.kysely.js';
 import { userStore } from './directory/store.kysely.js';
 import { requestStore, requestSweep } from './enrollments/store.kysely.js';
+import { deviceResolver, deviceStore } from './devices/store.kysely.js';
+import { challengeClaims, challengeStore } from './enrollments/challenges.js';
 import { jobClaims, jobStore } from './jobs/store.kysely.js';
 import { outboxClaims, outboxStore } from './notify/store.kysely.js';
 import { createOutboxSender, fileTransport, smtpTransport } from './notify/sender.js';
@@ -23,6 +25,8 @@ import { createDirectoryService } from './directory/service.js';
 import { createEnrollmentService, type EnqueueNotices } from './enrollments/service.js';
 import { ENROLLMENT_NOTICE, enqueueEnrollmentNotices, type EnrollmentNoticeInputs } from './notify/enrollment-notice.js';
 import { runBulkAdd } from './enrollments/bulk-add.js';
+import { createDeviceService } from './devices/service.js';
+import { createCheckinService } from './devices/checkin.js';
 import { createAccountService } from './accounts/service.js';
 import { createAuthService } from './accounts/auth.js';
 import { SignInThrottle } from './accounts/throttle.js';
@@ -51,10 +55,12 @@ export function kyselyUnitOfWork(db: Database): UnitOfWork {
           jobs: jobStore(tx, accountId),
           outbox: outboxStore(tx, accountId, db.caps),
           requests: requestStore(tx, accountId, db.caps),
+          devices: deviceStore(tx, accountId),
+          challenges: challengeStore(tx, accountId),
         }),
       ),
     system: (systemPath, fn) =>
-      db.system(systemPath, (tx) => fn({ signIn: signInLookup(tx), operator: operatorLookup(tx), jobClaims: jobClaims(tx, db.caps), outboxClaims: outboxClaims(tx, db.caps), requestSweep: requestSweep(tx) })),
+      db.system(systemPath, (tx) => fn({ signIn: signInLookup(tx), operator: operatorLookup(tx), jobClaims: jobClaims(tx, db.caps), outboxClaims: outboxClaims(tx, db.caps), requestSweep: requestSweep(tx), deviceResolver: deviceResolver(tx), challengeClaims: challengeClaims(tx) })),
   };
 }
 
@@ -149,6 +155,8 @@ export function createServices(db: Database, opts: ServiceOptions = {}) {
     /** Outbox figures for admins (the sender itself is `outbox`). */
     notifications: createOutboxService({ uow }),
     enrollments,
+    devices: createDeviceService({ uow }),
+    checkins: createCheckinService({ uow, clock, random }),
   };
   return services;
 }

@@ -5,6 +5,8 @@ import type { JobClaims, JobStore } from './jobs/store.js';
 import type { OutboxClaims, OutboxStore } from './notify/store.js';
 import type { SystemPath } from './db/database.js';
 import type { RequestStore, RequestSweep } from './enrollments/store.js';
+import type { DeviceResolver, DeviceStore } from './devices/store.js';
+import type { ChallengeClaims, ChallengeStore } from './enrollments/challenges.js';
 
 /** Every store, bound to one transaction and one account. Features add theirs here. */
 export interface Stores {
@@ -17,6 +19,8 @@ export interface Stores {
   jobs: JobStore;
   outbox: OutboxStore;
   requests: RequestStore;
+  devices: DeviceStore;
+  challenges: ChallengeStore;
 }
 
 /** The stores of the named cross-account paths. */
@@ -26,6 +30,8 @@ export interface SystemStores {
   jobClaims: JobClaims;
   outboxClaims: OutboxClaims;
   requestSweep: RequestSweep;
+  deviceResolver: DeviceResolver;
+  challengeClaims: ChallengeClaims;
 }
 
 /**

@@ -451,6 +451,14 @@ function migrations(caps: Caps): Record<string, Migration> {
         await db.schema.createIndex('devices_enrollment_id').on('devices').columns(['account_id', 'enrollment_id']).execute();
       },
     },
+    '0008_issued_certificate_hash': {
+      async up(db: Kysely<any>) {
+        // The SHA-256 of the certificate a challenge's SCEP request was issued: how a device's first
+        // check-in finds the request it enrols for.
+        await db.schema.alterTable('scep_challenges').addColumn('cert_hash', 'text').execute();
+        await db.schema.createIndex('scep_challenges_cert').on('scep_challenges').column('cert_hash').unique().execute();
+      },
+    },
   };
 }
 

@@ -256,6 +256,7 @@ export interface ScepChallengeRow {
   expires_at: string;
   used_at: string | null;
   cert_serial: string | null;
+  cert_hash: string | null;
   created_at: string;
 }
 

@@ -161,6 +161,10 @@ export function createDirectoryService(deps: { uow: UnitOfWork; clock: Clock; ra
       await uow.inAccount(actor.accountId, async (s) => {
         const before = await s.users.get(id);
         if (!before) throw AppError.notFound('The user');
+        const devices = await s.devices.countEnrolled(id);
+        if (devices > 0) {
+          throw new AppError('USER_HAS_DEVICES', `${before.username} has ${devices} enrolled device${devices === 1 ? '' : 's'}: unenrol ${devices === 1 ? 'it' : 'them'} first`, { devices });
+        }
         await s.users.delete(id);
         await audit(s, actor, { action: 'user.delete', objectType: 'user', objectId: id, before: toPublicUser(before) });
       });

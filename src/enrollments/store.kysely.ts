@@ -120,6 +120,17 @@ export function requestStore(tx: Tx, accountId: string, caps: Caps): RequestStor
       return Number(res.numUpdatedRows) > 0;
     },
 
+    async complete(id, deviceId, at) {
+      const res = await tx
+        .updateTable('enrollment_requests')
+        .set({ status: 'completed', status_reason: null, device_id: deviceId, updated_at: at })
+        .where('account_id', '=', accountId)
+        .where('id', '=', id)
+        .where('status', '=', 'pending')
+        .executeTakeFirst();
+      return Number(res.numUpdatedRows) > 0;
+    },
+
     async list(query: RequestListQuery, page): Promise<Page<EnrollmentRequest>> {
       const limit = page.limit ?? LIMIT_DEFAULT;
       let q = joined();

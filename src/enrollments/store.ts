@@ -51,6 +51,8 @@ export interface RequestStore {
   renew(id: string, fields: RequestFields, at: string): Promise<void>;
   /** Moves a request to `status` when it is in one of `from`; false when it was not. */
   setStatus(id: string, status: RequestStatus, reason: string | null, at: string, from: readonly RequestStatus[]): Promise<boolean>;
+  /** A device enrolled for the request: Completed, linked to the device. False when it was not Pending. */
+  complete(id: string, deviceId: string, at: string): Promise<boolean>;
   /** Newest first, keyset-paged. */
   list(query: RequestListQuery, page: PageRequest): Promise<Page<EnrollmentRequest>>;
 }

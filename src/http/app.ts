@@ -17,6 +17,8 @@ import type { JobService } from '../jobs/service.js';
 import { jobRoutes } from '../jobs/routes.js';
 import { enrollmentRoutes } from '../enrollments/routes.js';
 import type { EnrollmentService } from '../enrollments/service.js';
+import type { DeviceService } from '../devices/service.js';
+import { deviceRoutes } from '../devices/routes.js';
 import type { OutboxService } from '../notify/service.js';
 import { outboxRoutes } from '../notify/routes.js';
 import { accountRoutes } from '../accounts/routes.js';
@@ -35,6 +37,7 @@ export interface AppServices {
   jobs: JobService;
   notifications: OutboxService;
   enrollments: EnrollmentService;
+  devices: DeviceService;
 }
 
 export interface AppDeps {
@@ -120,6 +123,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     await api.register(directoryRoutes, { directory: services.directory, jobs: services.jobs, uploads: deps.uploads });
     await api.register(jobRoutes, { jobs: services.jobs });
     await api.register(enrollmentRoutes, { enrollments: services.enrollments, jobs: services.jobs, uploads: deps.uploads });
+    await api.register(deviceRoutes, { devices: services.devices });
     await api.register(outboxRoutes, { outbox: services.notifications });
   }, { prefix: '/api/v1' });
 

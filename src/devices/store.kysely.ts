@@ -1,0 +1,130 @@
+import type { Selectable } from 'kysely';
+import type { Tx } from '../db/database.js';
+import type { DeviceRow } from '../db/schema.js';
+import { cappedCount, toPage, TOTAL_CAP } from '../db/query.js';
+import { LIMIT_DEFAULT, decodeCursor } from '../core/paging.js';
+import type { Device } from './model.js';
+import type { DeviceRecord, DeviceResolver, DeviceStore } from './store.js';
+
+type Joined = Selectable<DeviceRow> & { username: string | null };
+
+function toDevice(r: Joined): DeviceRecord {
+  return {
+    id: r.id,
+    accountId: r.account_id,
+    userId: r.user_id,
+    username: r.username,
+    requestId: r.request_id,
+    platform: r.platform as Device['platform'],
+    enrollmentType: r.enrollment_type as Device['enrollmentType'],
+    enrollmentMethod: r.enrollment_method as Device['enrollmentMethod'],
+    enrollmentId: r.enrollment_id,
+    udid: r.udid,
+    serialNumber: r.serial_number,
+    osVersion: r.os_version,
+    productName: r.product_name,
+    status: r.status as Device['status'],
+    enrolledAt: r.enrolled_at,
+    lastSeenAt: r.last_seen_at,
+    createdAt: r.created_at,
+    certHash: r.cert_hash,
+    topic: r.topic,
+  };
+}
+
+export const toPublicDevice = ({ accountId: _a, certHash: _c, topic: _t, ...d }: DeviceRecord): Device => d;
+
+function joined(tx: Tx) {
+  return tx.selectFrom('devices as d').leftJoin('users as u', 'u.id', 'd.user_id').selectAll('d').select('u.username');
+}
+
+export function deviceStore(tx: Tx, accountId: string): DeviceStore {
+  const mine = () => joined(tx).where('d.account_id', '=', accountId);
+  return {
+    async get(id) {
+      const r = await mine().where('d.id', '=', id).executeTakeFirst();
+      return r ? toDevice(r as Joined) : null;
+    },
+    async list(query, page) {
+      const limit = page.limit ?? LIMIT_DEFAULT;
+      // Devices that only said Authenticate are not enrolled yet: lists show enrolled and checked-out ones.
+      let q = mine().where('d.status', '!=', 'authenticated');
+      if (query.userId) q = q.where('d.user_id', '=', query.userId);
+      if (query.status) q = q.where('d.status', '=', query.status);
+      if (query.platform) q = q.where('d.platform', '=', query.platform);
+      const counted = page.skipTotal ? { total: 0, totalCapped: false } : await cappedCount(tx, q.clearSelect().select('d.id').limit(TOTAL_CAP + 1));
+      if (page.cursor) {
+        const [at, id] = decodeCursor(page.cursor, 2) as [string, string];
+        q = q.where((eb) => eb(eb.refTuple('d.created_at', 'd.id'), '<', eb.tuple(at, id)));
+      }
+      const rows = (await q.orderBy('d.created_at', 'desc').orderBy('d.id', 'desc').limit(limit + 1).execute()) as Joined[];
+      return toPage(rows, limit, (r) => [r.created_at, r.id], (r) => toPublicDevice(toDevice(r)), counted);
+    },
+    async countEnrolled(userId) {
+      const r = await tx
+        .selectFrom('devices')
+        .select((eb) => eb.fn.countAll<number>().as('n'))
+        .where('account_id', '=', accountId)
+        .where('user_id', '=', userId)
+        .where('status', '=', 'enrolled')
+        .executeTakeFirstOrThrow();
+      return Number(r.n);
+    },
+    async insert(d) {
+      await tx
+        .insertInto('devices')
+        .values({
+          id: d.id, account_id: accountId, user_id: d.userId, request_id: d.requestId, platform: d.platform, enrollment_type: d.enrollmentType,
+          enrollment_method: d.enrollmentMethod, enrollment_id: d.enrollmentId, udid: d.udid, serial_number: d.serialNumber, os_version: d.osVersion,
+          product_name: d.productName, status: 'authenticated', cert_hash: d.certHash, topic: d.topic, authenticate_plist: d.authenticatePlist,
+          last_seen_at: d.at, created_at: d.at, updated_at: d.at,
+        })
+        .execute();
+    },
+    async reauthenticate(id, d) {
+      await tx
+        .updateTable('devices')
+        .set({
+          platform: d.platform, enrollment_type: d.enrollmentType, enrollment_method: d.enrollmentMethod, enrollment_id: d.enrollmentId, udid: d.udid,
+          serial_number: d.serialNumber, os_version: d.osVersion, product_name: d.productName, topic: d.topic, authenticate_plist: d.authenticatePlist,
+          status: 'authenticated', last_seen_at: d.at, updated_at: d.at,
+        })
+        .where('account_id', '=', accountId)
+        .where('id', '=', id)
+        .execute();
+    },
+    async tokenUpdate(id, u) {
+      const before = await tx.selectFrom('devices').select('status').where('account_id', '=', accountId).where('id', '=', id).executeTakeFirst();
+      const enrols = before?.status === 'authenticated';
+      await tx
+        .updateTable('devices')
+        .set({
+          push_token: u.token, push_magic: u.pushMagic, topic: u.topic, token_update_plist: u.plist, last_seen_at: u.at, updated_at: u.at,
+          ...(enrols ? { status: 'enrolled', enrolled_at: u.at } : {}),
+        })
+        .where('account_id', '=', accountId)
+        .where('id', '=', id)
+        .execute();
+      return enrols;
+    },
+    async setStatus(id, status, at) {
+      await tx.updateTable('devices').set({ status, updated_at: at, last_seen_at: at }).where('account_id', '=', accountId).where('id', '=', id).execute();
+    },
+    async touch(id, at) {
+      await tx.updateTable('devices').set({ last_seen_at: at }).where('account_id', '=', accountId).where('id', '=', id).execute();
+    },
+  };
+}
+
+export function deviceResolver(tx: Tx): DeviceResolver {
+  return {
+    async byCertHash(certHash) {
+      const r = await joined(tx).where('d.cert_hash', '=', certHash).executeTakeFirst();
+      return r ? toDevice(r as Joined) : null;
+    },
+    async issuedFor(certHash) {
+      const r = await tx.selectFrom('scep_challenges').select(['account_id', 'request_id']).where('cert_hash', '=', certHash).executeTakeFirst();
+      return r ? { accountId: r.account_id, requestId: r.request_id } : null;
+    },
+  };
+}
