@@ -12,7 +12,7 @@ import type { Database } from './db/database.js';
 import { accountStore, adminStore, operatorLookup, sessionStore, signInLookup, tokenStore } from './accounts/store.kysely.js';
 import { auditStore } from './audit/store.kysely.js';
 import { userStore } from './directory/store.kysely.js';
-import { requestStore, requestSweep } from './enrollments/store.kysely.js';
+import { requestLinks, requestStore, requestSweep } from './enrollments/store.kysely.js';
 import { deviceResolver, deviceStore } from './devices/store.kysely.js';
 import { challengeClaims, challengeStore } from './enrollments/challenges.js';
 import { jobClaims, jobStore } from './jobs/store.kysely.js';
@@ -60,7 +60,7 @@ export function kyselyUnitOfWork(db: Database): UnitOfWork {
         }),
       ),
     system: (systemPath, fn) =>
-      db.system(systemPath, (tx) => fn({ signIn: signInLookup(tx), operator: operatorLookup(tx), jobClaims: jobClaims(tx, db.caps), outboxClaims: outboxClaims(tx, db.caps), requestSweep: requestSweep(tx), deviceResolver: deviceResolver(tx), challengeClaims: challengeClaims(tx) })),
+      db.system(systemPath, (tx) => fn({ signIn: signInLookup(tx), operator: operatorLookup(tx), jobClaims: jobClaims(tx, db.caps), outboxClaims: outboxClaims(tx, db.caps), requestSweep: requestSweep(tx), deviceResolver: deviceResolver(tx), challengeClaims: challengeClaims(tx), requestLinks: requestLinks(tx) })),
   };
 }
 

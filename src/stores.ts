@@ -4,7 +4,7 @@ import type { UserStore } from './directory/store.js';
 import type { JobClaims, JobStore } from './jobs/store.js';
 import type { OutboxClaims, OutboxStore } from './notify/store.js';
 import type { SystemPath } from './db/database.js';
-import type { RequestStore, RequestSweep } from './enrollments/store.js';
+import type { RequestLinks, RequestStore, RequestSweep } from './enrollments/store.js';
 import type { DeviceResolver, DeviceStore } from './devices/store.js';
 import type { ChallengeClaims, ChallengeStore } from './enrollments/challenges.js';
 
@@ -32,6 +32,7 @@ export interface SystemStores {
   requestSweep: RequestSweep;
   deviceResolver: DeviceResolver;
   challengeClaims: ChallengeClaims;
+  requestLinks: RequestLinks;
 }
 
 /**

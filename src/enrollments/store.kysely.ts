@@ -7,7 +7,7 @@ import { insertRows, updateRow } from '../db/batch.js';
 import { LIMIT_DEFAULT, decodeCursor, type Page } from '../core/paging.js';
 import { normaliseKey } from '../core/names.js';
 import { requestTypeOf, type EnrollmentRequest, type RequestListQuery } from './model.js';
-import type { NewRequest, RequestFields, RequestStore, RequestSweep } from './store.js';
+import type { NewRequest, RequestFields, RequestLinks, RequestStore, RequestSweep } from './store.js';
 
 /** The highest code point: `key < prefix + MAX` bounds a prefix range in binary order. */
 const MAX_CHAR = '\u{10FFFF}';
@@ -120,6 +120,26 @@ export function requestStore(tx: Tx, accountId: string, caps: Caps): RequestStor
       return Number(res.numUpdatedRows) > 0;
     },
 
+    async failedAttempt(id, max, at) {
+      await tx
+        .updateTable('enrollment_requests')
+        .set((eb) => ({ failed_attempts: eb('failed_attempts', '+', 1), updated_at: at }))
+        .where('account_id', '=', accountId)
+        .where('id', '=', id)
+        .execute();
+      const row = await tx.selectFrom('enrollment_requests').select('failed_attempts').where('account_id', '=', accountId).where('id', '=', id).executeTakeFirstOrThrow();
+      if (row.failed_attempts >= max) {
+        await tx
+          .updateTable('enrollment_requests')
+          .set({ status: 'exceeded', status_reason: `${max} wrong sign-in attempts on the enrolment page: resend the request`, updated_at: at })
+          .where('account_id', '=', accountId)
+          .where('id', '=', id)
+          .where('status', '=', 'pending')
+          .execute();
+      }
+      return row.failed_attempts;
+    },
+
     async complete(id, deviceId, at) {
       const res = await tx
         .updateTable('enrollment_requests')
@@ -177,6 +197,19 @@ export function requestSweep(tx: Tx): RequestSweep {
         .where('status', '=', 'pending')
         .execute();
       return due.map((d) => ({ id: d.id, accountId: d.account_id }));
+    },
+  };
+}
+
+export function requestLinks(tx: Tx): RequestLinks {
+  return {
+    async byTokenHash(hash) {
+      const r = await tx.selectFrom('enrollment_requests').select(['id', 'account_id']).where('token_hash', '=', hash).executeTakeFirst();
+      return r ? { id: r.id, accountId: r.account_id } : null;
+    },
+    async passcodeHash(id) {
+      const r = await tx.selectFrom('enrollment_requests').select('passcode_hash').where('id', '=', id).executeTakeFirst();
+      return r?.passcode_hash ?? null;
     },
   };
 }

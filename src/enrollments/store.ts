@@ -51,6 +51,8 @@ export interface RequestStore {
   renew(id: string, fields: RequestFields, at: string): Promise<void>;
   /** Moves a request to `status` when it is in one of `from`; false when it was not. */
   setStatus(id: string, status: RequestStatus, reason: string | null, at: string, from: readonly RequestStatus[]): Promise<boolean>;
+  /** Counts a wrong passcode or password; at `max` the Pending request becomes Exceeded. Returns the count. */
+  failedAttempt(id: string, max: number, at: string): Promise<number>;
   /** A device enrolled for the request: Completed, linked to the device. False when it was not Pending. */
   complete(id: string, deviceId: string, at: string): Promise<boolean>;
   /** Newest first, keyset-paged. */
@@ -61,4 +63,12 @@ export interface RequestStore {
 export interface RequestSweep {
   /** Marks up to `limit` Pending requests whose expiry has passed as Expired; returns them. */
   expireDue(at: string, limit: number): Promise<{ id: string; accountId: string }[]>;
+}
+
+/** The portal's cross-account look-ups (system path "enrolment link lookup"). */
+export interface RequestLinks {
+  /** The request a link's token hash belongs to, whatever its account. */
+  byTokenHash(hash: string): Promise<{ id: string; accountId: string } | null>;
+  /** The stored passcode HMAC of a request. */
+  passcodeHash(id: string): Promise<string | null>;
 }
