@@ -83,6 +83,7 @@ export async function createPippin(
     notify: { smsWebhookUrl: config.smsWebhookUrl, smsWebhookToken: config.smsWebhookToken, rate: config.notifyRate },
     limits: { maxBytes: config.importMaxBytes, maxRows: config.importMaxRows, xlsxMaxRows: config.xlsxMaxRows, xlsxMaxInflatedBytes: config.xlsxMaxInflatedBytes },
     runner: opts.runner,
+    allowTestTopic: config.allowTestTopic,
   });
   const where = opts.jobs ?? (opts.runJobs === false ? 'none' : 'thread');
   let worker: Awaited<ReturnType<typeof startJobWorker>> | null = null;

@@ -15,6 +15,8 @@ import { userStore } from './directory/store.kysely.js';
 import { requestLinks, requestStore, requestSweep } from './enrollments/store.kysely.js';
 import { deviceResolver, deviceStore } from './devices/store.kysely.js';
 import { challengeClaims, challengeStore } from './enrollments/challenges.js';
+import { pushCertificateStore } from './apple/push/store.kysely.js';
+import { createPushCertificateService } from './apple/push/service.js';
 import { jobClaims, jobStore } from './jobs/store.kysely.js';
 import { outboxClaims, outboxStore } from './notify/store.kysely.js';
 import { createOutboxSender, fileTransport, smtpTransport } from './notify/sender.js';
@@ -57,6 +59,7 @@ export function kyselyUnitOfWork(db: Database): UnitOfWork {
           requests: requestStore(tx, accountId, db.caps),
           devices: deviceStore(tx, accountId),
           challenges: challengeStore(tx, accountId),
+          pushCertificates: pushCertificateStore(tx, accountId),
         }),
       ),
     system: (systemPath, fn) =>
@@ -74,6 +77,8 @@ export interface ServiceOptions {
   notify?: { smsWebhookUrl?: string; smsWebhookToken?: string; rate?: number };
   limits?: ImportLimits;
   runner?: Partial<RunnerOptions>;
+  /** PIPPIN_ALLOW_TEST_TOPIC: without a push certificate, profiles use a generated test topic. */
+  allowTestTopic?: boolean;
 }
 
 export function createServices(db: Database, opts: ServiceOptions = {}) {
@@ -126,6 +131,8 @@ export function createServices(db: Database, opts: ServiceOptions = {}) {
   );
   /** Every minute, Pending requests past their expiry become Expired. */
   const sweeper = createPoller(async () => (await enrollments.sweepExpired(), false), { pollMs: 60_000, onError: (e) => console.error('expiry sweep:', e) });
+  /** Apple setup: the APNs push certificate, and the topic profiles carry (`pushTopic`). */
+  const pushCertificates = createPushCertificateService({ uow, clock, random, secretKey, allowTestTopic: opts.allowTestTopic ?? false });
   const services = {
     /** Wakes whatever runs the jobs (this thread's runner, or the worker thread). */
     wake: () => {
@@ -157,6 +164,7 @@ export function createServices(db: Database, opts: ServiceOptions = {}) {
     enrollments,
     devices: createDeviceService({ uow }),
     checkins: createCheckinService({ uow, clock, random }),
+    pushCertificates,
   };
   return services;
 }

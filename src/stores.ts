@@ -7,6 +7,7 @@ import type { SystemPath } from './db/database.js';
 import type { RequestLinks, RequestStore, RequestSweep } from './enrollments/store.js';
 import type { DeviceResolver, DeviceStore } from './devices/store.js';
 import type { ChallengeClaims, ChallengeStore } from './enrollments/challenges.js';
+import type { PushCertificateStore } from './apple/push/store.js';
 
 /** Every store, bound to one transaction and one account. Features add theirs here. */
 export interface Stores {
@@ -21,6 +22,7 @@ export interface Stores {
   requests: RequestStore;
   devices: DeviceStore;
   challenges: ChallengeStore;
+  pushCertificates: PushCertificateStore;
 }
 
 /** The stores of the named cross-account paths. */

@@ -23,6 +23,8 @@ import type { OutboxService } from '../notify/service.js';
 import { outboxRoutes } from '../notify/routes.js';
 import { accountRoutes } from '../accounts/routes.js';
 import { auditRoutes } from '../audit/routes.js';
+import type { PushCertificateService } from '../apple/push/service.js';
+import { pushCertificateRoutes } from '../apple/push/routes.js';
 import { AppError } from '../errors.js';
 import { authPlugin } from './auth.js';
 import { sendError } from './errors.js';
@@ -38,6 +40,7 @@ export interface AppServices {
   notifications: OutboxService;
   enrollments: EnrollmentService;
   devices: DeviceService;
+  pushCertificates: PushCertificateService;
 }
 
 export interface AppDeps {
@@ -125,6 +128,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     await api.register(enrollmentRoutes, { enrollments: services.enrollments, jobs: services.jobs, uploads: deps.uploads });
     await api.register(deviceRoutes, { devices: services.devices });
     await api.register(outboxRoutes, { outbox: services.notifications });
+    await api.register(pushCertificateRoutes, { push: services.pushCertificates });
   }, { prefix: '/api/v1' });
 
   if (consoleDir) {
