@@ -1,14 +1,13 @@
-import 'reflect-metadata';
-import * as x509 from '@peculiar/x509';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { X509Certificate, webcrypto } from 'node:crypto';
+import { X509Certificate } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createPki, identityFromFiles, loadOrCreateCa, loadProfileSigningIdentity, newSerial, notAfter, parseCertificateRequest } from '../../src/apple/ca.js';
 import type { Database } from '../../src/db/database.js';
 import { openDatabase } from '../../src/db/open.js';
 import { ENGINES, tempDir, testConfig } from '../support/db.js';
+import { makeCsr } from '../support/apple.js';
 
 const SECRET = Buffer.alloc(32, 7);
 const opened: Database[] = [];
@@ -23,19 +22,6 @@ async function twoNodes(engine: (typeof ENGINES)[number]): Promise<[Database, Da
   const b = await openDatabase(config);
   opened.push(a, b);
   return [a, b];
-}
-
-/** A PKCS#10 request made the way a device makes one: RSA 2048, challengePassword attribute. */
-export async function makeCsr(challenge: string | undefined, subject = 'CN=device') {
-  const alg = { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256', publicExponent: new Uint8Array([1, 0, 1]), modulusLength: 2048 };
-  const keys = (await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify'])) as CryptoKeyPair;
-  const csr = await x509.Pkcs10CertificateRequestGenerator.create({
-    name: subject,
-    keys,
-    signingAlgorithm: alg,
-    attributes: challenge === undefined ? [] : [new x509.ChallengePasswordAttribute(challenge)],
-  });
-  return { der: Buffer.from(csr.rawData), keys };
 }
 
 describe.each(ENGINES)('installation CA on %s', (engine) => {
