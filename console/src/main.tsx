@@ -20,6 +20,7 @@ import { UserPage } from './pages/user';
 import { NotFoundPage } from './pages/not-found';
 import { JobsPage } from './pages/jobs';
 import { EnrollmentsPage } from './pages/enrollments';
+import { AppleSettingsPage } from './pages/apple';
 
 const theme = createTheme({ primaryColor: 'teal', defaultRadius: 'md', fontFamily: 'system-ui, -apple-system, "Segoe UI", Roboto, sans-serif' });
 
@@ -63,6 +64,7 @@ createRoot(document.getElementById('root')!).render(
               <Route path="/enrollments" element={<EnrollmentsPage />} />
               <Route path="/jobs" element={<JobsPage />} />
               <Route path="/settings" element={<SettingsPage />} />
+              <Route path="/settings/apple" element={<AppleSettingsPage />} />
               <Route path="/admins" element={<AdminsPage />} />
               <Route path="/tokens" element={<TokensPage />} />
               <Route path="/audit" element={<AuditPage />} />

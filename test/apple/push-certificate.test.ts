@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestPippin, type Caller, type TestPippin } from '../support/app.js';
 import { ENGINES } from '../support/db.js';
 import { makeP12, makePushCertificate, type PemPair } from '../support/push-cert.js';
-import { testTopicFor } from '../../src/apple/push/model.js';
+import { testTopicFor } from '../../src/apple/push/test-topic.js';
 
 const URL_ = '/api/v1/apple/push-certificate';
 

@@ -5,7 +5,8 @@ import { AppError } from '../../src/errors.js';
 import { parsePushCertificate, type PushCertificateInput } from '../../src/apple/push/parse.js';
 import { readPkcs12 } from '../../src/apple/push/pkcs12.js';
 import { rc2CbcDecrypt, rc2DecryptBlock } from '../../src/apple/push/rc2.js';
-import { testTopicFor, pushStatus } from '../../src/apple/push/model.js';
+import { pushStatus } from '../../src/apple/push/model.js';
+import { testTopicFor } from '../../src/apple/push/test-topic.js';
 import { encryptedKey, makeP12, makePushCertificate } from '../support/push-cert.js';
 
 const now = () => new Date();

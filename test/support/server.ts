@@ -7,8 +7,9 @@ import { OWNER } from './app.js';
 
 let seq = 0;
 
-export async function startTestServer(opts: { engine?: Engine } = {}) {
-  const config = await testConfig(opts.engine ?? 'sqlite');
+/** `env` adds environment settings (e.g. PIPPIN_ALLOW_TEST_TOPIC) to the test configuration. */
+export async function startTestServer(opts: { engine?: Engine; env?: Record<string, string> } = {}) {
+  const config = await testConfig(opts.engine ?? 'sqlite', opts.env);
   const pippin = await createPippin(config, { consoleDir: CONSOLE_DIR });
   const first = await ensureFirstAccount(pippin.services, config);
   if (!first.created) throw new Error('expected a fresh database');

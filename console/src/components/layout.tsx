@@ -4,6 +4,7 @@ import { IconDeviceMobile, IconFileSearch, IconKey, IconListCheck, IconLogout, I
 import { Link, Outlet, useLocation, useNavigate } from 'react-router';
 import { api, can } from '../api';
 import { useSession, useSignedOut } from '../session';
+import { TestTopicBanner } from './test-topic-banner';
 
 interface NavItem {
   to: string;
@@ -111,6 +112,7 @@ export function Layout() {
         </ScrollArea>
       </AppShell.Navbar>
       <AppShell.Main>
+        <TestTopicBanner role={role} />
         <div style={{ maxWidth: 1200, margin: '0 auto' }}>
           <Outlet />
         </div>

@@ -6,6 +6,7 @@ import { api, ApiError, can, type Account } from '../api';
 import { useSession } from '../session';
 import { PageHeader } from '../components/page';
 import { ErrorState, LoadingState } from '../components/states';
+import { AppleSetupCard } from './apple';
 
 type Form = Omit<Account, 'id' | 'key' | 'createdAt' | 'updatedAt'>;
 
@@ -93,6 +94,7 @@ export function SettingsPage() {
             {generalError}
           </Alert>
         )}
+        <AppleSetupCard />
         <Card withBorder padding="lg">
           <Text fw={600} mb="sm">
             Account

@@ -1,7 +1,7 @@
 /**
- * The APNs MDM push certificate of an account, as the console and the profile code see it. Pure.
+ * The APNs MDM push certificate of an account, as the console and the profile code see it. Pure,
+ * and free of Node imports: the console takes its limits and status rules from here.
  */
-import { createHash } from 'node:crypto';
 
 /** Every MDM push topic starts so (the certificate's subject UID, `com.apple.mgmt.External.<uuid>`). */
 export const PUSH_TOPIC_PREFIX = 'com.apple.mgmt.';
@@ -50,18 +50,6 @@ export interface PushCertificateStatus {
 }
 
 const DAY_MS = 86_400_000;
-
-/**
- * The test topic of an account (PIPPIN_ALLOW_TEST_TOPIC): `com.apple.mgmt.External.<uuid>` like a
- * real one, derived from the account id so every node and every restart agrees without storing it.
- */
-export function testTopicFor(accountId: string): string {
-  const h = createHash('sha256').update('pippin test push topic\0').update(accountId).digest();
-  h[6] = (h[6]! & 0x0f) | 0x40;
-  h[8] = (h[8]! & 0x3f) | 0x80;
-  const hex = h.subarray(0, 16).toString('hex');
-  return `${PUSH_TOPIC_PREFIX}External.${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
-}
 
 /** The status shown for a stored certificate (or none) at `now`; `testTopic` when none and test topics are allowed. */
 export function pushStatus(cert: PushCertificate | null, now: Date, testTopic: string | null): PushCertificateStatus {

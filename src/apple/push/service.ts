@@ -11,7 +11,8 @@ import { auditEvent } from '../../audit/record.js';
 import { seal, unseal } from '../../notify/seal.js';
 import type { UnitOfWork } from '../../stores.js';
 import { parsePushCertificate, type PushCertificateInput } from './parse.js';
-import { pushStatus, testTopicFor, type PushCertificateStatus } from './model.js';
+import { pushStatus, type PushCertificateStatus } from './model.js';
+import { testTopicFor } from './test-topic.js';
 
 /** The purpose the private keys are sealed under (never opened as anything else). */
 const SEAL_PURPOSE = 'pippin apns push key v1';
