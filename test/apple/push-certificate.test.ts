@@ -150,6 +150,25 @@ describe.each(ENGINES)('the APNs push certificate on %s', (engine) => {
     expect(res.json().expiresInDays).toBeLessThanOrEqual(10);
   });
 
+  it('takes a multipart upload of one PEM file holding the certificate and its key', async () => {
+    const pair = makePushCertificate({ uid: (await stored())!.topic });
+    const boundary = '----pippin-pem';
+    const payload = Buffer.from(
+      `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="push.pem"\r\nContent-Type: application/x-pem-file\r\n\r\n${pair.certificatePem}${pair.privateKeyPem}\r\n--${boundary}--\r\n`,
+    );
+    const res = await t.app.inject({ method: 'PUT', url: URL_, headers: { cookie: t.owner.cookie, 'x-csrf-token': t.owner.csrf, 'content-type': `multipart/form-data; boundary=${boundary}` }, payload });
+    expect(res.statusCode, res.body).toBe(200);
+    expect(res.json()).toMatchObject({ topic: pair.topic, expiringSoon: false });
+  });
+
+  it('documents both upload bodies in the OpenAPI document', async () => {
+    const doc = (await t.app.inject({ method: 'GET', url: '/api/docs/json' })).json();
+    const op = doc.paths['/api/v1/apple/push-certificate'];
+    expect(Object.keys(op)).toEqual(expect.arrayContaining(['get', 'put']));
+    const body = JSON.stringify(op.put.requestBody) + JSON.stringify(doc.components?.schemas ?? {});
+    for (const field of ['certificatePem', 'privateKeyPem', 'p12Base64', 'password']) expect(body).toContain(field);
+  });
+
   it('keeps accounts apart: another account sees nothing and its devices do not hold this topic', async () => {
     const other = await t.otherAccount();
     expect((await get(other.owner)).json()).toMatchObject({ configured: false, topic: null });

@@ -116,7 +116,7 @@ export function pkcs12Kdf(digest: string, blockSize: number, password: Buffer, s
   return Buffer.concat(out).subarray(0, n);
 }
 
-const MAX_ITERATIONS = 10_000_000;
+const MAX_ITERATIONS = 1_000_000;
 
 function iterationsOf(n: unknown): number {
   const it = typeof n === 'number' ? n : 1;
