@@ -167,7 +167,7 @@ function parseSigner(block: Block): ParsedSigner {
   return { sid: raw(f[1]!), digest, signatureAlgorithm, signature, signedAttrs, attributes };
 }
 
-interface CachedCert {
+export interface CachedCert {
   cert: X509Certificate;
   der: Buffer;
   hash: string;
@@ -182,8 +182,13 @@ export function cachedCert(der: Buffer): CachedCert {
   const hash = createHash('sha256').update(der).digest('hex');
   let c = certCache.get(hash);
   if (!c) {
-    const cert = new X509Certificate(der);
-    c = { cert, der, hash, publicKey: cert.publicKey, sid: issuerAndSerial(der).der };
+    let cert: X509Certificate;
+    try {
+      cert = new X509Certificate(der);
+      c = { cert, der, hash, publicKey: cert.publicKey, sid: issuerAndSerial(der).der };
+    } catch (e) {
+      throw e instanceof DerError ? e : new DerError(`Unreadable certificate: ${(e as Error).message}`);
+    }
     if (certCache.size >= CERT_CACHE_MAX) certCache.delete(certCache.keys().next().value!);
     certCache.set(hash, c);
   }
