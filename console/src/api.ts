@@ -300,3 +300,35 @@ export const REQUEST_STATUS_LABEL: Record<RequestStatus, string> = {
   exceeded: 'Exceeded',
 };
 export const REQUEST_TYPES: RequestType[] = ['MDM', 'MDM (Apple User Enrollment)', 'SPS Activation'];
+
+export type EnrollmentType = 'user' | 'device';
+export type EnrollmentMethod = 'account_driven' | 'profile';
+/** `authenticated` is the server's in-between state (Authenticate seen, no TokenUpdate yet); the API lists only the other two. */
+export type DeviceStatus = 'authenticated' | 'enrolled' | 'checked_out';
+
+/** Devices ▸ Devices: a device that used an enrollment request (read by every role). */
+export interface Device {
+  id: string;
+  /** Null once the user is gone (only checked-out devices outlive their user). */
+  userId: string | null;
+  username: string | null;
+  requestId: string | null;
+  platform: Platform;
+  enrollmentType: EnrollmentType;
+  enrollmentMethod: EnrollmentMethod;
+  /** User Enrollment: the EnrollmentID, the only identifier the organisation gets. */
+  enrollmentId: string | null;
+  /** Device enrolment only. */
+  udid: string | null;
+  serialNumber: string | null;
+  osVersion: string;
+  productName: string;
+  status: DeviceStatus;
+  enrolledAt: string | null;
+  lastSeenAt: string | null;
+  createdAt: string;
+}
+
+export const ENROLLMENT_TYPE_LABEL: Record<EnrollmentType, string> = { user: 'User Enrollment', device: 'Device enrollment' };
+export const ENROLLMENT_METHOD_LABEL: Record<EnrollmentMethod, string> = { account_driven: 'Account-driven', profile: 'Profile' };
+export const DEVICE_STATUS_LABEL: Record<DeviceStatus, string> = { authenticated: 'Enrolling', enrolled: 'Enrolled', checked_out: 'Checked out' };

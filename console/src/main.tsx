@@ -21,6 +21,8 @@ import { NotFoundPage } from './pages/not-found';
 import { JobsPage } from './pages/jobs';
 import { EnrollmentsPage } from './pages/enrollments';
 import { AppleSettingsPage } from './pages/apple';
+import { DevicesPage } from './pages/devices';
+import { DevicePage } from './pages/device';
 
 const theme = createTheme({ primaryColor: 'teal', defaultRadius: 'md', fontFamily: 'system-ui, -apple-system, "Segoe UI", Roboto, sans-serif' });
 
@@ -62,6 +64,8 @@ createRoot(document.getElementById('root')!).render(
               <Route path="/users" element={<UsersPage />} />
               <Route path="/users/:id" element={<UserPage />} />
               <Route path="/enrollments" element={<EnrollmentsPage />} />
+              <Route path="/devices" element={<DevicesPage />} />
+              <Route path="/devices/:id" element={<DevicePage />} />
               <Route path="/jobs" element={<JobsPage />} />
               <Route path="/settings" element={<SettingsPage />} />
               <Route path="/settings/apple" element={<AppleSettingsPage />} />

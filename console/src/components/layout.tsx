@@ -1,6 +1,6 @@
 import { AppShell, Badge, Burger, Button, Group, NavLink, ScrollArea, Stack, Text, Title } from '@mantine/core';
 import { useDisclosure } from '@mantine/hooks';
-import { IconDeviceMobile, IconFileSearch, IconKey, IconListCheck, IconLogout, IconSettings, IconShieldLock, IconUsers } from '@tabler/icons-react';
+import { IconDeviceMobile, IconDevices, IconFileSearch, IconKey, IconListCheck, IconLogout, IconSettings, IconShieldLock, IconUsers } from '@tabler/icons-react';
 import { Link, Outlet, useLocation, useNavigate } from 'react-router';
 import { api, can } from '../api';
 import { useSession, useSignedOut } from '../session';
@@ -31,7 +31,10 @@ export function Layout() {
     },
     {
       title: 'Devices',
-      items: [{ to: '/enrollments', label: 'Enrollments', icon: IconDeviceMobile }],
+      items: [
+        { to: '/enrollments', label: 'Enrollments', icon: IconDeviceMobile },
+        { to: '/devices', label: 'Devices', icon: IconDevices },
+      ],
     },
     {
       title: 'Administration',

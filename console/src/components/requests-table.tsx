@@ -37,7 +37,18 @@ export function RequestStatusCell({ request: r }: { request: EnrollmentRequest }
       {r.statusReason && (
         <Text size="xs" c="red.8" miw={160} maw={240} style={{ whiteSpace: 'normal' }} data-testid="request-status-reason">{r.statusReason}</Text>
       )}
+      <DeviceLink request={r} />
     </Stack>
+  );
+}
+
+/** A Completed request leads to the device that used it. */
+function DeviceLink({ request: r }: { request: EnrollmentRequest }) {
+  if (!r.deviceId) return null;
+  return (
+    <Text component={Link} to={`/devices/${r.deviceId}`} size="xs" fw={500} c="teal.8" data-testid="request-device-link">
+      View device
+    </Text>
   );
 }
 
@@ -48,7 +59,7 @@ function RequestTypeText({ type }: { type: EnrollmentRequest['requestType'] }) {
 }
 
 /** "Dec 7, 08:03" this year, "Dec 7, 2025, 08:03" otherwise. */
-function shortTime(iso: string): string {
+export function shortTime(iso: string): string {
   const d = new Date(iso);
   const sameYear = d.getFullYear() === new Date().getFullYear();
   return d.toLocaleString(undefined, { year: sameYear ? undefined : 'numeric', month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' });
@@ -115,6 +126,7 @@ export function RequestsTable({ items, narrow, writable, showUser = true }: { it
             <Text size="sm" c="dimmed">{showUser ? `${PLATFORM_LABEL[r.platform]} · ` : ''}{OWNERSHIP_LABEL[r.ownership]}</Text>
           </Stack>
           {r.statusReason && <Text size="xs" c="red.8" mt={4} style={{ wordBreak: 'break-word' }} data-testid="request-status-reason">{r.statusReason}</Text>}
+          {r.deviceId && <Text component={Link} to={`/devices/${r.deviceId}`} size="sm" fw={500} c="teal.8" mt={4} data-testid="request-device-link">View device</Text>}
           <Text size="xs" c="dimmed" mt={4}>
             Requested {shortTime(r.createdAt)} by {r.requestedBy.label} · expires {shortTime(r.expiresAt)}
           </Text>

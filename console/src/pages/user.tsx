@@ -4,7 +4,7 @@ import { useMediaQuery } from '@mantine/hooks';
 import { IconPlus } from '@tabler/icons-react';
 import { useQuery, useQueryClient } from '@tanstack/react-query';
 import { Link, useNavigate, useParams } from 'react-router';
-import { api, can, formatTime, query, type EnrollmentRequest, type Page, type User } from '../api';
+import { api, can, formatTime, query, type Device, type EnrollmentRequest, type Page, type User } from '../api';
 import { useSession } from '../session';
 import { PageHeader } from '../components/page';
 import { ConfirmModal } from '../components/confirm';
@@ -13,6 +13,7 @@ import { UserForm } from './user-form';
 import { MaidCell } from './users';
 import { DeviceRequestForm } from './request-form';
 import { RequestsTable } from '../components/requests-table';
+import { DevicesTable } from '../components/devices-table';
 
 /** The user's enrollment requests, newest first (the most recent 50; the Enrollments page has them all). */
 function UserRequests({ user, writable, onAdd }: { user: User; writable: boolean; onAdd: () => void }) {
@@ -46,7 +47,37 @@ function UserRequests({ user, writable, onAdd }: { user: User; writable: boolean
   );
 }
 
-function Field({ label, children }: { label: string; children: React.ReactNode }) {
+/** The user's devices, newest first (the most recent 50; Devices has them all). */
+function UserDevices({ user }: { user: User }) {
+  const narrow = useMediaQuery('(max-width: 48em)') ?? false;
+  const devices = useQuery({
+    queryKey: ['devices', 'user', user.id],
+    queryFn: () => api<Page<Device>>('GET', `/devices${query({ userId: user.id, limit: 50 })}`),
+  });
+  let body;
+  if (devices.isPending) body = <LoadingState rows={2} />;
+  else if (devices.isError) body = <ErrorState error={devices.error} onRetry={() => devices.refetch()} />;
+  else if (!devices.data.items.length)
+    body = (
+      <EmptyState title="No devices">
+        A device appears here once {user.username} uses one of their enrollment requests on it.
+      </EmptyState>
+    );
+  else body = <DevicesTable items={devices.data.items} narrow={narrow} showUser={false} />;
+  return (
+    <Card withBorder padding="lg" data-testid="user-devices">
+      <Group justify="space-between" mb="sm">
+        <Text fw={600}>Devices</Text>
+        {devices.data && devices.data.total > devices.data.items.length && (
+          <Text size="sm" c="dimmed">The newest 50 of {devices.data.total.toLocaleString()}</Text>
+        )}
+      </Group>
+      {body}
+    </Card>
+  );
+}
+
+export function Field({ label, children }: { label: string; children: React.ReactNode }) {
   return (
     <Stack gap={2}>
       <Text size="xs" c="dimmed" tt="uppercase" fw={700}>{label}</Text>
@@ -107,6 +138,7 @@ export function UserPage() {
             <Field label="Updated"><Text size="sm">{formatTime(u.updatedAt)}</Text></Field>
           </SimpleGrid>
         </Card>
+        <UserDevices user={u} />
         <UserRequests user={u} writable={requests} onAdd={() => setRequesting(true)} />
       </Stack>
       <UserForm opened={editing} user={u} onClose={() => setEditing(false)} />
