@@ -55,6 +55,8 @@ export interface SignOptions {
   signingTime?: Date;
   /** Certificates to include; by default the signer's and its chain. */
   certificates?: Buffer[];
+  /** Leave the content out (a detached signature, as a device's Mdm-Signature); it is still what is signed. */
+  detached?: boolean;
 }
 
 const sidCache = new WeakMap<Buffer, Buffer>();
@@ -90,7 +92,7 @@ export function signedData(opts: SignOptions): Buffer {
   const body = seq(
     integer(1),
     set(algorithm(OID.sha256)),
-    seq(oid(contentType), ...(opts.content ? [ctx(0, octetString(opts.content))] : [])),
+    seq(oid(contentType), ...(opts.content && !opts.detached ? [ctx(0, octetString(opts.content))] : [])),
     ...(certs.length ? [ctx(0, Buffer.concat(certs))] : []),
     set(signerInfo),
   );

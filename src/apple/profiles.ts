@@ -62,14 +62,8 @@ export interface MdmPayload extends CommonPayload {
 }
 
 /** The top level of a configuration profile (TopLevel.yaml). */
-export interface ConfigurationProfile {
+export interface ConfigurationProfile extends CommonPayload {
   PayloadType: 'Configuration';
-  PayloadVersion: 1;
-  PayloadIdentifier: string;
-  PayloadUUID: string;
-  PayloadDisplayName?: string;
-  PayloadDescription?: string;
-  PayloadOrganization?: string;
   /** 1: iPhone/iPad (skips the target prompt on iOS). */
   TargetDeviceType?: number;
   PayloadContent: Array<ScepPayload | MdmPayload>;
