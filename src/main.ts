@@ -84,6 +84,7 @@ export async function createPippin(
     limits: { maxBytes: config.importMaxBytes, maxRows: config.importMaxRows, xlsxMaxRows: config.xlsxMaxRows, xlsxMaxInflatedBytes: config.xlsxMaxInflatedBytes },
     runner: opts.runner,
     allowTestTopic: config.allowTestTopic,
+    profileSigning: { certFile: config.profileSigningCert, keyFile: config.profileSigningKey },
   });
   const where = opts.jobs ?? (opts.runJobs === false ? 'none' : 'thread');
   let worker: Awaited<ReturnType<typeof startJobWorker>> | null = null;
@@ -97,6 +98,7 @@ export async function createPippin(
     services,
     publicUrl: config.publicUrl,
     trustedProxies: config.trustedProxies,
+    clientCertHeader: config.clientCertHeader,
     consoleDir: opts.consoleDir ?? CONSOLE_DIR,
     uploads: { dir: path.join(config.dataDir, 'uploads'), maxBytes: config.importMaxBytes },
     logger: opts.logger,

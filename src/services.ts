@@ -29,6 +29,12 @@ import { ENROLLMENT_NOTICE, enqueueEnrollmentNotices, type EnrollmentNoticeInput
 import { runBulkAdd } from './enrollments/bulk-add.js';
 import { createDeviceService } from './devices/service.js';
 import { createCheckinService } from './devices/checkin.js';
+import { createPki } from './apple/ca.js';
+import { createScepServer } from './apple/scep.js';
+import { deviceAuthenticator } from './apple/device-auth.js';
+import { scepRedeemer } from './enrollments/scep-redeemer.js';
+import { createPortalService } from './enrollments/portal.js';
+import { enrollmentProfiles } from './apple/enrollment-profiles.js';
 import { createAccountService } from './accounts/service.js';
 import { createAuthService } from './accounts/auth.js';
 import { SignInThrottle } from './accounts/throttle.js';
@@ -79,6 +85,8 @@ export interface ServiceOptions {
   runner?: Partial<RunnerOptions>;
   /** PIPPIN_ALLOW_TEST_TOPIC: without a push certificate, profiles use a generated test topic. */
   allowTestTopic?: boolean;
+  /** PIPPIN_PROFILE_SIGNING_CERT and _KEY (PEM files); without them profiles are signed by a certificate from Pippin's CA. */
+  profileSigning?: { certFile?: string; keyFile?: string };
 }
 
 export function createServices(db: Database, opts: ServiceOptions = {}) {
@@ -132,6 +140,9 @@ export function createServices(db: Database, opts: ServiceOptions = {}) {
   /** Every minute, Pending requests past their expiry become Expired. */
   const sweeper = createPoller(async () => (await enrollments.sweepExpired(), false), { pollMs: 60_000, onError: (e) => console.error('expiry sweep:', e) });
   /** Apple setup: the APNs push certificate, and the topic profiles carry (`pushTopic`). */
+  /** The installation CA and the profile-signing identity, loaded on first use. */
+  const pki = createPki({ db, secretKey, clock, signing: opts.profileSigning });
+  const scep = createScepServer({ ca: pki.ca, redeemer: scepRedeemer({ uow, clock, secretKey }), clock });
   const pushCertificates = createPushCertificateService({ uow, clock, random, secretKey, allowTestTopic: opts.allowTestTopic ?? false });
   const services = {
     /** Wakes whatever runs the jobs (this thread's runner, or the worker thread). */
@@ -164,6 +175,16 @@ export function createServices(db: Database, opts: ServiceOptions = {}) {
     enrollments,
     devices: createDeviceService({ uow }),
     checkins: createCheckinService({ uow, clock, random }),
+    pki,
+    scep,
+    deviceAuth: deviceAuthenticator({ pki, clock }),
+    portal: createPortalService({
+      uow,
+      clock,
+      random,
+      secretKey,
+      profiles: enrollmentProfiles({ pki, publicUrl: mail.publicUrl, pushTopic: (accountId) => pushCertificates.pushTopic(accountId) }),
+    }),
     pushCertificates,
   };
   return services;

@@ -93,6 +93,7 @@ export function createCheckinService(deps: { uow: UnitOfWork; clock: Clock; rand
         if (msg.messageType === 'TokenUpdate') {
           const enrolled = await s.devices.tokenUpdate(device.id, { token: msg.token ?? null, pushMagic: msg.pushMagic ?? null, topic: msg.topic ?? device.topic, plist, at });
           await audit(s, device.accountId, label(device), ip, { action: 'checkin.token_update', objectType: 'device', objectId: device.id, after: { first: enrolled } });
+          if (enrolled && device.userId) await s.users.countDevices(device.userId, 1);
           if (enrolled && device.requestId && (await s.requests.complete(device.requestId, device.id, at))) {
             await audit(s, device.accountId, label(device), ip, { action: 'request.complete', objectType: 'enrollment_request', objectId: device.requestId, after: { status: 'completed', deviceId: device.id } });
           }
@@ -100,6 +101,7 @@ export function createCheckinService(deps: { uow: UnitOfWork; clock: Clock; rand
         }
         if (msg.messageType === 'CheckOut') {
           await s.devices.setStatus(device.id, 'checked_out', at);
+          if (device.status === 'enrolled' && device.userId) await s.users.countDevices(device.userId, -1);
           await audit(s, device.accountId, label(device), ip, { action: 'checkin.checkout', objectType: 'device', objectId: device.id });
           return OK;
         }

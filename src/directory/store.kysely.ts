@@ -365,6 +365,14 @@ export function userStore(tx: Tx, accountId: string, caps: Caps): UserStore {
       await bumpStats(0, linked);
       return refused;
     },
+    async countDevices(id, delta) {
+      await tx
+        .updateTable('users')
+        .set((eb) => ({ device_count: eb('device_count', '+', delta) }))
+        .where('account_id', '=', accountId)
+        .where('id', '=', id)
+        .execute();
+    },
     async delete(id) {
       const before = await byId(id);
       if (!before) return false;

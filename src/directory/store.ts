@@ -62,6 +62,8 @@ export interface UserStore {
    * marked. Returns the ids whose new username or MAID a concurrent writer took (not applied).
    */
   updateMany(items: { before: UserRecord; changes: UserChanges; mark: ImportMark }[], at: string): Promise<Set<string>>;
+  /** Adds `delta` to the user's enrolled-device count (a device enrolled or checked out). */
+  countDevices(id: string, delta: number): Promise<void>;
   /** True when a user was deleted. */
   delete(id: string): Promise<boolean>;
   /** Keyset-paged list; the cursor is stable under concurrent inserts. */

@@ -24,6 +24,8 @@ export interface ChallengeClaims {
   redeem(hash: string, at: string): Promise<Redeemed>;
   /** Records the certificate issued for a redeemed challenge. */
   issued(hash: string, certHash: string, serial: string): Promise<void>;
+  /** A renewal: the new certificate takes the old one's place, for the challenge and for its device. */
+  renewed(previousCertHash: string, certHash: string, serial: string): Promise<void>;
 }
 
 export function challengeStore(tx: Tx, accountId: string): ChallengeStore {
@@ -53,6 +55,10 @@ export function challengeClaims(tx: Tx): ChallengeClaims {
     },
     async issued(hash, certHash, serial) {
       await tx.updateTable('scep_challenges').set({ cert_hash: certHash, cert_serial: serial }).where('challenge_hash', '=', hash).execute();
+    },
+    async renewed(previous, certHash, serial) {
+      await tx.updateTable('scep_challenges').set({ cert_hash: certHash, cert_serial: serial }).where('cert_hash', '=', previous).execute();
+      await tx.updateTable('devices').set({ cert_hash: certHash }).where('cert_hash', '=', previous).execute();
     },
   };
 }

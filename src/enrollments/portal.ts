@@ -102,11 +102,12 @@ export function createPortalService(deps: { uow: UnitOfWork; clock: Clock; rando
         const stored = await uow.system('enrolment link lookup', (s) => s.requestLinks.passcodeHash(request.id));
         ok = !!stored && passcodeMatches(secretKey, request.id, form.passcode ?? '', stored);
       }
+      if (ok) {
+        await uow.inAccount(account.id, (s) => audit(s, account.id, ip, { action: 'portal.sign_in', objectType: 'enrollment_request', objectId: request.id, after: { authMode: request.authMode } }));
+        // Outside the transaction: whether profiles can be served reads the account's push certificate.
+        return notice(account, request);
+      }
       return uow.inAccount(account.id, async (s) => {
-        if (ok) {
-          await audit(s, account.id, ip, { action: 'portal.sign_in', objectType: 'enrollment_request', objectId: request.id, after: { authMode: request.authMode } });
-          return notice(account, request);
-        }
         const at = clock.now().toISOString();
         const attempts = await s.requests.failedAttempt(request.id, MAX_ATTEMPTS, at);
         await audit(s, account.id, ip, { action: 'portal.sign_in_failed', objectType: 'enrollment_request', objectId: request.id, after: { attempts, locked: attempts >= MAX_ATTEMPTS } });

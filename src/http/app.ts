@@ -19,6 +19,12 @@ import { enrollmentRoutes } from '../enrollments/routes.js';
 import type { EnrollmentService } from '../enrollments/service.js';
 import type { DeviceService } from '../devices/service.js';
 import { deviceRoutes } from '../devices/routes.js';
+import { checkinRoutes, type CheckinAuthenticator } from '../devices/checkin-routes.js';
+import type { CheckinService } from '../devices/checkin.js';
+import { scepRoutes } from '../apple/scep-routes.js';
+import type { ScepServer } from '../apple/scep.js';
+import { portalRoutes } from '../enrollments/portal-routes.js';
+import type { PortalService } from '../enrollments/portal.js';
 import type { OutboxService } from '../notify/service.js';
 import { outboxRoutes } from '../notify/routes.js';
 import { accountRoutes } from '../accounts/routes.js';
@@ -41,12 +47,18 @@ export interface AppServices {
   enrollments: EnrollmentService;
   devices: DeviceService;
   pushCertificates: PushCertificateService;
+  checkins: CheckinService;
+  scep: ScepServer;
+  deviceAuth: CheckinAuthenticator;
+  portal: PortalService;
 }
 
 export interface AppDeps {
   services: AppServices;
   publicUrl: string;
   trustedProxies: string[];
+  /** PIPPIN_CLIENT_CERT_HEADER: the header a trusted proxy puts a device's TLS client certificate in. */
+  clientCertHeader?: string;
   /** The built console (index.html and assets), served at / when present. */
   consoleDir?: string;
   logger?: boolean | object;
@@ -59,7 +71,7 @@ export interface AppDeps {
 export const JSON_BODY_LIMIT = 1024 * 1024;
 
 /** Prefixes that never fall back to the console's index.html. */
-const API_PREFIXES = ['/api', '/mdm', '/.well-known', '/a/', '/healthz'];
+const API_PREFIXES = ['/api', '/mdm', '/.well-known', '/a/', '/healthz', '/enroll'];
 
 /** Builds the HTTP app without listening (tests call `app.inject`). */
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
@@ -130,6 +142,17 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     await api.register(outboxRoutes, { outbox: services.notifications });
     await api.register(pushCertificateRoutes, { push: services.pushCertificates });
   }, { prefix: '/api/v1' });
+
+  // The device-facing protocol, at fixed paths outside the API (they are baked into installed profiles).
+  await app.register(scepRoutes, { scep: deps.services.scep });
+  await app.register(portalRoutes, { portal: deps.services.portal });
+  await app.register(checkinRoutes, {
+    checkins: deps.services.checkins,
+    auth: deps.services.deviceAuth,
+    clientCertHeader: deps.clientCertHeader,
+    trustedProxies: deps.trustedProxies,
+    log: (message, fields) => app.log.info(fields, message),
+  });
 
   if (consoleDir) {
     await app.register(fastifyStatic, { root: consoleDir, prefix: '/', wildcard: false, index: ['index.html'] });

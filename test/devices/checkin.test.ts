@@ -63,12 +63,14 @@ describe.each(ENGINES)('check-ins and devices on %s', (engine) => {
     // A second TokenUpdate (a new push token) changes no status.
     expect(await t.services.checkins.checkin(e.certHash, { messageType: 'TokenUpdate', udid: e.udid, token: 'b3RoZXI=' }, '<plist/>')).toEqual({ status: 200 });
     expect(await t.services.checkins.connect(e.certHash, 'Idle')).toEqual({ status: 200 });
+    expect((await t.call(t.owner, 'GET', `/api/v1/users/${e.user.id}`)).json().devices).toBe(1);
     // A user with an enrolled device cannot be deleted.
     const del = await t.call(t.owner, 'DELETE', `/api/v1/users/${e.user.id}`);
     expect(del.statusCode).toBe(409);
     expect(del.json().error.code).toBe('USER_HAS_DEVICES');
     expect(await t.services.checkins.checkin(e.certHash, { messageType: 'CheckOut', udid: e.udid }, '<plist/>')).toEqual({ status: 200 });
     expect((await t.call(t.owner, 'GET', `/api/v1/devices/${device.id}`)).json().status).toBe('checked_out');
+    expect((await t.call(t.owner, 'GET', `/api/v1/users/${e.user.id}`)).json().devices).toBe(0);
     expect((await t.call(t.owner, 'DELETE', `/api/v1/users/${e.user.id}`)).statusCode).toBe(204);
   });
 
