@@ -142,7 +142,7 @@ export function createServices(db: Database, opts: ServiceOptions = {}) {
   /** Apple setup: the APNs push certificate, and the topic profiles carry (`pushTopic`). */
   /** The installation CA and the profile-signing identity, loaded on first use. */
   const pki = createPki({ db, secretKey, clock, signing: opts.profileSigning });
-  const scep = createScepServer({ ca: pki.ca, redeemer: scepRedeemer({ uow, clock, secretKey }), clock });
+  const scep = createScepServer({ ca: pki.ca, redeemer: scepRedeemer({ uow, clock, random, secretKey }), clock });
   const pushCertificates = createPushCertificateService({ uow, clock, random, secretKey, allowTestTopic: opts.allowTestTopic ?? false });
   const services = {
     /** Wakes whatever runs the jobs (this thread's runner, or the worker thread). */

@@ -5,7 +5,9 @@
  * certificate's hash is recorded against the challenge (and, on renewal, rebinds the device), so
  * the device's check-ins find their request.
  */
-import type { Clock } from '../core/clock.js';
+import type { Clock, Random } from '../core/clock.js';
+import type { Actor } from '../accounts/roles.js';
+import { auditEvent } from '../audit/record.js';
 import type { UnitOfWork } from '../stores.js';
 import type { ChallengeRedeemer, ScepGrant } from '../apple/scep.js';
 import { redeemChallenge } from './challenges.js';
@@ -17,7 +19,7 @@ const REFUSALS = {
   request_closed: 'the request is no longer Pending',
 } as const;
 
-export function scepRedeemer(deps: { uow: UnitOfWork; clock: Clock; secretKey: Buffer }): ChallengeRedeemer {
+export function scepRedeemer(deps: { uow: UnitOfWork; clock: Clock; random: Random; secretKey: Buffer }): ChallengeRedeemer {
   /** The challenge behind each grant, until its certificate is recorded. */
   const challengeOf = new WeakMap<ScepGrant, string>();
   const renewalOf = new WeakMap<ScepGrant, string>();
@@ -44,6 +46,17 @@ export function scepRedeemer(deps: { uow: UnitOfWork; clock: Clock; secretKey: B
         if (challenge) await s.challengeClaims.issued(challenge, cert.certHash, cert.serial);
         if (previous) await s.challengeClaims.renewed(previous, cert.certHash, cert.serial);
       });
+      const actor: Actor = { kind: 'system', accountId: grant.accountId, adminId: null, label: 'SCEP server', role: 'owner', ip: null, requestId: null };
+      await deps.uow.inAccount(grant.accountId, (s) =>
+        s.audit.append(
+          auditEvent(actor, {
+            action: previous ? 'scep.certificate_renewed' : 'scep.certificate_issued',
+            objectType: 'enrollment_request',
+            objectId: grant.requestId,
+            after: { serial: cert.serial, subject: cert.subject, notAfter: cert.notAfter.toISOString(), sha256: cert.certHash },
+          }, deps.clock, deps.random),
+        ),
+      );
     },
   };
 }

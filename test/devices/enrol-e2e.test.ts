@@ -118,7 +118,7 @@ describe.skipIf(!hasClient)('a device enrols end to end', () => {
       expect(spent.status).toBe(404);
       expect(await spent.text()).toContain('This link cannot be used');
       const actions = (await t.call(t.owner, 'GET', '/api/v1/audit?limit=200')).json().items.filter((e: any) => e.objectId === request.id || e.objectId === device.id).map((e: any) => e.action);
-      expect(actions).toEqual(expect.arrayContaining(['portal.sign_in', 'portal.profile_served', 'checkin.authenticate', 'checkin.token_update', 'request.complete']));
+      expect(actions).toEqual(expect.arrayContaining(['portal.sign_in', 'portal.profile_served', 'scep.certificate_issued', 'checkin.authenticate', 'checkin.token_update', 'request.complete']));
     });
   }
 
