@@ -35,10 +35,11 @@ describe.skipIf(!hasClient)('a device enrols end to end', () => {
   const form = (fields: Record<string, string>) => ({ method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(fields).toString() });
 
   /** An employee with a request; returns its link path and passcode. */
-  async function invite(platform: 'ios' | 'macos') {
+  async function invite(platform: 'ios' | 'macos', userEnrollment = false) {
     const u = `e2e${++n}`;
-    const user = (await t.call(t.owner, 'POST', '/api/v1/users', { username: u, email: `${u}@corp.example` })).json();
-    const r = (await t.call(t.owner, 'POST', '/api/v1/enrollment-requests', { userId: user.id, platform, ownership: 'corporate_owned', notify: 'none' })).json();
+    const user = (await t.call(t.owner, 'POST', '/api/v1/users', { username: u, email: `${u}@corp.example`, managedAppleId: `${u}@appleid.example.com` })).json();
+    const ownership = userEnrollment ? 'employee_owned' : 'corporate_owned';
+    const r = (await t.call(t.owner, 'POST', '/api/v1/enrollment-requests', { userId: user.id, platform, ownership, userEnrollment, notify: 'none' })).json();
     return { user, request: r, link: new URL(r.url).pathname, passcode: r.passcode as string };
   }
 
@@ -121,6 +122,21 @@ describe.skipIf(!hasClient)('a device enrols end to end', () => {
       expect(actions).toEqual(expect.arrayContaining(['portal.sign_in', 'portal.profile_served', 'scep.certificate_issued', 'checkin.authenticate', 'checkin.token_update', 'request.complete']));
     });
   }
+
+  it('an employee-owned iPhone with profile-based User Enrollment (iOS 13.1–17): ManagedAppleID and no AccessRights in the profile; EnrollmentID, no UDID', async () => {
+    const dir = tempDir('pippin-e2e-ue-');
+    const { user, request, link, passcode } = await invite('ios', true);
+    const { scep, mdm } = await profileFor(link, passcode, dir);
+    expect(mdm.ManagedAppleID).toBe(user.managedAppleId);
+    expect(mdm.AccessRights).toBeUndefined();
+    expect(await scepclient(dir, scep.URL, scep.Challenge)).toBe(true);
+    expect((await put('/mdm/checkin', signed(dir, { MessageType: 'Authenticate', Topic: mdm.Topic, UDID: 'MUST-NOT-BE-SENT' }))).status).toBe(400);
+    expect((await put('/mdm/checkin', signed(dir, { MessageType: 'Authenticate', Topic: mdm.Topic, EnrollmentID: 'ENR-E2E', OSVersion: '17.5', ProductName: 'iPhone15,3' }))).status).toBe(200);
+    expect((await put('/mdm/checkin', signed(dir, { MessageType: 'TokenUpdate', Topic: mdm.Topic, EnrollmentID: 'ENR-E2E', Token: Buffer.from('t'), PushMagic: 'm' }))).status).toBe(200);
+    const [device] = (await t.call(t.owner, 'GET', `/api/v1/devices?userId=${user.id}`)).json().items;
+    expect(device).toMatchObject({ enrollmentType: 'user', enrollmentMethod: 'profile', enrollmentId: 'ENR-E2E', udid: null, serialNumber: null, status: 'enrolled' });
+    expect((await t.call(t.owner, 'GET', `/api/v1/enrollment-requests/${request.id}`)).json()).toMatchObject({ status: 'completed', requestType: 'MDM (Apple User Enrollment)' });
+  });
 
   it('refuses with 400 and changes nothing: no signature, an altered body, a foreign certificate, a DOCTYPE with an entity, an oversized body', async () => {
     const dir = tempDir('pippin-e2e-neg-');
