@@ -35,7 +35,7 @@ export const portalRoutes: FastifyPluginAsync<{ portal: PortalService; limit?: F
 
   app.get<{ Params: { token: string } }>('/enroll/:token', { schema: { hide: true } }, async (request, reply) => {
     if (limited(reply, request.ip)) return reply;
-    const view = await opts.portal.open(request.params.token);
+    const view = await opts.portal.open(request.params.token, request.ip);
     if (view.kind === 'invalid') limit.failed(request.ip);
     return show(reply, view, request.params.token);
   });

@@ -54,8 +54,12 @@ export function createPortalService(deps: { uow: UnitOfWork; clock: Clock; rando
     return want.length === got.length && timingSafeEqual(want, got);
   };
 
-  /** The request and account behind a link, when the link may still be used (Pending); Exceeded is told apart so the page can say to contact IT. */
-  async function find(token: string): Promise<{ account: Account; request: EnrollmentRequest } | { exceeded: string } | null> {
+  /**
+   * The request and account behind a link, when the link may still be used (Pending); Exceeded is told
+   * apart so the page can say to contact IT. A link of a known request that can no longer be used
+   * (expired, completed, deleted, failed) is audited, with the address it came from.
+   */
+  async function find(token: string, ip: string | null): Promise<{ account: Account; request: EnrollmentRequest } | { exceeded: string } | null> {
     if (!/^[A-Za-z0-9_-]{16,128}$/.test(token)) return null;
     const ref = await uow.system('enrolment link lookup', (s) => s.requestLinks.byTokenHash(tokenHash(secretKey, token)));
     if (!ref) return null;
@@ -64,7 +68,11 @@ export function createPortalService(deps: { uow: UnitOfWork; clock: Clock; rando
       const account = await s.account.get();
       if (!request || !account) return null;
       if (request.status === 'exceeded') return { exceeded: account.name };
-      if (request.status !== 'pending' || Date.parse(request.expiresAt) <= clock.now().getTime()) return null;
+      const expired = Date.parse(request.expiresAt) <= clock.now().getTime();
+      if (request.status !== 'pending' || expired) {
+        await audit(s, account.id, ip, { action: 'portal.link_refused', objectType: 'enrollment_request', objectId: request.id, after: { status: request.status, expired } });
+        return null;
+      }
       return { account, request };
     });
   }
@@ -76,8 +84,8 @@ export function createPortalService(deps: { uow: UnitOfWork; clock: Clock; rando
 
   return {
     /** GET: the sign-in form, or straight to the notice when the request is seamless. */
-    async open(token: string): Promise<PortalView> {
-      const found = await find(token);
+    async open(token: string, ip: string | null = null): Promise<PortalView> {
+      const found = await find(token, ip);
       if (!found) return { kind: 'invalid' };
       if ('exceeded' in found) return { kind: 'exceeded', accountName: found.exceeded };
       if (found.request.seamless) return notice(found.account, found.request);
@@ -86,7 +94,7 @@ export function createPortalService(deps: { uow: UnitOfWork; clock: Clock; rando
 
     /** POST: checks the passcode (or the directory password); a wrong one counts, and the fifth locks the request. */
     async signIn(token: string, form: SignInForm, ip: string | null): Promise<PortalView & { failed?: boolean }> {
-      const found = await find(token);
+      const found = await find(token, ip);
       if (!found) return { kind: 'invalid', failed: true };
       if ('exceeded' in found) return { kind: 'exceeded', accountName: found.exceeded };
       const { account, request } = found;
@@ -119,7 +127,7 @@ export function createPortalService(deps: { uow: UnitOfWork; clock: Clock; rando
 
     /** The profile download: the notice's ticket must be good; every download carries a new single-use challenge. */
     async profile(token: string, ticket: string, ip: string | null): Promise<{ profile: Buffer; fileName: string } | PortalView> {
-      const found = await find(token);
+      const found = await find(token, ip);
       if (!found) return { kind: 'invalid' };
       if ('exceeded' in found) return { kind: 'exceeded', accountName: found.exceeded };
       const { account, request } = found;
