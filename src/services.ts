@@ -15,6 +15,7 @@ import { userStore } from './directory/store.kysely.js';
 import { requestLinks, requestStore, requestSweep } from './enrollments/store.kysely.js';
 import { deviceResolver, deviceStore } from './devices/store.kysely.js';
 import { challengeClaims, challengeStore } from './enrollments/challenges.js';
+import { accessTokenStore, accountDrivenLookup } from './enrollments/account-driven-store.js';
 import { pushCertificateStore } from './apple/push/store.kysely.js';
 import { createPushCertificateService } from './apple/push/service.js';
 import { jobClaims, jobStore } from './jobs/store.kysely.js';
@@ -34,6 +35,7 @@ import { createScepServer } from './apple/scep.js';
 import { deviceAuthenticator } from './apple/device-auth.js';
 import { scepRedeemer } from './enrollments/scep-redeemer.js';
 import { createPortalService } from './enrollments/portal.js';
+import { accessTokenHash } from './enrollments/secrets.js';
 import { enrollmentProfiles } from './apple/enrollment-profiles.js';
 import { createAccountService } from './accounts/service.js';
 import { createAuthService } from './accounts/auth.js';
@@ -65,11 +67,12 @@ export function kyselyUnitOfWork(db: Database): UnitOfWork {
           requests: requestStore(tx, accountId, db.caps),
           devices: deviceStore(tx, accountId),
           challenges: challengeStore(tx, accountId),
+          accessTokens: accessTokenStore(tx, accountId),
           pushCertificates: pushCertificateStore(tx, accountId),
         }),
       ),
     system: (systemPath, fn) =>
-      db.system(systemPath, (tx) => fn({ signIn: signInLookup(tx), operator: operatorLookup(tx), jobClaims: jobClaims(tx, db.caps), outboxClaims: outboxClaims(tx, db.caps), requestSweep: requestSweep(tx), deviceResolver: deviceResolver(tx), challengeClaims: challengeClaims(tx), requestLinks: requestLinks(tx) })),
+      db.system(systemPath, (tx) => fn({ signIn: signInLookup(tx), operator: operatorLookup(tx), jobClaims: jobClaims(tx, db.caps), outboxClaims: outboxClaims(tx, db.caps), requestSweep: requestSweep(tx), deviceResolver: deviceResolver(tx), challengeClaims: challengeClaims(tx), requestLinks: requestLinks(tx), accountDriven: accountDrivenLookup(tx) })),
   };
 }
 
@@ -174,7 +177,7 @@ export function createServices(db: Database, opts: ServiceOptions = {}) {
     notifications: createOutboxService({ uow }),
     enrollments,
     devices: createDeviceService({ uow }),
-    checkins: createCheckinService({ uow, clock, random }),
+    checkins: createCheckinService({ uow, clock, random, hashToken: (token) => accessTokenHash(secretKey, token) }),
     pki,
     scep,
     deviceAuth: deviceAuthenticator({ pki, clock }),

@@ -7,6 +7,7 @@ import type { SystemPath } from './db/database.js';
 import type { RequestLinks, RequestStore, RequestSweep } from './enrollments/store.js';
 import type { DeviceResolver, DeviceStore } from './devices/store.js';
 import type { ChallengeClaims, ChallengeStore } from './enrollments/challenges.js';
+import type { AccessTokenStore, AccountDrivenLookup } from './enrollments/account-driven-store.js';
 import type { PushCertificateStore } from './apple/push/store.js';
 
 /** Every store, bound to one transaction and one account. Features add theirs here. */
@@ -22,6 +23,7 @@ export interface Stores {
   requests: RequestStore;
   devices: DeviceStore;
   challenges: ChallengeStore;
+  accessTokens: AccessTokenStore;
   pushCertificates: PushCertificateStore;
 }
 
@@ -35,6 +37,7 @@ export interface SystemStores {
   deviceResolver: DeviceResolver;
   challengeClaims: ChallengeClaims;
   requestLinks: RequestLinks;
+  accountDriven: AccountDrivenLookup;
 }
 
 /**

@@ -459,6 +459,26 @@ function migrations(caps: Caps): Record<string, Migration> {
         await db.schema.createIndex('scep_challenges_cert').on('scep_challenges').column('cert_hash').unique().execute();
       },
     },
+    '0009_account_driven_enrollment': {
+      async up(db: Kysely<any>) {
+        // Access tokens minted by /mdm/authenticate: stored hashed; good for one /mdm/enroll within
+        // ten minutes, then they live with the enrolment (every check-in carries them) until revoked.
+        await db.schema
+          .createTable('enrollment_access_tokens')
+          .addColumn('token_hash', 'text', (c) => c.primaryKey())
+          .addColumn('account_id', id, (c) => c.notNull().references('accounts.id').onDelete('cascade'))
+          .addColumn('request_id', id, (c) => c.notNull().references('enrollment_requests.id').onDelete('cascade'))
+          .addColumn('issued_at', ts, (c) => c.notNull())
+          .addColumn('expires_at', ts, (c) => c.notNull())
+          .addColumn('used_at', ts)
+          .addColumn('revoked_at', ts)
+          .execute();
+        await db.schema.createIndex('enrollment_access_tokens_request').on('enrollment_access_tokens').columns(['account_id', 'request_id']).execute();
+        // A challenge served by /mdm/enroll names the token it was served for; the device it enrols keeps it.
+        await db.schema.alterTable('scep_challenges').addColumn('access_token_hash', 'text').execute();
+        await db.schema.alterTable('devices').addColumn('access_token_hash', 'text').execute();
+      },
+    },
   };
 }
 

@@ -257,6 +257,7 @@ export interface ScepChallengeRow {
   used_at: string | null;
   cert_serial: string | null;
   cert_hash: string | null;
+  access_token_hash: string | null;
   created_at: string;
 }
 
@@ -282,8 +283,19 @@ export interface DeviceRow {
   token_update_plist: string | null;
   enrolled_at: string | null;
   last_seen_at: string | null;
+  access_token_hash: string | null;
   created_at: string;
   updated_at: string;
+}
+
+export interface EnrollmentAccessTokenRow {
+  token_hash: string;
+  account_id: string;
+  request_id: string;
+  issued_at: string;
+  expires_at: string;
+  used_at: string | null;
+  revoked_at: string | null;
 }
 
 export interface Schema {
@@ -306,10 +318,11 @@ export interface Schema {
   push_certificates: PushCertificateRow;
   scep_challenges: ScepChallengeRow;
   devices: DeviceRow;
+  enrollment_access_tokens: EnrollmentAccessTokenRow;
 }
 
 /** Every table that holds account data; each carries `account_id` and, on PostgreSQL, row-level security. */
-export const ACCOUNT_TABLES = ['accounts', 'maid_domains', 'admins', 'sessions', 'api_tokens', 'audit_events', 'users', 'user_name_words', 'user_stats', 'files', 'file_chunks', 'jobs', 'job_results', 'outbox', 'enrollment_requests', 'push_certificates', 'scep_challenges', 'devices'] as const;
+export const ACCOUNT_TABLES = ['accounts', 'maid_domains', 'admins', 'sessions', 'api_tokens', 'audit_events', 'users', 'user_name_words', 'user_stats', 'files', 'file_chunks', 'jobs', 'job_results', 'outbox', 'enrollment_requests', 'push_certificates', 'scep_challenges', 'devices', 'enrollment_access_tokens'] as const;
 
 /** Tables of the installation, not of an account (no account_id, no row-level security). */
 export const INSTALLATION_TABLES = ['pki_ca'] as const;

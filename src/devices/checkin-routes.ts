@@ -38,6 +38,13 @@ export function trustedPeer(trusted: readonly string[]): (ip: string | undefined
   };
 }
 
+/** The access token of an account-driven enrolment, from `Authorization: Bearer …`. */
+export function bearerOf(request: FastifyRequest): string | undefined {
+  const h = request.headers.authorization;
+  const m = typeof h === 'string' ? /^Bearer\s+(\S+)\s*$/i.exec(h) : null;
+  return m?.[1];
+}
+
 export const checkinRoutes: FastifyPluginAsync<{
   checkins: CheckinService;
   auth: CheckinAuthenticator;
@@ -89,13 +96,13 @@ export const checkinRoutes: FastifyPluginAsync<{
     if ('reason' in r) return answer(reply, { status: 400, reason: r.reason }, request);
     const msg = readCheckin(r.dict as Record<string, unknown>);
     if (!msg) return answer(reply, { status: 400, reason: 'no MessageType' }, request);
-    return answer(reply, await opts.checkins.checkin(r.certHash, msg, r.raw, request.ip), request);
+    return answer(reply, await opts.checkins.checkin(r.certHash, msg, r.raw, request.ip, bearerOf(request)), request);
   });
 
   app.put('/mdm/connect', { schema: { hide: true } }, async (request, reply) => {
     const r = await read(request);
     if ('reason' in r) return answer(reply, { status: 400, reason: r.reason }, request);
     const status = typeof r.dict.Status === 'string' ? r.dict.Status : undefined;
-    return answer(reply, await opts.checkins.connect(r.certHash, status), request);
+    return answer(reply, await opts.checkins.connect(r.certHash, status, bearerOf(request)), request);
   });
 };

@@ -28,16 +28,28 @@ function identityMismatch(device: DeviceRecord, msg: CheckinMessage): string | n
   return null;
 }
 
-export function createCheckinService(deps: { uow: UnitOfWork; clock: Clock; random: Random }) {
+/** An account-driven enrolment's requests must carry its access token (`Authorization: Bearer`). */
+function bearerMismatch(expectedHash: string | null, bearerHash: string | null): string | null {
+  if (!expectedHash) return null;
+  if (!bearerHash) return 'the access token (Authorization: Bearer) is missing';
+  return bearerHash === expectedHash ? null : 'the access token is not the one this enrolment was given';
+}
+
+export function createCheckinService(deps: { uow: UnitOfWork; clock: Clock; random: Random; hashToken: (token: string) => string }) {
   const { uow, clock, random } = deps;
+  const hashBearer = (bearer: string | undefined) => (bearer ? deps.hashToken(bearer) : null);
   const audit = (s: Stores, accountId: string, label: string, ip: string | null, input: AuditInput) => s.audit.append(auditEvent(deviceActor(accountId, label, ip), input, clock, random));
   const byCert = (certHash: string) => uow.system('check-in resolution by certificate', (s) => s.deviceResolver.byCertHash(certHash));
   const label = (d: { udid?: string | null; enrollmentId?: string | null }) => `device ${d.udid ?? d.enrollmentId ?? 'unknown'}`;
 
-  async function authenticate(certHash: string, msg: CheckinMessage, plist: string, ip: string | null): Promise<CheckinOutcome> {
+  async function authenticate(certHash: string, msg: CheckinMessage, plist: string, ip: string | null, bearer: string | null): Promise<CheckinOutcome> {
     const existing = await byCert(certHash);
-    const issued = existing ? { accountId: existing.accountId, requestId: existing.requestId! } : await uow.system('check-in resolution by certificate', (s) => s.deviceResolver.issuedFor(certHash));
+    const issued = existing
+      ? { accountId: existing.accountId, requestId: existing.requestId!, accessTokenHash: existing.accessTokenHash }
+      : await uow.system('check-in resolution by certificate', (s) => s.deviceResolver.issuedFor(certHash));
     if (!issued) return bad('the certificate was not issued for an enrolment');
+    const tokenProblem = bearerMismatch(issued.accessTokenHash, bearer);
+    if (tokenProblem) return bad(tokenProblem);
     return uow.inAccount(issued.accountId, async (s) => {
       const request = await s.requests.get(issued.requestId);
       if (!request) return bad('the enrolment request is gone');
@@ -48,7 +60,7 @@ export function createCheckinService(deps: { uow: UnitOfWork; clock: Clock; rand
       const details = {
         platform: request.platform,
         enrollmentType: userEnrollment ? ('user' as const) : ('device' as const),
-        enrollmentMethod: 'profile' as const,
+        enrollmentMethod: issued.accessTokenHash ? ('account_driven' as const) : ('profile' as const),
         enrollmentId: userEnrollment ? msg.enrollmentId! : null,
         udid: userEnrollment ? null : msg.udid!,
         serialNumber: userEnrollment ? null : (msg.serialNumber ?? null),
@@ -70,7 +82,7 @@ export function createCheckinService(deps: { uow: UnitOfWork; clock: Clock; rand
       } else {
         if (request.status !== 'pending') return bad(`the enrolment request is ${request.status}`);
         id = random.id();
-        await s.devices.insert({ id, userId: request.userId, requestId: request.id, certHash, ...details });
+        await s.devices.insert({ id, userId: request.userId, requestId: request.id, certHash, accessTokenHash: issued.accessTokenHash, ...details });
       }
       await audit(s, issued.accountId, label(msg), ip, { action: 'checkin.authenticate', objectType: 'device', objectId: id, after: { requestId: request.id, enrollmentType: details.enrollmentType, osVersion: details.osVersion, productName: details.productName } });
       return OK;
@@ -79,10 +91,12 @@ export function createCheckinService(deps: { uow: UnitOfWork; clock: Clock; rand
 
   return {
     /** One check-in message from the device holding the identity certificate with this SHA-256. */
-    async checkin(certHash: string, msg: CheckinMessage, plist: string, ip: string | null = null): Promise<CheckinOutcome> {
-      if (msg.messageType === 'Authenticate') return authenticate(certHash, msg, plist, ip);
+    async checkin(certHash: string, msg: CheckinMessage, plist: string, ip: string | null = null, bearer?: string): Promise<CheckinOutcome> {
+      if (msg.messageType === 'Authenticate') return authenticate(certHash, msg, plist, ip, hashBearer(bearer));
       const device = await byCert(certHash);
       if (!device) return bad('no enrolment is bound to this certificate');
+      const tokenProblem = bearerMismatch(device.accessTokenHash, hashBearer(bearer));
+      if (tokenProblem) return bad(tokenProblem);
       return uow.inAccount(device.accountId, async (s) => {
         const at = clock.now().toISOString();
         const mismatch = identityMismatch(device, msg);
@@ -110,9 +124,11 @@ export function createCheckinService(deps: { uow: UnitOfWork; clock: Clock; rand
     },
 
     /** PUT /mdm/connect: the device's report (Idle until commands exist). Known devices get an empty 200. */
-    async connect(certHash: string, status: string | undefined): Promise<CheckinOutcome> {
+    async connect(certHash: string, status: string | undefined, bearer?: string): Promise<CheckinOutcome> {
       const device = await byCert(certHash);
       if (!device || device.status === 'authenticated') return bad('no enrolled device is bound to this certificate');
+      const tokenProblem = bearerMismatch(device.accessTokenHash, hashBearer(bearer));
+      if (tokenProblem) return bad(tokenProblem);
       await uow.inAccount(device.accountId, (s) => s.devices.touch(device.id, clock.now().toISOString()));
       return status ? OK : bad('the report has no Status');
     },

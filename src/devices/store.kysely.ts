@@ -29,10 +29,11 @@ function toDevice(r: Joined): DeviceRecord {
     createdAt: r.created_at,
     certHash: r.cert_hash,
     topic: r.topic,
+    accessTokenHash: r.access_token_hash,
   };
 }
 
-export const toPublicDevice = ({ accountId: _a, certHash: _c, topic: _t, ...d }: DeviceRecord): Device => d;
+export const toPublicDevice = ({ accountId: _a, certHash: _c, topic: _t, accessTokenHash: _h, ...d }: DeviceRecord): Device => d;
 
 function joined(tx: Tx) {
   return tx.selectFrom('devices as d').leftJoin('users as u', 'u.id', 'd.user_id').selectAll('d').select('u.username');
@@ -76,7 +77,7 @@ export function deviceStore(tx: Tx, accountId: string): DeviceStore {
         .values({
           id: d.id, account_id: accountId, user_id: d.userId, request_id: d.requestId, platform: d.platform, enrollment_type: d.enrollmentType,
           enrollment_method: d.enrollmentMethod, enrollment_id: d.enrollmentId, udid: d.udid, serial_number: d.serialNumber, os_version: d.osVersion,
-          product_name: d.productName, status: 'authenticated', cert_hash: d.certHash, topic: d.topic, authenticate_plist: d.authenticatePlist,
+          product_name: d.productName, status: 'authenticated', cert_hash: d.certHash, topic: d.topic, access_token_hash: d.accessTokenHash, authenticate_plist: d.authenticatePlist,
           last_seen_at: d.at, created_at: d.at, updated_at: d.at,
         })
         .execute();
@@ -123,8 +124,8 @@ export function deviceResolver(tx: Tx): DeviceResolver {
       return r ? toDevice(r as Joined) : null;
     },
     async issuedFor(certHash) {
-      const r = await tx.selectFrom('scep_challenges').select(['account_id', 'request_id']).where('cert_hash', '=', certHash).executeTakeFirst();
-      return r ? { accountId: r.account_id, requestId: r.request_id } : null;
+      const r = await tx.selectFrom('scep_challenges').select(['account_id', 'request_id', 'access_token_hash']).where('cert_hash', '=', certHash).executeTakeFirst();
+      return r ? { accountId: r.account_id, requestId: r.request_id, accessTokenHash: r.access_token_hash } : null;
     },
   };
 }

@@ -6,6 +6,8 @@ export interface DeviceRecord extends Device {
   accountId: string;
   certHash: string | null;
   topic: string | null;
+  /** Account-driven enrolment: the hash of the access token every check-in must carry. */
+  accessTokenHash: string | null;
 }
 
 /** What Authenticate records of a new device (it is `authenticated` until its first TokenUpdate). */
@@ -13,6 +15,7 @@ export type NewDevice = Pick<Device, 'id' | 'userId' | 'platform' | 'enrollmentT
   requestId: string;
   certHash: string;
   topic: string | null;
+  accessTokenHash: string | null;
   authenticatePlist: string;
   at: string;
 };
@@ -25,7 +28,7 @@ export interface DeviceStore {
   countEnrolled(userId: string): Promise<number>;
   insert(device: NewDevice): Promise<void>;
   /** A repeated Authenticate (the device enrolled again with the same identity): new details, status authenticated. */
-  reauthenticate(id: string, d: Omit<NewDevice, 'id' | 'userId' | 'requestId' | 'certHash'>): Promise<void>;
+  reauthenticate(id: string, d: Omit<NewDevice, 'id' | 'userId' | 'requestId' | 'certHash' | 'accessTokenHash'>): Promise<void>;
   /** Records a TokenUpdate: the push token and magic, the raw plist; the first one enrols the device. Returns true when it did. */
   tokenUpdate(id: string, u: { token: string | null; pushMagic: string | null; topic: string | null; plist: string; at: string }): Promise<boolean>;
   setStatus(id: string, status: DeviceStatus, at: string): Promise<void>;
@@ -36,6 +39,6 @@ export interface DeviceStore {
 export interface DeviceResolver {
   /** The device bound to this identity certificate hash, or null. */
   byCertHash(certHash: string): Promise<DeviceRecord | null>;
-  /** The account and request an identity certificate was issued for (through its SCEP challenge), or null. */
-  issuedFor(certHash: string): Promise<{ accountId: string; requestId: string } | null>;
+  /** The account and request an identity certificate was issued for (through its SCEP challenge), and the access token of an account-driven enrolment, or null. */
+  issuedFor(certHash: string): Promise<{ accountId: string; requestId: string; accessTokenHash: string | null } | null>;
 }

@@ -13,7 +13,7 @@ export const challengeHash = (secretKey: Buffer, challenge: string) => createHma
 
 /** Issues challenges for the bound account (in the caller's transaction). */
 export interface ChallengeStore {
-  insert(c: { hash: string; requestId: string; expiresAt: string; at: string }): Promise<void>;
+  insert(c: { hash: string; requestId: string; expiresAt: string; at: string; accessTokenHash?: string | null }): Promise<void>;
 }
 
 export type Redeemed = { ok: true; accountId: string; requestId: string; hash: string } | { ok: false; reason: 'unknown' | 'used' | 'expired' | 'request_closed' };
@@ -31,7 +31,7 @@ export interface ChallengeClaims {
 export function challengeStore(tx: Tx, accountId: string): ChallengeStore {
   return {
     async insert(c) {
-      await tx.insertInto('scep_challenges').values({ challenge_hash: c.hash, account_id: accountId, request_id: c.requestId, expires_at: c.expiresAt, created_at: c.at }).execute();
+      await tx.insertInto('scep_challenges').values({ challenge_hash: c.hash, account_id: accountId, request_id: c.requestId, expires_at: c.expiresAt, created_at: c.at, access_token_hash: c.accessTokenHash ?? null }).execute();
     },
   };
 }
@@ -64,9 +64,15 @@ export function challengeClaims(tx: Tx): ChallengeClaims {
 }
 
 /** A new challenge for a request, stored hashed; the plain value goes into the profile only. */
-export async function newChallenge(s: { challenges: ChallengeStore }, deps: { secretKey: Buffer; random: Random; clock: Clock }, request: { id: string; expiresAt: string }): Promise<string> {
+export async function newChallenge(
+  s: { challenges: ChallengeStore },
+  deps: { secretKey: Buffer; random: Random; clock: Clock },
+  request: { id: string; expiresAt: string },
+  /** Account-driven enrolment: the access token the profile was served for; the device enrolled with it must keep carrying it. */
+  accessTokenHash?: string,
+): Promise<string> {
   const challenge = deps.random.bytes(24).toString('base64url');
-  await s.challenges.insert({ hash: challengeHash(deps.secretKey, challenge), requestId: request.id, expiresAt: request.expiresAt, at: deps.clock.now().toISOString() });
+  await s.challenges.insert({ hash: challengeHash(deps.secretKey, challenge), requestId: request.id, expiresAt: request.expiresAt, at: deps.clock.now().toISOString(), accessTokenHash });
   return challenge;
 }
 

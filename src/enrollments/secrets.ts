@@ -41,3 +41,8 @@ export function passcodeMatches(secretKey: Buffer, requestId: string, passcode: 
   const b = Buffer.from(stored);
   return a.length === b.length && timingSafeEqual(a, b);
 }
+
+/** An account-driven enrolment's access token, as stored (and compared on every check-in). */
+export function accessTokenHash(secretKey: Buffer, token: string): string {
+  return createHmac('sha256', secretKey).update('enroll-access-token\u0000').update(token).digest('base64url');
+}

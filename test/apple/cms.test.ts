@@ -109,13 +109,14 @@ describe('verifyDetached', () => {
     expect(verifyDetached(body, opensslSign(body, device.certPem, device.keyPem, ['-nocerts']), { trust: ca })).toEqual({ ok: false, reason: 'no_signer' });
   });
 
-  it('verifies natively: thousands per second once the certificate is cached', () => {
+  it('verifies the same signer again and again from its cached certificate (the bench measures speed, no test does)', () => {
     const sig = opensslSign(body, device.certPem, device.keyPem);
-    const n = 500;
-    const t = performance.now();
-    for (let i = 0; i < n; i++) expect(verifyDetached(body, sig, { trust: ca }).ok).toBe(true);
-    const perSecond = n / ((performance.now() - t) / 1000);
-    expect(perSecond).toBeGreaterThan(1000);
+    const first = verifyDetached(body, sig, { trust: ca });
+    expect(first.ok).toBe(true);
+    for (let i = 0; i < 200; i++) {
+      const again = verifyDetached(body, sig, { trust: ca });
+      expect(again.ok && first.ok && again.cert === first.cert).toBe(true);
+    }
   });
 });
 

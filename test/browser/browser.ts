@@ -6,8 +6,12 @@ import { execSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Locator, type Page } from 'playwright-core';
-import { afterAll, beforeAll, inject, onTestFailed } from 'vitest';
+import { afterAll, beforeAll, inject, onTestFailed, vi } from 'vitest';
 import { startTestServer } from '../support/server.js';
+
+// A browser scenario drives many pages against a real server; on a loaded 2-core machine it needs
+// more than the unit tests' 30 s (never a timing assertion: only a ceiling on a hung page).
+vi.setConfig({ testTimeout: 120_000 });
 
 export const CHROMIUM = inject('chromiumPath');
 export const ARTIFACTS = path.resolve('test-artifacts');
