@@ -35,6 +35,7 @@ import { createScepServer } from './apple/scep.js';
 import { deviceAuthenticator } from './apple/device-auth.js';
 import { scepRedeemer } from './enrollments/scep-redeemer.js';
 import { createPortalService } from './enrollments/portal.js';
+import { createAccountDrivenService } from './enrollments/account-driven.js';
 import { accessTokenHash } from './enrollments/secrets.js';
 import { enrollmentProfiles } from './apple/enrollment-profiles.js';
 import { createAccountService } from './accounts/service.js';
@@ -145,6 +146,7 @@ export function createServices(db: Database, opts: ServiceOptions = {}) {
   /** Apple setup: the APNs push certificate, and the topic profiles carry (`pushTopic`). */
   /** The installation CA and the profile-signing identity, loaded on first use. */
   const pki = createPki({ db, secretKey, clock, signing: opts.profileSigning });
+  const profiles = enrollmentProfiles({ pki, publicUrl: mail.publicUrl, pushTopic: (accountId) => pushCertificates.pushTopic(accountId) });
   const scep = createScepServer({ ca: pki.ca, redeemer: scepRedeemer({ uow, clock, random, secretKey }), clock });
   const pushCertificates = createPushCertificateService({ uow, clock, random, secretKey, allowTestTopic: opts.allowTestTopic ?? false });
   const services = {
@@ -181,13 +183,8 @@ export function createServices(db: Database, opts: ServiceOptions = {}) {
     pki,
     scep,
     deviceAuth: deviceAuthenticator({ pki, clock }),
-    portal: createPortalService({
-      uow,
-      clock,
-      random,
-      secretKey,
-      profiles: enrollmentProfiles({ pki, publicUrl: mail.publicUrl, pushTopic: (accountId) => pushCertificates.pushTopic(accountId) }),
-    }),
+    portal: createPortalService({ uow, clock, random, secretKey, profiles }),
+    accountDriven: createAccountDrivenService({ uow, clock, random, secretKey, publicUrl: mail.publicUrl, profiles }),
     pushCertificates,
   };
   return services;

@@ -2,7 +2,8 @@
  * The profile an enrollment request's device installs: a SCEP identity with the request's
  * single-use challenge and the MDM payload on the account's push topic, signed by the profile
  * signer. Device enrolment gets every access right; profile-based User Enrollment (iOS 13.1–17)
- * names the user's Managed Apple ID and gets none. No push topic (no certificate, test topics not
+ * names the user's Managed Apple ID (ManagedAppleID) and gets none; account-driven User Enrollment
+ * (iOS 15+) assigns it (AssignedManagedAppleID, EnrollmentMode BYOD) and gets none. No push topic (no certificate, test topics not
  * allowed) means no profile.
  */
 import type { Account } from '../accounts/model.js';
@@ -18,14 +19,18 @@ export function enrollmentProfiles(deps: { pki: Pki; publicUrl: string; pushTopi
     async available(accountId) {
       return (await deps.pushTopic(accountId)) !== null;
     },
-    async make(account: Account, request: EnrollmentRequest, challenge: string) {
+    async make(account: Account, request: EnrollmentRequest, challenge: string, opts: { accountDriven?: boolean } = {}) {
       const push = await deps.pushTopic(account.id);
       if (!push) throw new Error('No push topic for this account');
       const profile = buildEnrollmentProfile({
         serverUrl: base,
         topic: push.topic,
         scep: { url: `${base}/mdm/scep`, challenge, subject: [['O', account.name], ['CN', `Pippin device ${request.id}`]], name: `${account.name} device identity` },
-        ...(request.userEnrollment ? { managedAppleId: request.managedAppleId ?? undefined } : { accessRights: ACCESS_RIGHTS_ALL }),
+        ...(opts.accountDriven
+          ? { assignedManagedAppleId: request.managedAppleId ?? undefined, enrollmentMode: 'BYOD' as const }
+          : request.userEnrollment
+            ? { managedAppleId: request.managedAppleId ?? undefined }
+            : { accessRights: ACCESS_RIGHTS_ALL }),
         organisation: account.name,
         identifier: `${host}.pippin.${account.key}.enroll`,
         displayName: `${account.name} device management`,

@@ -5,7 +5,7 @@
 import type { EnrollmentRequest } from './model.js';
 import type { PortalView } from './portal.js';
 
-const esc = (s: string) => s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+export const esc = (s: string) => s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 
 const STYLE = `
 *{box-sizing:border-box}body{margin:0;font:16px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;background:#f4f6f8;color:#1d2329}
@@ -21,7 +21,7 @@ button{width:100%;margin-top:16px;font-size:17px;font-weight:600;padding:14px;bo
 .muted{color:#5b6670;font-size:14px}b.value{font-family:ui-monospace,Menlo,monospace;word-break:break-all}
 `;
 
-function page(title: string, brand: string, body: string): string {
+export function page(title: string, brand: string, body: string): string {
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
 <meta name="robots" content="noindex"><title>${esc(title)}</title><style>${STYLE}</style></head>
 <body><header>${esc(brand)}</header><main>${body}</main></body></html>`;

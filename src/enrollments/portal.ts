@@ -24,7 +24,8 @@ const TICKET_MS = 15 * 60_000;
 /** Makes the signed profile of a request; `available` says whether this account can serve profiles at all (a push certificate, or test topics allowed). */
 export interface ProfileMaker {
   available(accountId: string): Promise<boolean>;
-  make(account: Account, request: EnrollmentRequest, scepChallenge: string): Promise<Buffer>;
+  /** The signed profile. `accountDriven`: the BYOD profile /mdm/enroll serves (AssignedManagedAppleID, EnrollmentMode BYOD). */
+  make(account: Account, request: EnrollmentRequest, scepChallenge: string, opts?: { accountDriven?: boolean }): Promise<Buffer>;
 }
 
 export type PortalView =

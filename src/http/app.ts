@@ -25,6 +25,8 @@ import { scepRoutes } from '../apple/scep-routes.js';
 import type { ScepServer } from '../apple/scep.js';
 import { portalRoutes } from '../enrollments/portal-routes.js';
 import type { PortalService } from '../enrollments/portal.js';
+import { accountDrivenRoutes } from '../enrollments/account-driven-routes.js';
+import type { AccountDrivenService } from '../enrollments/account-driven.js';
 import type { OutboxService } from '../notify/service.js';
 import { outboxRoutes } from '../notify/routes.js';
 import { accountRoutes } from '../accounts/routes.js';
@@ -51,6 +53,7 @@ export interface AppServices {
   scep: ScepServer;
   deviceAuth: CheckinAuthenticator;
   portal: PortalService;
+  accountDriven: AccountDrivenService;
 }
 
 export interface AppDeps {
@@ -146,6 +149,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // The device-facing protocol, at fixed paths outside the API (they are baked into installed profiles).
   await app.register(scepRoutes, { scep: deps.services.scep });
   await app.register(portalRoutes, { portal: deps.services.portal });
+  await app.register(accountDrivenRoutes, { accountDriven: deps.services.accountDriven });
   await app.register(checkinRoutes, {
     checkins: deps.services.checkins,
     auth: deps.services.deviceAuth,

@@ -5,22 +5,17 @@
  * → the request Completed and the device listed. And what must change nothing: wrong passcodes,
  * a reused challenge, a missing or altered signature, a foreign certificate.
  */
-import { execFile, execFileSync } from 'node:child_process';
-import fs from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { toPlist } from '../../src/apple/plist.js';
+import { hasScepClient, putCheckin, readProfile, scepEnrol, selfSignedIdentity, signedMessage } from '../support/device.js';
 import { createTestPippin, type TestPippin } from '../support/app.js';
 import { tempDir } from '../support/db.js';
 import { freePort } from '../setup/postgres.js';
 
-const SCEPCLIENT = '/usr/bin/scepclient';
-const hasClient = fs.existsSync(SCEPCLIENT);
-if (!hasClient) console.warn('\n!!! scepclient is not installed (apt-get install scep): the end-to-end enrolment test is SKIPPED !!!\n');
-const run = promisify(execFile);
+if (!hasScepClient) console.warn('\n!!! scepclient is not installed (apt-get install scep): the end-to-end enrolment test is SKIPPED !!!\n');
 
-describe.skipIf(!hasClient)('a device enrols end to end', () => {
+describe.skipIf(!hasScepClient)('a device enrols end to end', () => {
   let t: TestPippin;
   let base: string;
   let n = 0;
@@ -56,37 +51,12 @@ describe.skipIf(!hasClient)('a device enrols end to end', () => {
     const res = await fetch(`${base}${link}/profile`, form({ ticket }));
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toBe('application/x-apple-aspen-config');
-    const der = Buffer.from(await res.arrayBuffer());
-    const signed = path.join(dir, 'profile.mobileconfig');
-    fs.writeFileSync(signed, der);
-    fs.writeFileSync(path.join(dir, 'ca.pem'), (await t.services.pki.ca()).certPem);
-    execFileSync('openssl', ['cms', '-verify', '-inform', 'DER', '-in', signed, '-CAfile', path.join(dir, 'ca.pem'), '-purpose', 'any', '-out', path.join(dir, 'profile.plist')], { stdio: 'pipe' });
-    const json = execFileSync('python3', ['-c', 'import plistlib,json,sys; p=plistlib.load(open(sys.argv[1],"rb")); print(json.dumps(p, default=str))', path.join(dir, 'profile.plist')], { encoding: 'utf8' });
-    const profile = JSON.parse(json);
-    const scep = profile.PayloadContent.find((p: any) => p.PayloadType === 'com.apple.security.scep').PayloadContent;
-    const mdm = profile.PayloadContent.find((p: any) => p.PayloadType === 'com.apple.mdm');
-    return { profile, scep, mdm };
+    return readProfile(Buffer.from(await res.arrayBuffer()), (await t.services.pki.ca()).certPem, dir);
   }
 
-  async function scepclient(dir: string, url: string, challenge: string) {
-    try {
-      await run(SCEPCLIENT, ['-server-url', url, '-challenge', challenge, '-private-key', path.join(dir, 'key.pem'), '-certificate', path.join(dir, 'cert.pem'), '-cn', 'device'], { cwd: dir, timeout: 20_000 });
-      return true;
-    } catch {
-      return false;
-    }
-  }
-
-  /** A check-in as a device sends it: the plist, and Mdm-Signature (detached CMS) by the identity in `dir`. */
-  function signed(dir: string, message: Record<string, unknown>, opts: { cert?: string; key?: string } = {}) {
-    const body = toPlist(message as never);
-    const file = path.join(dir, `msg-${Math.random().toString(16).slice(2)}.plist`);
-    fs.writeFileSync(file, body);
-    const sig = execFileSync('openssl', ['cms', '-sign', '-binary', '-in', file, '-signer', opts.cert ?? path.join(dir, 'cert.pem'), '-inkey', opts.key ?? path.join(dir, 'key.pem'), '-outform', 'DER'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    return { body, signature: sig.toString('base64') };
-  }
-  const put = (url: string, m: { body: Buffer; signature?: string }) =>
-    fetch(`${base}${url}`, { method: 'PUT', headers: { 'content-type': 'application/x-apple-aspen-mdm-checkin', ...(m.signature ? { 'mdm-signature': m.signature } : {}) }, body: new Uint8Array(m.body) });
+  const scepclient = scepEnrol;
+  const signed = signedMessage;
+  const put = (url: string, m: { body: Buffer; signature?: string }) => putCheckin(base, url, m);
 
   for (const platform of ['ios', 'macos'] as const) {
     it(`${platform === 'ios' ? 'a corporate iPhone' : 'a Mac'}: portal, signed profile, SCEP with scepclient, signed Authenticate and TokenUpdate → Completed and listed`, async () => {
@@ -149,8 +119,7 @@ describe.skipIf(!hasClient)('a device enrols end to end', () => {
     const altered = Buffer.from(good.body);
     altered[altered.indexOf('NEG-1')] = 'M'.charCodeAt(0);
     expect((await put('/mdm/checkin', { body: altered, signature: good.signature })).status).toBe(400);
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', path.join(dir, 'foreign.key'), '-out', path.join(dir, 'foreign.pem'), '-subj', '/CN=foreign', '-days', '1'], { stdio: 'pipe' });
-    expect((await put('/mdm/checkin', signed(dir, message, { cert: path.join(dir, 'foreign.pem'), key: path.join(dir, 'foreign.key') }))).status).toBe(400);
+    expect((await put('/mdm/checkin', signed(dir, message, selfSignedIdentity(dir, 'foreign')))).status).toBe(400);
     const evil = Buffer.from('<?xml version="1.0"?><!DOCTYPE plist [<!ENTITY x "y">]><plist version="1.0"><dict><key>MessageType</key><string>&x;</string></dict></plist>');
     const evilSig = execFileSync('openssl', ['cms', '-sign', '-binary', '-signer', path.join(dir, 'cert.pem'), '-inkey', path.join(dir, 'key.pem'), '-outform', 'DER'], { input: evil });
     expect((await put('/mdm/checkin', { body: evil, signature: evilSig.toString('base64') })).status).toBe(400);
