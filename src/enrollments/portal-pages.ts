@@ -48,7 +48,22 @@ function notice(r: EnrollmentRequest, brand: string): string {
   return `<p>${sees}</p><p class="muted">Removing the profile later removes ${esc(brand)}'s management${owned ? ' and its data' : ''} from the device.</p>`;
 }
 
-export function renderPortal(view: PortalView, actionUrl: string): { status: number; html: string } {
+/** iOS 13–17 on the User-Agent: the profile-based path is pre-selected (the employee may still choose). */
+export function olderIos(userAgent: string | undefined): boolean {
+  const m = /\bOS (\d+)_\d+(?:_\d+)? like Mac OS X/.exec(userAgent ?? '');
+  return !!m && Number(m[1]) >= 13 && Number(m[1]) < 15;
+}
+
+/** A User Enrollment request's first choice: account-driven enrolment in Settings, with the Managed Apple ID to type. */
+function accountDrivenSteps(r: EnrollmentRequest, brand: string): string {
+  const maid = r.managedAppleId ?? '';
+  return `<div class="card"><h1>Enroll with your work account</h1><p>On iOS or iPadOS 15 or later, ${esc(brand)} uses User Enrollment: your personal data stays yours, and ${esc(brand)} manages only a separate work space.</p>
+<ol><li>Open <b>Settings ▸ General ▸ VPN &amp; Device Management</b>.</li>
+<li>Tap <b>Sign In to Work or School Account</b> and enter your Managed Apple Account:<br><input type="text" readonly value="${esc(maid)}" aria-label="Managed Apple Account" style="margin-top:6px"></li>
+<li>When asked, sign in with the passcode from your invitation, then follow the steps on screen.</li></ol></div>`;
+}
+
+export function renderPortal(view: PortalView, actionUrl: string, opts: { userAgent?: string } = {}): { status: number; html: string } {
   switch (view.kind) {
     case 'invalid':
       return {
@@ -73,6 +88,20 @@ export function renderPortal(view: PortalView, actionUrl: string): { status: num
 <label for="password">Password</label><input id="password" name="password" type="password" autocomplete="current-password" required>`
         : `<label for="passcode">Passcode</label><input id="passcode" class="code" name="passcode" type="text" inputmode="text" autocomplete="one-time-code" autocapitalize="characters" spellcheck="false" required>`;
       const error = view.error ? `<div class="error" role="alert">${esc(view.error)}${view.attemptsLeft !== undefined ? ` ${view.attemptsLeft} attempt${view.attemptsLeft === 1 ? '' : 's'} left.` : ''}</div>` : '';
+      if (r.userEnrollment) {
+        // Account-driven first; the profile-based path (iOS 13.1–17) as an alternative the employee chooses.
+        const open = !!view.error || olderIos(opts.userAgent);
+        return {
+          status: view.error ? 401 : 200,
+          html: page(
+            'Enroll your device',
+            view.accountName,
+            `${accountDrivenSteps(r, view.accountName)}
+<details class="card"${open ? ' open' : ''}><summary><b>Older iPhone or iPad (iOS 13 to 17)?</b></summary><p>Enter the passcode from your invitation to download an enrollment profile instead.</p>
+${error}<form method="post" action="${esc(actionUrl)}">${fields}<button type="submit">Continue</button></form></details>`,
+          ),
+        };
+      }
       return {
         status: view.error ? 401 : 200,
         html: page(

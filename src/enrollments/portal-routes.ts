@@ -18,8 +18,8 @@ export const portalRoutes: FastifyPluginAsync<{ portal: PortalService; limit?: F
     done(null, Object.fromEntries(new URLSearchParams(body as string)));
   });
 
-  const show = (reply: FastifyReply, view: PortalView, token: string) => {
-    const { status, html } = renderPortal(view, `/enroll/${encodeURIComponent(token)}`);
+  const show = (reply: FastifyReply, view: PortalView, token: string, userAgent?: string) => {
+    const { status, html } = renderPortal(view, `/enroll/${encodeURIComponent(token)}`, { userAgent });
     return reply.status(status).header('cache-control', 'no-store').header('referrer-policy', 'no-referrer').type('text/html; charset=utf-8').send(html);
   };
   const limited = (reply: FastifyReply, ip: string) => {
@@ -37,7 +37,7 @@ export const portalRoutes: FastifyPluginAsync<{ portal: PortalService; limit?: F
     if (limited(reply, request.ip)) return reply;
     const view = await opts.portal.open(request.params.token, request.ip);
     if (view.kind === 'invalid') limit.failed(request.ip);
-    return show(reply, view, request.params.token);
+    return show(reply, view, request.params.token, request.headers['user-agent']);
   });
 
   app.post<{ Params: { token: string } }>('/enroll/:token', { schema: { hide: true } }, async (request, reply) => {

@@ -116,6 +116,22 @@ describe.skipIf(!hasScepClient)('account-driven User Enrollment', () => {
     }
   });
 
+  it("the portal link of a User Enrollment request shows the account-driven steps with the MAID first, and the iOS 13–17 profile as the employee's alternative (the User-Agent only pre-selects)", async () => {
+    const { request, maid } = await invite();
+    const link = new URL(request.url).pathname;
+    const ios18 = await (await fetch(`${base}${link}`, { headers: { 'user-agent': 'Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15' } })).text();
+    expect(ios18).toContain('Sign In to Work or School Account');
+    expect(ios18).toContain(`value="${maid}"`);
+    expect(ios18).toContain('<details class="card"><summary><b>Older iPhone or iPad (iOS 13 to 17)?</b>');
+    expect(ios18.indexOf('Sign In to Work or School Account')).toBeLessThan(ios18.indexOf('Older iPhone or iPad'));
+    const ios14 = await (await fetch(`${base}${link}`, { headers: { 'user-agent': 'Mozilla/5.0 (iPhone; CPU iPhone OS 14_8_1 like Mac OS X) AppleWebKit/605.1.15' } })).text();
+    expect(ios14).toContain('<details class="card" open>');
+    // The alternative: the passcode, then the profile-based User Enrollment profile.
+    const notice = await fetch(`${base}${link}`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ passcode: request.passcode }).toString() });
+    expect(notice.status).toBe(200);
+    expect(await notice.text()).toContain('Download profile');
+  });
+
   it('locks the request after five wrong passcodes on the sign-in page', async () => {
     const { request, maid } = await invite();
     for (let i = 1; i <= 4; i++) expect((await signIn(maid, 'WRONG000')).status).toBe(401);
