@@ -11,10 +11,11 @@ import { benchDirectoryList } from './directory-list.js';
 import { benchUsersImport, benchUsersImportPostgres } from './users-import.js';
 import { benchBulkAdd } from './enrollments-bulk-add.js';
 import { benchApple } from './apple.js';
+import { benchCheckins } from './checkins.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const only = process.argv.slice(2);
-const all: Record<string, () => Promise<object>> = { 'directory-list': benchDirectoryList, 'users-import': benchUsersImport, 'users-import-postgres': benchUsersImportPostgres, 'enrollments-bulk-add': benchBulkAdd, apple: benchApple };
+const all: Record<string, () => Promise<object>> = { 'directory-list': benchDirectoryList, 'users-import': benchUsersImport, 'users-import-postgres': benchUsersImportPostgres, 'enrollments-bulk-add': benchBulkAdd, apple: benchApple, checkins: benchCheckins };
 
 for (const [name, run] of Object.entries(all)) {
   if (only.length && !only.includes(name)) continue;
