@@ -40,6 +40,9 @@ export function createCheckinService(deps: { uow: UnitOfWork; clock: Clock; rand
   const hashBearer = (bearer: string | undefined) => (bearer ? deps.hashToken(bearer) : null);
   const audit = (s: Stores, accountId: string, label: string, ip: string | null, input: AuditInput) => s.audit.append(auditEvent(deviceActor(accountId, label, ip), input, clock, random));
   const byCert = (certHash: string) => uow.system('check-in resolution by certificate', (s) => s.deviceResolver.byCertHash(certHash));
+  /** An account-driven enrolment Pippin ended (its token revoked) is told so: 403, not 400. */
+  const revoked = async (tokenHash: string | null) =>
+    !!tokenHash && !!(await uow.system('check-in resolution by certificate', (s) => s.accountDriven.token(tokenHash)))?.revokedAt;
   const label = (d: { udid?: string | null; enrollmentId?: string | null }) => `device ${d.udid ?? d.enrollmentId ?? 'unknown'}`;
 
   async function authenticate(certHash: string, msg: CheckinMessage, plist: string, ip: string | null, bearer: string | null): Promise<CheckinOutcome> {
@@ -97,6 +100,7 @@ export function createCheckinService(deps: { uow: UnitOfWork; clock: Clock; rand
       if (!device) return bad('no enrolment is bound to this certificate');
       const tokenProblem = bearerMismatch(device.accessTokenHash, hashBearer(bearer));
       if (tokenProblem) return bad(tokenProblem);
+      if (await revoked(device.accessTokenHash)) return { status: 403, reason: 'the enrolment was ended: its access token is revoked' };
       return uow.inAccount(device.accountId, async (s) => {
         const at = clock.now().toISOString();
         const mismatch = identityMismatch(device, msg);
@@ -129,6 +133,7 @@ export function createCheckinService(deps: { uow: UnitOfWork; clock: Clock; rand
       if (!device || device.status === 'authenticated') return bad('no enrolled device is bound to this certificate');
       const tokenProblem = bearerMismatch(device.accessTokenHash, hashBearer(bearer));
       if (tokenProblem) return bad(tokenProblem);
+      if (await revoked(device.accessTokenHash)) return { status: 403, reason: 'the enrolment was ended: its access token is revoked' };
       await uow.inAccount(device.accountId, (s) => s.devices.touch(device.id, clock.now().toISOString()));
       return status ? OK : bad('the report has no Status');
     },

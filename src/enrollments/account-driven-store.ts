@@ -28,6 +28,8 @@ export interface AccessTokenStore {
   insert(t: { hash: string; requestId: string; issuedAt: string; expiresAt: string }): Promise<void>;
   /** Spends a token on its one /mdm/enroll; false when it was spent already. */
   use(hash: string, at: string): Promise<boolean>;
+  /** Revokes every token of a request (its enrolment ends): its device's next check-in is refused. Returns how many. */
+  revokeForRequest(requestId: string, at: string): Promise<number>;
 }
 
 export function accountDrivenLookup(tx: Tx): AccountDrivenLookup {
@@ -71,6 +73,16 @@ export function accessTokenStore(tx: Tx, accountId: string): AccessTokenStore {
   return {
     async insert(t) {
       await tx.insertInto('enrollment_access_tokens').values({ token_hash: t.hash, account_id: accountId, request_id: t.requestId, issued_at: t.issuedAt, expires_at: t.expiresAt }).execute();
+    },
+    async revokeForRequest(requestId, at) {
+      const r = await tx
+        .updateTable('enrollment_access_tokens')
+        .set({ revoked_at: at })
+        .where('account_id', '=', accountId)
+        .where('request_id', '=', requestId)
+        .where('revoked_at', 'is', null)
+        .executeTakeFirst();
+      return Number(r.numUpdatedRows);
     },
     async use(hash, at) {
       const r = await tx.updateTable('enrollment_access_tokens').set({ used_at: at }).where('account_id', '=', accountId).where('token_hash', '=', hash).where('used_at', 'is', null).executeTakeFirst();

@@ -230,7 +230,9 @@ export function createEnrollmentService(deps: EnrollmentDeps) {
         if (!before) throw AppError.notFound('The enrollment request');
         const at = clock.now().toISOString();
         if (await s.requests.setStatus(id, 'deleted', null, at, ['pending', 'completed', 'expired', 'failed', 'exceeded'])) {
-          await audit(s, actor, { action: 'request.delete', objectType: 'enrollment_request', objectId: id, before: auditView(before) });
+          // An account-driven enrolment's access tokens end with its request.
+          const revoked = await s.accessTokens.revokeForRequest(id, at);
+          await audit(s, actor, { action: 'request.delete', objectType: 'enrollment_request', objectId: id, before: auditView(before), after: revoked ? { accessTokensRevoked: revoked } : null });
         }
         return (await s.requests.get(id))!;
       });

@@ -87,6 +87,11 @@ describe.skipIf(!hasScepClient)('account-driven User Enrollment', () => {
     expect(device).toMatchObject({ enrollmentType: 'user', enrollmentMethod: 'account_driven', enrollmentId: 'ENR-ADUE-1', udid: null, status: 'enrolled' });
     expect((await putCheckin(base, '/mdm/connect', signedMessage(dir, { Status: 'Idle', EnrollmentID: 'ENR-ADUE-1' }))).status).toBe(400);
     expect((await putCheckin(base, '/mdm/connect', signedMessage(dir, { Status: 'Idle', EnrollmentID: 'ENR-ADUE-1' }), token)).status).toBe(200);
+    // Pippin ends the enrolment (the request deleted, its token revoked): the device is told it is not recognised.
+    expect((await t.call(t.owner, 'DELETE', `/api/v1/enrollment-requests/${request.id}`)).statusCode).toBe(200);
+    const ended = await putCheckin(base, '/mdm/connect', signedMessage(dir, { Status: 'Idle', EnrollmentID: 'ENR-ADUE-1' }), token);
+    expect(ended.status).toBe(403);
+    expect(await ended.json()).toEqual({ code: 'com.apple.unrecognized.device' });
     const actions = (await t.call(t.owner, 'GET', '/api/v1/audit?limit=200')).json().items.map((e: any) => e.action);
     expect(actions).toEqual(expect.arrayContaining(['enrol.discovery', 'enrol.sign_in', 'enrol.token_issued', 'enrol.profile_served', 'scep.certificate_issued', 'checkin.authenticate', 'request.complete']));
   });
