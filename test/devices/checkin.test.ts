@@ -93,6 +93,19 @@ describe.each(ENGINES)('check-ins and devices on %s', (engine) => {
     expect(device).toMatchObject({ enrollmentType: 'user', enrollmentId: 'ENR-1', udid: null, serialNumber: null });
   });
 
+  it('serves no profile without a push certificate (and without test topics): the portal says enrolment is not available yet', async () => {
+    const u = `nopush${++n}`;
+    const user = (await t.call(t.owner, 'POST', '/api/v1/users', { username: u, email: `${u}@corp.example` })).json();
+    const r = (await t.call(t.owner, 'POST', '/api/v1/enrollment-requests', { userId: user.id, platform: 'ios', ownership: 'corporate_owned', notify: 'none' })).json();
+    const link = new URL(r.url).pathname;
+    const page = await t.app.inject({ method: 'POST', url: link, headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: `passcode=${r.passcode}` });
+    expect(page.statusCode).toBe(503);
+    expect(page.body).toContain('Enrollment is not available yet');
+    const profile = await t.app.inject({ method: 'POST', url: `${link}/profile`, headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: 'ticket=1.x' });
+    expect(profile.headers['content-type']).not.toContain('aspen-config');
+    expect((await t.call(t.owner, 'GET', '/api/v1/apple/push-certificate')).json()).toMatchObject({ configured: false, testTopic: false });
+  });
+
   it('keeps devices to their account (404) and lets every role read them', async () => {
     const e = await enrolling();
     await t.services.checkins.checkin(e.certHash, { messageType: 'Authenticate', udid: e.udid }, '');
