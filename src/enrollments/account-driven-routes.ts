@@ -8,7 +8,7 @@ import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { systemClock } from '../core/clock.js';
 import { FailureLimit } from '../core/failure-limit.js';
 import { bearerOf } from '../devices/checkin-routes.js';
-import { ENROL_MAX_BYTES, type AccountDrivenService, type AuthView } from './account-driven.js';
+import { AUTH_RESULT_URL, ENROL_MAX_BYTES, type AccountDrivenService, type AuthView } from './account-driven.js';
 import { esc, page } from './portal-pages.js';
 import { PORTAL_FAILURES_PER_MINUTE } from './portal-routes.js';
 
@@ -38,6 +38,9 @@ ${error}<form method="post" action="/mdm/authenticate?user-identifier=${encodeUR
     ),
   };
 }
+
+/** The scheme of the sign-in's result URL, as a CSP source. */
+const AUTH_RESULT_SCHEME = new URL(AUTH_RESULT_URL).protocol;
 
 export const accountDrivenRoutes: FastifyPluginAsync<{ accountDriven: AccountDrivenService; limit?: FailureLimit }> = async (app, opts) => {
   const svc = opts.accountDriven;
@@ -70,6 +73,10 @@ export const accountDrivenRoutes: FastifyPluginAsync<{ accountDriven: AccountDri
   });
 
   const show = (reply: FastifyReply, view: AuthView, userIdentifier: string) => {
+    // The sign-in form's POST answers 308 to the custom scheme: a CSP of form-action 'self' (helmet's
+    // default) makes the web view block that redirect, so the page's form may also go there.
+    const csp = reply.getHeader('content-security-policy');
+    if (typeof csp === 'string') reply.header('content-security-policy', csp.replace("form-action 'self'", `form-action 'self' ${AUTH_RESULT_SCHEME}`));
     if (view.kind === 'redirect') return reply.status(308).header('cache-control', 'no-store').header('location', view.location).send();
     const { status, html } = renderAuth(view, userIdentifier);
     return reply.status(status).header('cache-control', 'no-store').header('referrer-policy', 'no-referrer').type('text/html; charset=utf-8').send(html);
