@@ -66,7 +66,7 @@ export function kyselyUnitOfWork(db: Database): UnitOfWork {
           jobs: jobStore(tx, accountId),
           outbox: outboxStore(tx, accountId, db.caps),
           requests: requestStore(tx, accountId, db.caps),
-          devices: deviceStore(tx, accountId),
+          devices: deviceStore(tx, accountId, db.caps),
           challenges: challengeStore(tx, accountId),
           accessTokens: accessTokenStore(tx, accountId),
           pushCertificates: pushCertificateStore(tx, accountId),

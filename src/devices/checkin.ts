@@ -109,8 +109,13 @@ export function createCheckinService(deps: { uow: UnitOfWork; clock: Clock; rand
           return bad(mismatch);
         }
         if (msg.messageType === 'TokenUpdate') {
-          const enrolled = await s.devices.tokenUpdate(device.id, { token: msg.token ?? null, pushMagic: msg.pushMagic ?? null, topic: msg.topic ?? device.topic, plist, at });
-          await audit(s, device.accountId, label(device), ip, { action: 'checkin.token_update', objectType: 'device', objectId: device.id, after: { first: enrolled } });
+          const update = { token: msg.token ?? null, pushMagic: msg.pushMagic ?? null, topic: msg.topic ?? device.topic };
+          const enrolled = device.status === 'authenticated';
+          await s.devices.tokenUpdate(device.id, { ...update, plist, at, enrol: enrolled });
+          // Audited when something changed (the first one, a new token or magic): a device repeats its TokenUpdate.
+          if (enrolled || update.token !== device.pushToken || update.pushMagic !== device.pushMagic || update.topic !== device.topic) {
+            await audit(s, device.accountId, label(device), ip, { action: 'checkin.token_update', objectType: 'device', objectId: device.id, after: { first: enrolled } });
+          }
           if (enrolled && device.userId) await s.users.countDevices(device.userId, 1);
           if (enrolled && device.requestId && (await s.requests.complete(device.requestId, device.id, at))) {
             await audit(s, device.accountId, label(device), ip, { action: 'request.complete', objectType: 'enrollment_request', objectId: device.requestId, after: { status: 'completed', deviceId: device.id } });

@@ -1,5 +1,7 @@
 import type { Selectable } from 'kysely';
 import type { Tx } from '../db/database.js';
+import type { Caps } from '../db/caps.js';
+import { updateRow } from '../db/batch.js';
 import type { DeviceRow } from '../db/schema.js';
 import { cappedCount, toPage, TOTAL_CAP } from '../db/query.js';
 import { LIMIT_DEFAULT, decodeCursor } from '../core/paging.js';
@@ -30,16 +32,18 @@ function toDevice(r: Joined): DeviceRecord {
     certHash: r.cert_hash,
     topic: r.topic,
     accessTokenHash: r.access_token_hash,
+    pushToken: r.push_token,
+    pushMagic: r.push_magic,
   };
 }
 
-export const toPublicDevice = ({ accountId: _a, certHash: _c, topic: _t, accessTokenHash: _h, ...d }: DeviceRecord): Device => d;
+export const toPublicDevice = ({ accountId: _a, certHash: _c, topic: _t, accessTokenHash: _h, pushToken: _p, pushMagic: _m, ...d }: DeviceRecord): Device => d;
 
 function joined(tx: Tx) {
   return tx.selectFrom('devices as d').leftJoin('users as u', 'u.id', 'd.user_id').selectAll('d').select('u.username');
 }
 
-export function deviceStore(tx: Tx, accountId: string): DeviceStore {
+export function deviceStore(tx: Tx, accountId: string, caps: Caps): DeviceStore {
   const mine = () => joined(tx).where('d.account_id', '=', accountId);
   return {
     async get(id) {
@@ -95,18 +99,10 @@ export function deviceStore(tx: Tx, accountId: string): DeviceStore {
         .execute();
     },
     async tokenUpdate(id, u) {
-      const before = await tx.selectFrom('devices').select('status').where('account_id', '=', accountId).where('id', '=', id).executeTakeFirst();
-      const enrols = before?.status === 'authenticated';
-      await tx
-        .updateTable('devices')
-        .set({
-          push_token: u.token, push_magic: u.pushMagic, topic: u.topic, token_update_plist: u.plist, last_seen_at: u.at, updated_at: u.at,
-          ...(enrols ? { status: 'enrolled', enrolled_at: u.at } : {}),
-        })
-        .where('account_id', '=', accountId)
-        .where('id', '=', id)
-        .execute();
-      return enrols;
+      // The hot path of check-ins: hand-written SQL, its text cached per shape.
+      const set = ['push_token', 'push_magic', 'topic', 'token_update_plist', 'last_seen_at', 'updated_at', ...(u.enrol ? ['status', 'enrolled_at'] : [])];
+      const values = [u.token, u.pushMagic, u.topic, u.plist, u.at, u.at, ...(u.enrol ? ['enrolled', u.at] : [])];
+      await updateRow(tx, caps, 'devices', set, ['account_id', 'id'], [...values, accountId, id]);
     },
     async setStatus(id, status, at) {
       await tx.updateTable('devices').set({ status, updated_at: at, last_seen_at: at }).where('account_id', '=', accountId).where('id', '=', id).execute();

@@ -8,6 +8,8 @@ export interface DeviceRecord extends Device {
   topic: string | null;
   /** Account-driven enrolment: the hash of the access token every check-in must carry. */
   accessTokenHash: string | null;
+  pushToken: string | null;
+  pushMagic: string | null;
 }
 
 /** What Authenticate records of a new device (it is `authenticated` until its first TokenUpdate). */
@@ -29,8 +31,8 @@ export interface DeviceStore {
   insert(device: NewDevice): Promise<void>;
   /** A repeated Authenticate (the device enrolled again with the same identity): new details, status authenticated. */
   reauthenticate(id: string, d: Omit<NewDevice, 'id' | 'userId' | 'requestId' | 'certHash' | 'accessTokenHash'>): Promise<void>;
-  /** Records a TokenUpdate: the push token and magic, the raw plist; the first one enrols the device. Returns true when it did. */
-  tokenUpdate(id: string, u: { token: string | null; pushMagic: string | null; topic: string | null; plist: string; at: string }): Promise<boolean>;
+  /** Records a TokenUpdate: the push token and magic, the raw plist; `enrol` (the first one) makes the device enrolled. One statement. */
+  tokenUpdate(id: string, u: { token: string | null; pushMagic: string | null; topic: string | null; plist: string; at: string; enrol: boolean }): Promise<void>;
   setStatus(id: string, status: DeviceStatus, at: string): Promise<void>;
   touch(id: string, at: string): Promise<void>;
 }

@@ -105,6 +105,10 @@ describe.skipIf(!hasScepClient)('account-driven User Enrollment', () => {
     const { request, maid } = await invite();
     const body = deviceEnrolBody(dir);
     expect((await enrolPost(body, 'made-up-token')).status).toBe(401);
+    // A token not used within ten minutes of sign-in has expired.
+    const stale = decodeURIComponent((await signIn(maid, request.passcode)).headers.get('location')!.split('access-token=')[1]!);
+    await t.db.system('operator command', (tx) => tx.updateTable('enrollment_access_tokens').set({ expires_at: new Date(Date.now() - 1000).toISOString() }).where('request_id', '=', request.id).execute());
+    expect((await enrolPost(body, stale)).status).toBe(401);
     const token = decodeURIComponent((await signIn(maid, request.passcode)).headers.get('location')!.split('access-token=')[1]!);
     expect((await enrolPost(body, token)).status).toBe(200);
     // A second device with the same token gets the challenge again, not a profile.
