@@ -13,6 +13,8 @@ import { auditEvent, type AuditInput } from '../audit/record.js';
 import type { Stores, UnitOfWork } from '../stores.js';
 import { parsePlist, PlistError } from '../apple/plist.js';
 import { parseSignedData, verifySigner } from '../apple/cms.js';
+import { appleAnchors, chainsToAnchor } from '../apple/anchors.js';
+import type { X509Certificate } from 'node:crypto';
 import type { EnrollmentRequest } from './model.js';
 import { accessTokenHash, passcodeMatches } from './secrets.js';
 import { newChallenge } from './challenges.js';
@@ -41,7 +43,16 @@ export type AuthView =
 const MAID_SHAPE = /^[^\s@]{1,64}@[A-Za-z0-9.-]{1,253}$/;
 const domainOf = (id: string) => id.slice(id.lastIndexOf('@') + 1).toLowerCase();
 
-export function createAccountDrivenService(deps: { uow: UnitOfWork; clock: Clock; random: Random; secretKey: Buffer; publicUrl: string; profiles: ProfileMaker }) {
+export function createAccountDrivenService(deps: {
+  uow: UnitOfWork;
+  clock: Clock;
+  random: Random;
+  secretKey: Buffer;
+  publicUrl: string;
+  profiles: ProfileMaker;
+  /** Roots a genuine Apple device's identity chains to (Apple's root; tests give their own). */
+  appleAnchors?: () => X509Certificate[];
+}) {
   const { uow, clock, random, secretKey } = deps;
   const base = deps.publicUrl.replace(/\/+$/, '');
   const actor = (accountId: string, ip: string | null, label: string): Actor => ({ kind: 'system', accountId, adminId: null, label, role: 'owner', ip, requestId: null });
@@ -86,12 +97,14 @@ export function createAccountDrivenService(deps: { uow: UnitOfWork; clock: Clock
     async enrol(body: Buffer, bearer: string | undefined, ip: string | null): Promise<EnrolOutcome> {
       if (!body.length || body.length > ENROL_MAX_BYTES) return { status: 400, reason: 'empty or oversized body' };
       let plist: Buffer = body;
-      let signed = false;
+      /** Signed by a device identity that chains to Apple's root (checked only when an account asks). */
+      let genuine = false;
       try {
         const parsed = parseSignedData(body);
         if (parsed.content) {
           plist = Buffer.from(parsed.content);
-          signed = verifySigner(parsed, plist).ok;
+          const v = verifySigner(parsed, plist);
+          genuine = v.ok && chainsToAnchor(v.signer.cert, parsed, (deps.appleAnchors ?? appleAnchors)(), clock.now());
         }
       } catch {
         /* not CMS: a plain plist (some iOS versions send one) */
@@ -115,7 +128,7 @@ export function createAccountDrivenService(deps: { uow: UnitOfWork; clock: Clock
         const account = await s.account.get();
         const request = await s.requests.get(token.requestId);
         if (!account || !request || request.status !== 'pending' || !request.userEnrollment) return null;
-        if (account.requireGenuineAppleDevices && !signed) return 'not_genuine' as const;
+        if (account.requireGenuineAppleDevices && !genuine) return 'not_genuine' as const;
         // One device per token: the first enrol spends it.
         if (!(await s.accessTokens.use(hash, at))) return null;
         const challenge = await newChallenge(s, { secretKey, random, clock }, request, hash);
@@ -123,11 +136,11 @@ export function createAccountDrivenService(deps: { uow: UnitOfWork; clock: Clock
           action: 'enrol.profile_served',
           objectType: 'enrollment_request',
           objectId: request.id,
-          after: { product: typeof info.PRODUCT === 'string' ? info.PRODUCT : null, version: typeof info.VERSION === 'string' ? info.VERSION : null, signed },
+          after: { product: typeof info.PRODUCT === 'string' ? info.PRODUCT : null, version: typeof info.VERSION === 'string' ? info.VERSION : null, genuineAppleDevice: genuine },
         });
         return { account, request, challenge };
       });
-      if (served === 'not_genuine') return { status: 400, reason: 'the account requires genuine Apple devices and the body is not signed by one' };
+      if (served === 'not_genuine') return { status: 400, reason: 'the account requires genuine Apple devices and the body is not signed by an identity that chains to Apple' };
       if (!served) return { status: 401, wwwAuthenticate: challenge401 };
       return { status: 200, profile: await deps.profiles.make(served.account, served.request, served.challenge, { accountDriven: true }) };
     },

@@ -114,6 +114,16 @@ describe.skipIf(!hasScepClient)('account-driven User Enrollment', () => {
     // A second device with the same token gets the challenge again, not a profile.
     expect((await enrolPost(deviceEnrolBody(tempDir('pippin-adue-2nd-')), token)).status).toBe(401);
     expect((await fetch(`${base}/mdm/enroll`, { method: 'POST', body: 'not a plist' })).status).toBe(400);
+    // An account that requires genuine Apple devices refuses a body not signed by an identity chaining to Apple, and the token stays unspent.
+    const { request: r2, maid: m2 } = await invite();
+    const t2 = decodeURIComponent((await signIn(m2, r2.passcode)).headers.get('location')!.split('access-token=')[1]!);
+    await t.call(t.owner, 'PATCH', '/api/v1/account', { requireGenuineAppleDevices: true });
+    try {
+      expect((await enrolPost(deviceEnrolBody(tempDir('pippin-adue-gen-')), t2)).status).toBe(400);
+    } finally {
+      await t.call(t.owner, 'PATCH', '/api/v1/account', { requireGenuineAppleDevices: false });
+    }
+    expect((await enrolPost(deviceEnrolBody(tempDir('pippin-adue-gen2-')), t2)).status).toBe(200);
     // No Pending User Enrollment request for this MAID (and a MAID nobody holds): a generic refusal.
     const { user: other } = await invite();
     await t.call(t.owner, 'DELETE', `/api/v1/enrollment-requests/${(await t.call(t.owner, 'GET', `/api/v1/enrollment-requests?userId=${other.id}`)).json().items[0].id}`);
