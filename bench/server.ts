@@ -32,7 +32,9 @@ export async function startServer(dataDir: string, extraEnv: Record<string, stri
   const bin = path.resolve('dist/server/cli/main.js'); // built by `npm run bench` before it starts
   const port = await freePort();
   const env = { ...process.env, PIPPIN_DATA_DIR: dataDir, PORT: String(port), PIPPIN_HOST: '127.0.0.1', PIPPIN_PUBLIC_URL: `http://127.0.0.1:${port}`, PIPPIN_ADMIN_EMAIL: 'owner@example.com', PIPPIN_ADMIN_PASSWORD: 'bench-password-1', LOG_LEVEL: 'warn', ...extraEnv };
-  const child = spawn(process.execPath, [bin, 'serve'], { env, stdio: ['ignore', 'pipe', 'inherit'] });
+  // BENCH_SERVER_CPU_PROF=<dir>: the server writes a CPU profile there when it stops.
+  const prof = process.env.BENCH_SERVER_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_SERVER_CPU_PROF}`] : [];
+  const child = spawn(process.execPath, [...prof, bin, 'serve'], { env, stdio: ['ignore', 'pipe', 'inherit'] });
   await new Promise<void>((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`pippin serve exited with ${code}`)));
     child.stdout!.on('data', (b: Buffer) => b.toString().includes('Pippin is ready') && resolve());

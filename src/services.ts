@@ -73,7 +73,7 @@ export function kyselyUnitOfWork(db: Database): UnitOfWork {
         }),
       ),
     system: (systemPath, fn) =>
-      db.system(systemPath, (tx) => fn({ signIn: signInLookup(tx), operator: operatorLookup(tx), jobClaims: jobClaims(tx, db.caps), outboxClaims: outboxClaims(tx, db.caps), requestSweep: requestSweep(tx), deviceResolver: deviceResolver(tx), challengeClaims: challengeClaims(tx), requestLinks: requestLinks(tx), accountDriven: accountDrivenLookup(tx) })),
+      db.system(systemPath, (tx) => fn({ signIn: signInLookup(tx), operator: operatorLookup(tx), jobClaims: jobClaims(tx, db.caps), outboxClaims: outboxClaims(tx, db.caps), requestSweep: requestSweep(tx), deviceResolver: deviceResolver(tx, db.caps), challengeClaims: challengeClaims(tx), requestLinks: requestLinks(tx), accountDriven: accountDrivenLookup(tx) })),
   };
 }
 

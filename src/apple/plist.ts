@@ -12,7 +12,31 @@
  * integer (other than -0) and a `<real>` otherwise; `plistReal(n)` forces a `<real>`; bigint is an
  * `<integer>`; Buffer/Uint8Array is `<data>`; Date is `<date>` (whole seconds, UTC, as Apple writes).
  */
+import { createRequire } from 'node:module';
 import { DOMParser } from '@xmldom/xmldom';
+
+/**
+ * xmldom's SAX reader compiles a large Unicode-name RegExp for every end tag it reads (grammar.reg);
+ * the expression depends only on its arguments, so it is memoised here, once per process. On the
+ * check-in path this was most of the parser's cost.
+ */
+{
+  const grammar = createRequire(import.meta.url)('@xmldom/xmldom/lib/grammar') as { reg: (...parts: unknown[]) => RegExp; __pippinMemo?: true };
+  if (!grammar.__pippinMemo) {
+    const compile = grammar.reg;
+    const memo = new Map<string, RegExp>();
+    grammar.reg = function (this: unknown, ...parts: unknown[]) {
+      const key = parts.map((p) => (typeof p === 'string' ? `s:${p}` : `r:${(p as RegExp).source}`)).join('\u0000');
+      let re = memo.get(key);
+      if (!re) {
+        re = compile.apply(this, parts);
+        if (memo.size < 256) memo.set(key, re);
+      }
+      return re;
+    };
+    grammar.__pippinMemo = true;
+  }
+}
 
 export type PlistValue = string | number | bigint | boolean | Date | Buffer | PlistValue[] | PlistDict;
 /** A dict as parsed: a null-prototype object whose keys are exactly the plist's keys. */

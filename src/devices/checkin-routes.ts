@@ -3,7 +3,8 @@
  * device is authenticated by its `Mdm-Signature` header (detached CMS over the body) or by a TLS
  * client certificate that a trusted proxy passes in PIPPIN_CLIENT_CERT_HEADER; the plist is then
  * read with the hardened parser. Devices get status codes and empty bodies: 400 for anything
- * wrong — signature, certificate, binding, size or message — never a bare 401.
+ * wrong — signature, certificate, binding, size or message — never a bare 401. Browser security
+ * headers (helmet) are left off these two: devices read none of them, and check-ins are hot.
  */
 import net from 'node:net';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
@@ -91,7 +92,7 @@ export const checkinRoutes: FastifyPluginAsync<{
     }
   }
 
-  app.put('/mdm/checkin', { schema: { hide: true } }, async (request, reply) => {
+  app.put('/mdm/checkin', { schema: { hide: true }, helmet: false }, async (request, reply) => {
     const r = await read(request);
     if ('reason' in r) return answer(reply, { status: 400, reason: r.reason }, request);
     const msg = readCheckin(r.dict as Record<string, unknown>);
@@ -99,7 +100,7 @@ export const checkinRoutes: FastifyPluginAsync<{
     return answer(reply, await opts.checkins.checkin(r.certHash, msg, r.raw, request.ip, bearerOf(request)), request);
   });
 
-  app.put('/mdm/connect', { schema: { hide: true } }, async (request, reply) => {
+  app.put('/mdm/connect', { schema: { hide: true }, helmet: false }, async (request, reply) => {
     const r = await read(request);
     if ('reason' in r) return answer(reply, { status: 400, reason: r.reason }, request);
     const status = typeof r.dict.Status === 'string' ? r.dict.Status : undefined;

@@ -40,6 +40,7 @@ export function createCheckinService(deps: { uow: UnitOfWork; clock: Clock; rand
   const hashBearer = (bearer: string | undefined) => (bearer ? deps.hashToken(bearer) : null);
   const audit = (s: Stores, accountId: string, label: string, ip: string | null, input: AuditInput) => s.audit.append(auditEvent(deviceActor(accountId, label, ip), input, clock, random));
   const byCert = (certHash: string) => uow.system('check-in resolution by certificate', (s) => s.deviceResolver.byCertHash(certHash));
+  const accountOfCert = new Map<string, string>();
   /** An account-driven enrolment Pippin ended (its token revoked) is told so: 403, not 400. */
   const revoked = async (tokenHash: string | null) =>
     !!tokenHash && !!(await uow.system('check-in resolution by certificate', (s) => s.accountDriven.token(tokenHash)))?.revokedAt;
@@ -96,12 +97,23 @@ export function createCheckinService(deps: { uow: UnitOfWork; clock: Clock; rand
     /** One check-in message from the device holding the identity certificate with this SHA-256. */
     async checkin(certHash: string, msg: CheckinMessage, plist: string, ip: string | null = null, bearer?: string): Promise<CheckinOutcome> {
       if (msg.messageType === 'Authenticate') return authenticate(certHash, msg, plist, ip, hashBearer(bearer));
-      const device = await byCert(certHash);
-      if (!device) return bad('no enrolment is bound to this certificate');
-      const tokenProblem = bearerMismatch(device.accessTokenHash, hashBearer(bearer));
-      if (tokenProblem) return bad(tokenProblem);
-      if (await revoked(device.accessTokenHash)) return { status: 403, reason: 'the enrolment was ended: its access token is revoked' };
-      return uow.inAccount(device.accountId, async (s) => {
+      // A certificate's account never changes once bound: known ones are looked up in their account's
+      // own transaction, the one the check-in writes in (one transaction a check-in, not two).
+      let accountId = accountOfCert.get(certHash);
+      if (!accountId) {
+        const found = await byCert(certHash);
+        if (!found) return bad('no enrolment is bound to this certificate');
+        accountId = found.accountId;
+        if (accountOfCert.size >= 100_000) accountOfCert.delete(accountOfCert.keys().next().value!);
+        accountOfCert.set(certHash, accountId);
+      }
+      const bearerHash = hashBearer(bearer);
+      return uow.inAccount(accountId, async (s) => {
+        const device = await s.devices.byCertHash(certHash);
+        if (!device) return bad('no enrolment is bound to this certificate');
+        const tokenProblem = bearerMismatch(device.accessTokenHash, bearerHash);
+        if (tokenProblem) return bad(tokenProblem);
+        if (device.accessTokenHash && (await s.accessTokens.revoked(device.accessTokenHash))) return { status: 403, reason: 'the enrolment was ended: its access token is revoked' } as CheckinOutcome;
         const at = clock.now().toISOString();
         const mismatch = identityMismatch(device, msg);
         if (mismatch) {
@@ -112,10 +124,9 @@ export function createCheckinService(deps: { uow: UnitOfWork; clock: Clock; rand
           const update = { token: msg.token ?? null, pushMagic: msg.pushMagic ?? null, topic: msg.topic ?? device.topic };
           const enrolled = device.status === 'authenticated';
           await s.devices.tokenUpdate(device.id, { ...update, plist, at, enrol: enrolled });
-          // Audited when something changed (the first one, a new token or magic): a device repeats its TokenUpdate.
-          if (enrolled || update.token !== device.pushToken || update.pushMagic !== device.pushMagic || update.topic !== device.topic) {
-            await audit(s, device.accountId, label(device), ip, { action: 'checkin.token_update', objectType: 'device', objectId: device.id, after: { first: enrolled } });
-          }
+          // The enrolling TokenUpdate is an enrolment step and audited; later ones (a rotated push token)
+          // are device telemetry: the device record keeps the latest token, magic and raw plist.
+          if (enrolled) await audit(s, device.accountId, label(device), ip, { action: 'checkin.token_update', objectType: 'device', objectId: device.id, after: { first: true } });
           if (enrolled && device.userId) await s.users.countDevices(device.userId, 1);
           if (enrolled && device.requestId && (await s.requests.complete(device.requestId, device.id, at))) {
             await audit(s, device.accountId, label(device), ip, { action: 'request.complete', objectType: 'enrollment_request', objectId: device.requestId, after: { status: 'completed', deviceId: device.id } });

@@ -1,4 +1,4 @@
-import type { Selectable } from 'kysely';
+import { CompiledQuery, type Selectable } from 'kysely';
 import type { Tx } from '../db/database.js';
 import type { Caps } from '../db/caps.js';
 import { updateRow } from '../db/batch.js';
@@ -49,6 +49,10 @@ export function deviceStore(tx: Tx, accountId: string, caps: Caps): DeviceStore 
     async get(id) {
       const r = await mine().where('d.id', '=', id).executeTakeFirst();
       return r ? toDevice(r as Joined) : null;
+    },
+    async byCertHash(certHash) {
+      const r = await tx.executeQuery<Joined>(CompiledQuery.raw(byCertText(caps, true), [certHash, accountId]));
+      return r.rows[0] ? toDevice(r.rows[0]) : null;
     },
     async list(query, page) {
       const limit = page.limit ?? LIMIT_DEFAULT;
@@ -113,11 +117,18 @@ export function deviceStore(tx: Tx, accountId: string, caps: Caps): DeviceStore 
   };
 }
 
-export function deviceResolver(tx: Tx): DeviceResolver {
+/** The check-in look-up by certificate, hand-written: it runs on every check-in. */
+const byCertText = (caps: Caps, inAccount: boolean) => {
+  const p = (n: number) => (caps.engine === 'postgres' ? `$${n}` : '?');
+  return `select d.*, u.username as username from devices d left join users u on u.id = d.user_id where d.cert_hash = ${p(1)}${inAccount ? ` and d.account_id = ${p(2)}` : ''}`;
+};
+
+export function deviceResolver(tx: Tx, caps: Caps): DeviceResolver {
   return {
     async byCertHash(certHash) {
-      const r = await joined(tx).where('d.cert_hash', '=', certHash).executeTakeFirst();
-      return r ? toDevice(r as Joined) : null;
+      const r = await tx.executeQuery<Joined>(CompiledQuery.raw(byCertText(caps, false), [certHash]));
+      const row = r.rows[0];
+      return row ? toDevice(row) : null;
     },
     async issuedFor(certHash) {
       const r = await tx.selectFrom('scep_challenges').select(['account_id', 'request_id', 'access_token_hash']).where('cert_hash', '=', certHash).executeTakeFirst();

@@ -25,6 +25,8 @@ export type NewDevice = Pick<Device, 'id' | 'userId' | 'platform' | 'enrollmentT
 /** Devices of the bound account. */
 export interface DeviceStore {
   get(id: string): Promise<DeviceRecord | null>;
+  /** The account's device bound to this identity certificate hash, or null. */
+  byCertHash(certHash: string): Promise<DeviceRecord | null>;
   list(query: DeviceListQuery, page: PageRequest): Promise<Page<Device>>;
   /** How many devices of the user are enrolled. */
   countEnrolled(userId: string): Promise<number>;

@@ -28,6 +28,8 @@ export interface AccessTokenStore {
   insert(t: { hash: string; requestId: string; issuedAt: string; expiresAt: string }): Promise<void>;
   /** Spends a token on its one /mdm/enroll; false when it was spent already. */
   use(hash: string, at: string): Promise<boolean>;
+  /** True when the token was revoked (its enrolment ended). */
+  revoked(hash: string): Promise<boolean>;
   /** Revokes every token of a request (its enrolment ends): its device's next check-in is refused. Returns how many. */
   revokeForRequest(requestId: string, at: string): Promise<number>;
 }
@@ -73,6 +75,10 @@ export function accessTokenStore(tx: Tx, accountId: string): AccessTokenStore {
   return {
     async insert(t) {
       await tx.insertInto('enrollment_access_tokens').values({ token_hash: t.hash, account_id: accountId, request_id: t.requestId, issued_at: t.issuedAt, expires_at: t.expiresAt }).execute();
+    },
+    async revoked(hash) {
+      const r = await tx.selectFrom('enrollment_access_tokens').select('revoked_at').where('account_id', '=', accountId).where('token_hash', '=', hash).executeTakeFirst();
+      return !!r?.revoked_at;
     },
     async revokeForRequest(requestId, at) {
       const r = await tx
