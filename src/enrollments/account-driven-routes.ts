@@ -55,6 +55,8 @@ export const accountDrivenRoutes: FastifyPluginAsync<{ accountDriven: AccountDri
 
   const discovery = async (reply: FastifyReply, q: { userIdentifier?: string; accountKey?: string }, ip: string) => {
     const d = await svc.discover(q, ip);
+    // A refused discovery belongs to no account, so it is in the server log rather than an account's audit log.
+    if (d.status !== 200) reply.log.info({ domain: q.userIdentifier?.split('@').pop() ?? null, accountKey: q.accountKey ?? null, outcome: 'com.apple.well-known.failed' }, 'account-driven discovery refused');
     return reply.status(d.status).header('cache-control', 'no-store').type('application/json').send(d.body);
   };
   app.get<{ Querystring: Record<string, string | undefined> }>('/.well-known/com.apple.remotemanagement', { schema: { hide: true } }, async (request, reply) =>
