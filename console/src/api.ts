@@ -236,41 +236,14 @@ export function uploadFile(path: string, file: File, opts: { idempotencyKey: str
   });
 }
 
-export type Platform = 'ios' | 'macos';
-export type Ownership = 'corporate_owned' | 'employee_owned' | 'corporate_shared';
-export type Notify = 'email' | 'sms' | 'email_sms' | 'none';
-export type RequestStatus = 'pending' | 'completed' | 'expired' | 'deleted' | 'failed' | 'exceeded';
-export type RequestType = 'MDM' | 'MDM (Apple User Enrollment)' | 'SPS Activation';
+// The resource types and vocabularies are the server's own (pure modules), so the two never drift.
+import type { EnrollmentRequest as ServerRequest } from '../../src/enrollments/model';
+export type { Platform, Ownership, Notify, RequestStatus, RequestType } from '../../src/enrollments/model';
+export type { Device, DeviceStatus, EnrollmentMethod, EnrollmentType } from '../../src/devices/model';
+import type { DeviceStatus, EnrollmentMethod, EnrollmentType } from '../../src/devices/model';
 
-/** Devices ▸ Enrollments: one invitation for one user to enrol one device. */
-export interface EnrollmentRequest {
-  id: string;
-  userId: string;
-  username: string;
-  domain: string;
-  fullName: string;
-  email: string;
-  phone: string;
-  managedAppleId: string | null;
-  platform: Platform;
-  ownership: Ownership;
-  userEnrollment: boolean;
-  requestMode: 'enrollment' | 'activation';
-  authMode: 'passcode' | 'local';
-  authModeOverridden: boolean;
-  seamless: boolean;
-  notify: Notify;
-  comments: string;
-  requestType: RequestType;
-  status: RequestStatus;
-  statusReason: string | null;
-  requestedBy: { id: string | null; label: string };
-  expiresAt: string;
-  createdAt: string;
-  updatedAt: string;
-  deviceId: string | null;
-  warnings?: { code: string; message: string }[];
-}
+/** An enrollment request as the API returns it (writes may add warnings). */
+export type EnrollmentRequest = ServerRequest & { warnings?: { code: string; message: string }[] };
 
 /** What create and resend alone return: the secrets, shown once. */
 export interface IssuedRequest extends EnrollmentRequest {
@@ -288,46 +261,14 @@ export interface OutboxSummary {
   lastError: string | null;
 }
 
-export const PLATFORM_LABEL: Record<Platform, string> = { ios: 'iOS', macos: 'macOS' };
-export const OWNERSHIP_LABEL: Record<Ownership, string> = { corporate_owned: 'Corporate Owned', employee_owned: 'Employee Owned', corporate_shared: 'Corporate Shared' };
-export const NOTIFY_LABEL: Record<Notify, string> = { email: 'Email', sms: 'SMS', email_sms: 'Email+SMS', none: 'None' };
-export const REQUEST_STATUS_LABEL: Record<RequestStatus, string> = {
-  pending: 'Pending',
-  completed: 'Completed',
-  expired: 'Expired',
-  deleted: 'Deleted',
-  failed: 'Failed',
-  exceeded: 'Exceeded',
-};
-export const REQUEST_TYPES: RequestType[] = ['MDM', 'MDM (Apple User Enrollment)', 'SPS Activation'];
+export {
+  PLATFORM_LABELS as PLATFORM_LABEL,
+  OWNERSHIP_LABELS as OWNERSHIP_LABEL,
+  NOTIFY_LABELS as NOTIFY_LABEL,
+  REQUEST_STATUS_LABELS as REQUEST_STATUS_LABEL,
+  REQUEST_TYPES,
+} from '../../src/enrollments/model';
 
-export type EnrollmentType = 'user' | 'device';
-export type EnrollmentMethod = 'account_driven' | 'profile';
-/** `authenticated` is the server's in-between state (Authenticate seen, no TokenUpdate yet); the API lists only the other two. */
-export type DeviceStatus = 'authenticated' | 'enrolled' | 'checked_out';
-
-/** Devices ▸ Devices: a device that used an enrollment request (read by every role). */
-export interface Device {
-  id: string;
-  /** Null once the user is gone (only checked-out devices outlive their user). */
-  userId: string | null;
-  username: string | null;
-  requestId: string | null;
-  platform: Platform;
-  enrollmentType: EnrollmentType;
-  enrollmentMethod: EnrollmentMethod;
-  /** User Enrollment: the EnrollmentID, the only identifier the organisation gets. */
-  enrollmentId: string | null;
-  /** Device enrolment only. */
-  udid: string | null;
-  serialNumber: string | null;
-  osVersion: string;
-  productName: string;
-  status: DeviceStatus;
-  enrolledAt: string | null;
-  lastSeenAt: string | null;
-  createdAt: string;
-}
 
 export const ENROLLMENT_TYPE_LABEL: Record<EnrollmentType, string> = { user: 'User Enrollment', device: 'Device enrollment' };
 export const ENROLLMENT_METHOD_LABEL: Record<EnrollmentMethod, string> = { account_driven: 'Account-driven', profile: 'Profile' };
