@@ -1,3 +1,4 @@
+import { PageNav, useKeysetCursor } from '../components/keyset';
 import { useState } from 'react';
 import { Button, Group, Select, Stack, Text } from '@mantine/core';
 import { useMediaQuery } from '@mantine/hooks';
@@ -15,27 +16,24 @@ export function DevicesPage() {
   const [params, setParams] = useSearchParams();
   const status = params.get('status');
   const platform = params.get('platform');
-  const [cursors, setCursors] = useState<(string | null)[]>([null]);
+  const nav = useKeysetCursor();
   const narrow = useMediaQuery('(max-width: 48em)') ?? false;
 
   const update = (changes: Record<string, string | null>) => {
     const next = new URLSearchParams(params);
     for (const [k, v] of Object.entries(changes)) (v ? next.set(k, v) : next.delete(k));
     setParams(next, { replace: true });
-    setCursors([null]);
+    nav.reset();
   };
 
-  const cursor = cursors[cursors.length - 1];
+  const cursor = nav.cursor;
   const devices = useQuery({
     queryKey: ['devices', status, platform, cursor],
     queryFn: () => api<Page<Device>>('GET', `/devices${query({ status, platform, limit: PAGE_SIZE, cursor })}`),
     placeholderData: keepPreviousData,
   });
   const filtered = !!(status || platform);
-  const pageNumber = cursors.length;
   const data = devices.data;
-  const from = data ? (pageNumber - 1) * PAGE_SIZE + (data.items.length ? 1 : 0) : 0;
-  const to = data ? (pageNumber - 1) * PAGE_SIZE + data.items.length : 0;
 
   let body;
   if (devices.isPending) body = <LoadingState rows={8} />;
@@ -55,15 +53,7 @@ export function DevicesPage() {
     body = (
       <Stack gap="xs">
         <DevicesTable items={data!.items} narrow={narrow} />
-        <Group justify="space-between" wrap="wrap">
-          <Text size="sm" c="dimmed" data-testid="devices-range">
-            {from.toLocaleString()}–{to.toLocaleString()} of {data!.totalCapped ? 'more than 10,000' : data!.total.toLocaleString()}
-          </Text>
-          <Group gap="xs">
-            <Button variant="default" size="xs" disabled={pageNumber === 1} onClick={() => setCursors((c) => c.slice(0, -1))}>Previous</Button>
-            <Button variant="default" size="xs" disabled={!data!.nextCursor} onClick={() => setCursors((c) => [...c, data!.nextCursor])}>Next</Button>
-          </Group>
-        </Group>
+        <PageNav data={data!} nav={nav} pageSize={PAGE_SIZE} testId="devices-range" />
       </Stack>
     );
 

@@ -1,3 +1,4 @@
+import { PageNav, useKeysetCursor } from '../components/keyset';
 import { useEffect, useRef, useState } from 'react';
 import { Button, Group, Menu, Paper, Progress, Select, Stack, Text, TextInput, Tooltip } from '@mantine/core';
 import { useDebouncedValue, useMediaQuery } from '@mantine/hooks';
@@ -80,7 +81,7 @@ export function EnrollmentsPage() {
   const platform = params.get('platform');
   const [search, setSearch] = useState(q);
   const [debounced] = useDebouncedValue(search.trim(), 250);
-  const [cursors, setCursors] = useState<(string | null)[]>([null]);
+  const nav = useKeysetCursor();
   const [adding, setAdding] = useState(false);
   const [bulkAdding, setBulkAdding] = useState(false);
   const narrow = useMediaQuery('(max-width: 48em)') ?? false;
@@ -89,24 +90,21 @@ export function EnrollmentsPage() {
     const next = new URLSearchParams(params);
     for (const [k, v] of Object.entries(changes)) (v ? next.set(k, v) : next.delete(k));
     setParams(next, { replace: true });
-    setCursors([null]);
+    nav.reset();
   };
   useEffect(() => {
     if (debounced !== q) update({ q: debounced || null });
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [debounced]);
 
-  const cursor = cursors[cursors.length - 1];
+  const cursor = nav.cursor;
   const requests = useQuery({
     queryKey: ['enrollment-requests', q, status, requestType, platform, cursor],
     queryFn: () => api<Page<EnrollmentRequest>>('GET', `/enrollment-requests${query({ q, status, requestType, platform, limit: PAGE_SIZE, cursor })}`),
     placeholderData: keepPreviousData,
   });
   const filtered = !!(q || status || requestType || platform);
-  const pageNumber = cursors.length;
   const data = requests.data;
-  const from = data ? (pageNumber - 1) * PAGE_SIZE + (data.items.length ? 1 : 0) : 0;
-  const to = data ? (pageNumber - 1) * PAGE_SIZE + data.items.length : 0;
 
   let body;
   if (requests.isPending) body = <LoadingState rows={8} />;
@@ -125,15 +123,7 @@ export function EnrollmentsPage() {
     body = (
       <Stack gap="xs">
         <RequestsTable items={data!.items} narrow={narrow} writable={writable} />
-        <Group justify="space-between" wrap="wrap">
-          <Text size="sm" c="dimmed" data-testid="requests-range">
-            {from.toLocaleString()}–{to.toLocaleString()} of {data!.totalCapped ? 'more than 10,000' : data!.total.toLocaleString()}
-          </Text>
-          <Group gap="xs">
-            <Button variant="default" size="xs" disabled={pageNumber === 1} onClick={() => setCursors((c) => c.slice(0, -1))}>Previous</Button>
-            <Button variant="default" size="xs" disabled={!data!.nextCursor} onClick={() => setCursors((c) => [...c, data!.nextCursor])}>Next</Button>
-          </Group>
-        </Group>
+        <PageNav data={data!} nav={nav} pageSize={PAGE_SIZE} testId="requests-range" />
       </Stack>
     );
 

@@ -1,3 +1,4 @@
+import { PageNav, useKeysetCursor } from '../components/keyset';
 import { useEffect, useState } from 'react';
 import { ActionIcon, Badge, Button, Card, Group, Menu, SegmentedControl, SimpleGrid, Stack, Table, Text, TextInput, UnstyledButton } from '@mantine/core';
 import { useDebouncedValue, useMediaQuery } from '@mantine/hooks';
@@ -62,7 +63,7 @@ export function UsersPage() {
   const sort = params.get('sort') ?? 'username';
   const [search, setSearch] = useState(q);
   const [debounced] = useDebouncedValue(search.trim(), 250);
-  const [cursors, setCursors] = useState<(string | null)[]>([null]);
+  const nav = useKeysetCursor();
   const [adding, setAdding] = useState(false);
   const [importing, setImporting] = useState(false);
   const [editing, setEditing] = useState<User | null>(null);
@@ -75,7 +76,7 @@ export function UsersPage() {
     const next = new URLSearchParams(params);
     for (const [k, v] of Object.entries(changes)) (v ? next.set(k, v) : next.delete(k));
     setParams(next, { replace: true });
-    setCursors([null]);
+    nav.reset();
   };
   useEffect(() => {
     if (debounced !== q) update({ q: debounced || null });
@@ -97,7 +98,7 @@ export function UsersPage() {
     </Menu>
   );
 
-  const cursor = cursors[cursors.length - 1];
+  const cursor = nav.cursor;
   const exportable = can.exportUsers(session.admin.role);
   const exportHref = (format: 'csv' | 'xlsx') =>
     `/api/v1/users/export${query({ format, q, managedAppleId: filter === 'any' ? undefined : filter, sort })}`;
@@ -108,10 +109,7 @@ export function UsersPage() {
   });
   const summary = useQuery({ queryKey: ['users-summary'], queryFn: () => api<UserSummary>('GET', '/users/summary') });
 
-  const pageNumber = cursors.length;
   const data = users.data;
-  const from = data ? (pageNumber - 1) * PAGE_SIZE + (data.items.length ? 1 : 0) : 0;
-  const to = data ? (pageNumber - 1) * PAGE_SIZE + data.items.length : 0;
 
   let body;
   if (users.isPending) body = <LoadingState rows={8} />;
@@ -191,13 +189,7 @@ export function UsersPage() {
           </Table>
         </Table.ScrollContainer>
         )}
-        <Group justify="space-between" wrap="wrap">
-          <Text size="sm" c="dimmed" data-testid="users-range">
-            {from.toLocaleString()}–{to.toLocaleString()} of {data!.totalCapped ? 'more than 10,000' : data!.total.toLocaleString()}
-          </Text>
-          <Group gap="xs">
-            <Button variant="default" size="xs" disabled={pageNumber === 1} onClick={() => setCursors((c) => c.slice(0, -1))}>Previous</Button>
-            <Button variant="default" size="xs" disabled={!data!.nextCursor} onClick={() => setCursors((c) => [...c, data!.nextCursor])}>Next</Button>
+        <PageNav data={data!} nav={nav} pageSize={PAGE_SIZE} testId="users-range">
             {exportable && (
               <Menu position="top-end" withinPortal>
                 <Menu.Target>
@@ -210,8 +202,7 @@ export function UsersPage() {
                 </Menu.Dropdown>
               </Menu>
             )}
-          </Group>
-        </Group>
+        </PageNav>
       </Stack>
     );
 
