@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, createSecretKey, randomFillSync, type KeyObject } from 'node:crypto';
 
 /**
  * AES-256-GCM under a key derived from the secret key and a purpose label, so that what one feature
@@ -6,20 +6,33 @@ import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:
  */
 export const OUTBOX_PURPOSE = 'pippin outbox v1';
 
-const keys = new WeakMap<Buffer, Map<string, Buffer>>();
-function key(secret: Buffer, purpose: string): Buffer {
+/** Derived keys as KeyObjects, made once per secret and purpose (Bulk Add seals 100,000 notices). */
+const keys = new WeakMap<Buffer, Map<string, KeyObject>>();
+function key(secret: Buffer, purpose: string): KeyObject {
   let byPurpose = keys.get(secret);
   if (!byPurpose) keys.set(secret, (byPurpose = new Map()));
   let k = byPurpose.get(purpose);
   if (!k) {
-    k = createHash('sha256').update(purpose).update(secret).digest();
+    k = createSecretKey(createHash('sha256').update(purpose).update(secret).digest());
     byPurpose.set(purpose, k);
   }
   return k;
 }
 
+/** Nonces drawn from the system in 4 KiB refills; each is used once (copied out). */
+const NONCES = Buffer.alloc(4096);
+let nonceAt = NONCES.length;
+function nonce(): Buffer {
+  if (nonceAt + 12 > NONCES.length) {
+    randomFillSync(NONCES);
+    nonceAt = 0;
+  }
+  nonceAt += 12;
+  return Buffer.from(NONCES.subarray(nonceAt - 12, nonceAt));
+}
+
 export function seal(secret: Buffer, value: unknown, purpose = OUTBOX_PURPOSE): string {
-  const iv = randomBytes(12);
+  const iv = nonce();
   const cipher = createCipheriv('aes-256-gcm', key(secret, purpose), iv);
   const body = Buffer.concat([cipher.update(JSON.stringify(value), 'utf8'), cipher.final()]);
   return Buffer.concat([iv, cipher.getAuthTag(), body]).toString('base64');
