@@ -4,7 +4,8 @@
  * client certificate that a trusted proxy passes in PIPPIN_CLIENT_CERT_HEADER; the plist is then
  * read with the hardened parser. Devices get status codes and empty bodies: 400 for anything
  * wrong — signature, certificate, binding, size or message — never a bare 401. Browser security
- * headers (helmet) are left off these two: devices read none of them, and check-ins are hot.
+ * headers (helmet) and per-request log lines are left off these two: devices read no such headers,
+ * a fleet checks in constantly, and refusals are logged on their own.
  */
 import net from 'node:net';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
@@ -92,7 +93,7 @@ export const checkinRoutes: FastifyPluginAsync<{
     }
   }
 
-  app.put('/mdm/checkin', { schema: { hide: true }, helmet: false }, async (request, reply) => {
+  app.put('/mdm/checkin', { schema: { hide: true }, helmet: false, logLevel: 'warn' }, async (request, reply) => {
     const r = await read(request);
     if ('reason' in r) return answer(reply, { status: 400, reason: r.reason }, request);
     const msg = readCheckin(r.dict as Record<string, unknown>);
@@ -100,7 +101,7 @@ export const checkinRoutes: FastifyPluginAsync<{
     return answer(reply, await opts.checkins.checkin(r.certHash, msg, r.raw, request.ip, bearerOf(request)), request);
   });
 
-  app.put('/mdm/connect', { schema: { hide: true }, helmet: false }, async (request, reply) => {
+  app.put('/mdm/connect', { schema: { hide: true }, helmet: false, logLevel: 'warn' }, async (request, reply) => {
     const r = await read(request);
     if ('reason' in r) return answer(reply, { status: 400, reason: r.reason }, request);
     const status = typeof r.dict.Status === 'string' ? r.dict.Status : undefined;

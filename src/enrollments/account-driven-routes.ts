@@ -69,7 +69,11 @@ export const accountDrivenRoutes: FastifyPluginAsync<{ accountDriven: AccountDri
   app.post('/mdm/enroll', { schema: { hide: true } }, async (request, reply) => {
     const out = await svc.enrol(Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0), bearerOf(request), request.ip);
     if (out.status === 200) return reply.status(200).header('cache-control', 'no-store').type('application/x-apple-aspen-config').send(out.profile);
-    if (out.status === 401) return reply.status(401).header('www-authenticate', out.wwwAuthenticate).send();
+    if (out.status === 401) {
+      // The challenge names no account yet (the token does), so it is logged here rather than audited.
+      request.log.info({ bearer: !!bearerOf(request) }, 'enrol challenged: web authentication required');
+      return reply.status(401).header('www-authenticate', out.wwwAuthenticate).send();
+    }
     request.log.info({ reason: out.reason }, 'enrol refused');
     return reply.status(400).send();
   });
