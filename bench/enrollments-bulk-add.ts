@@ -10,10 +10,10 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { SMTPServer } from 'smtp-server';
 import { v7 as uuidv7 } from 'uuid';
 import { floorDatabase, timeCsvBatches } from './floor.js';
-import { freePort, importFile, startServer } from './server.js';
+import { importFile, startServer } from './server.js';
+import { startSmtpServer } from '../test/support/smtp.js';
 
 const ROWS = Number(process.env.BENCH_BULK_ADD_ROWS ?? 100_000);
 const DRAIN_SECONDS = Number(process.env.BENCH_DRAIN_SECONDS ?? 20);
@@ -64,27 +64,6 @@ async function floor(dir: string, file: string, users: number): Promise<number> 
   return seconds;
 }
 
-/** A local SMTP server that counts what it accepts. */
-async function countingSmtp() {
-  let received = 0;
-  const server = new SMTPServer({
-    authOptional: true,
-    disabledCommands: ['STARTTLS'],
-    logger: false,
-    closeTimeout: 100,
-    onData(stream, _session, done) {
-      stream.on('data', () => undefined);
-      stream.on('end', () => {
-        received++;
-        done();
-      });
-    },
-  });
-  const port = await freePort();
-  await new Promise<void>((r) => server.listen(port, '127.0.0.1', () => r()));
-  return { port, received: () => received, close: () => new Promise<void>((r) => server.close(() => r())) };
-}
-
 export async function benchBulkAdd() {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pippin-bench-bulk-add-'));
   const usersFile = path.join(dir, 'users.csv');
@@ -94,7 +73,7 @@ export async function benchBulkAdd() {
   const floorSeconds = await floor(dir, requestsFile, ROWS);
   console.log(`floor: ${ROWS.toLocaleString()} requests and their notices csv-parse → prepared INSERTs, same tables and indexes: ${floorSeconds.toFixed(2)} s`);
 
-  const smtp = await countingSmtp();
+  const smtp = await startSmtpServer({ parse: false });
   const data = path.join(dir, 'data');
   const secret = { PIPPIN_SECRET_KEY: randomBytes(32).toString('hex'), SMTP_URL: `smtp://127.0.0.1:${smtp.port}` };
   const server = await startServer(data, secret);
@@ -108,11 +87,11 @@ export async function benchBulkAdd() {
   await server.stop();
 
   // The drain, with the pacing lifted so the figure is the sender's own speed (the default paces it to 20 a second).
-  const before = smtp.received();
+  const before = smtp.state.accepted;
   const drainer = await startServer(data, { ...secret, PIPPIN_NOTIFY_RATE: '1000' });
   const t0 = performance.now();
   await new Promise((r) => setTimeout(r, DRAIN_SECONDS * 1000));
-  const sent = smtp.received() - before;
+  const sent = smtp.state.accepted - before;
   const drainSeconds = (performance.now() - t0) / 1000;
   await drainer.stop();
   await smtp.close();

@@ -41,9 +41,31 @@ export function createCheckinService(deps: { uow: UnitOfWork; clock: Clock; rand
   const audit = (s: Stores, accountId: string, label: string, ip: string | null, input: AuditInput) => s.audit.append(auditEvent(deviceActor(accountId, label, ip), input, clock, random));
   const byCert = (certHash: string) => uow.system('check-in resolution by certificate', (s) => s.deviceResolver.byCertHash(certHash));
   const accountOfCert = new Map<string, string>();
-  /** An account-driven enrolment Pippin ended (its token revoked) is told so: 403, not 400. */
-  const revoked = async (tokenHash: string | null) =>
-    !!tokenHash && !!(await uow.system('check-in resolution by certificate', (s) => s.accountDriven.token(tokenHash)))?.revokedAt;
+  /**
+   * Runs `fn` for the device bound to the certificate, in its account's transaction, once its access
+   * token (for an account-driven enrolment) checks out: missing or wrong → 400; revoked (an
+   * enrolment Pippin ended) → 403. A certificate's account never changes once bound, so known ones
+   * skip the cross-account look-up: one transaction a check-in, not two.
+   */
+  async function inDeviceAccount(certHash: string, bearer: string | undefined, fn: (s: Stores, device: DeviceRecord) => Promise<CheckinOutcome>): Promise<CheckinOutcome> {
+    let accountId = accountOfCert.get(certHash);
+    if (!accountId) {
+      const found = await byCert(certHash);
+      if (!found) return bad('no enrolment is bound to this certificate');
+      accountId = found.accountId;
+      if (accountOfCert.size >= 100_000) accountOfCert.delete(accountOfCert.keys().next().value!);
+      accountOfCert.set(certHash, accountId);
+    }
+    const bearerHash = hashBearer(bearer);
+    return uow.inAccount(accountId, async (s) => {
+      const device = await s.devices.byCertHash(certHash);
+      if (!device) return bad('no enrolment is bound to this certificate');
+      const tokenProblem = bearerMismatch(device.accessTokenHash, bearerHash);
+      if (tokenProblem) return bad(tokenProblem);
+      if (device.accessTokenHash && (await s.accessTokens.revoked(device.accessTokenHash))) return { status: 403, reason: 'the enrolment was ended: its access token is revoked' };
+      return fn(s, device);
+    });
+  }
   const label = (d: { udid?: string | null; enrollmentId?: string | null }) => `device ${d.udid ?? d.enrollmentId ?? 'unknown'}`;
 
   async function authenticate(certHash: string, msg: CheckinMessage, plist: string, ip: string | null, bearer: string | null): Promise<CheckinOutcome> {
@@ -97,23 +119,7 @@ export function createCheckinService(deps: { uow: UnitOfWork; clock: Clock; rand
     /** One check-in message from the device holding the identity certificate with this SHA-256. */
     async checkin(certHash: string, msg: CheckinMessage, plist: string, ip: string | null = null, bearer?: string): Promise<CheckinOutcome> {
       if (msg.messageType === 'Authenticate') return authenticate(certHash, msg, plist, ip, hashBearer(bearer));
-      // A certificate's account never changes once bound: known ones are looked up in their account's
-      // own transaction, the one the check-in writes in (one transaction a check-in, not two).
-      let accountId = accountOfCert.get(certHash);
-      if (!accountId) {
-        const found = await byCert(certHash);
-        if (!found) return bad('no enrolment is bound to this certificate');
-        accountId = found.accountId;
-        if (accountOfCert.size >= 100_000) accountOfCert.delete(accountOfCert.keys().next().value!);
-        accountOfCert.set(certHash, accountId);
-      }
-      const bearerHash = hashBearer(bearer);
-      return uow.inAccount(accountId, async (s) => {
-        const device = await s.devices.byCertHash(certHash);
-        if (!device) return bad('no enrolment is bound to this certificate');
-        const tokenProblem = bearerMismatch(device.accessTokenHash, bearerHash);
-        if (tokenProblem) return bad(tokenProblem);
-        if (device.accessTokenHash && (await s.accessTokens.revoked(device.accessTokenHash))) return { status: 403, reason: 'the enrolment was ended: its access token is revoked' } as CheckinOutcome;
+      return inDeviceAccount(certHash, bearer, async (s, device) => {
         const at = clock.now().toISOString();
         const mismatch = identityMismatch(device, msg);
         if (mismatch) {
@@ -145,13 +151,11 @@ export function createCheckinService(deps: { uow: UnitOfWork; clock: Clock; rand
 
     /** PUT /mdm/connect: the device's report (Idle until commands exist). Known devices get an empty 200. */
     async connect(certHash: string, status: string | undefined, bearer?: string): Promise<CheckinOutcome> {
-      const device = await byCert(certHash);
-      if (!device || device.status === 'authenticated') return bad('no enrolled device is bound to this certificate');
-      const tokenProblem = bearerMismatch(device.accessTokenHash, hashBearer(bearer));
-      if (tokenProblem) return bad(tokenProblem);
-      if (await revoked(device.accessTokenHash)) return { status: 403, reason: 'the enrolment was ended: its access token is revoked' };
-      await uow.inAccount(device.accountId, (s) => s.devices.touch(device.id, clock.now().toISOString()));
-      return status ? OK : bad('the report has no Status');
+      return inDeviceAccount(certHash, bearer, async (s, device) => {
+        if (device.status === 'authenticated') return bad('no enrolled device is bound to this certificate');
+        await s.devices.touch(device.id, clock.now().toISOString());
+        return status ? OK : bad('the report has no Status');
+      });
     },
   };
 }

@@ -1,28 +1,19 @@
 import type { Page, PageRequest } from '../core/paging.js';
-import type { AuthMode, RequestMode } from '../accounts/model.js';
-import type { EnrollmentRequest, Notify, Ownership, Platform, RequestListQuery, RequestStatus } from './model.js';
+import type { EnrollmentRequest, Platform, RequestListQuery, RequestStatus } from './model.js';
 
-/** The fields a request is created or refreshed with (everything but its identity and status). */
-export interface RequestFields {
-  email: string;
-  phone: string;
-  ownership: Ownership;
-  userEnrollment: boolean;
-  requestMode: RequestMode;
-  authMode: AuthMode;
-  authModeOverridden: boolean;
-  seamless: boolean;
-  notify: Notify;
-  comments: string;
+/** The fields a request is created or refreshed with: its resolved choices, secrets (as HMACs), requester and expiry. */
+export type RequestFields = Pick<
+  EnrollmentRequest,
+  'email' | 'phone' | 'ownership' | 'userEnrollment' | 'requestMode' | 'authMode' | 'authModeOverridden' | 'seamless' | 'notify' | 'comments' | 'expiresAt'
+> & {
   tokenHash: string;
   passcodeHash: string;
   requestedBy: string | null;
   requestedByLabel: string;
-  expiresAt: string;
   /** The Bulk Add job and row that last wrote the request (for in-file duplicates), else null. */
   importJobId: string | null;
   importRow: number | null;
-}
+};
 
 export interface NewRequest extends RequestFields {
   id: string;

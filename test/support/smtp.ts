@@ -7,9 +7,10 @@ import { freePort } from '../setup/postgres.js';
  * Keeps what it receives, parsed (inline images stay `cid:` references and attachments), or refuses
  * each message with `refuseCode` (451, try later, by default) while `refuse` is set.
  */
-export async function startSmtpServer() {
+export async function startSmtpServer(opts: { parse?: boolean } = {}) {
   const received: ParsedMail[] = [];
-  const state = { refuse: false, refuseCode: 451 };
+  /** Messages accepted; with `parse: false` (the bench's drain) they are only counted, not parsed or kept. */
+  const state = { refuse: false, refuseCode: 451, accepted: 0 };
   const server = new SMTPServer({
     authOptional: true,
     disabledCommands: ['STARTTLS'],
@@ -21,7 +22,8 @@ export async function startSmtpServer() {
       stream.on('data', (c: Buffer) => chunks.push(c));
       stream.on('end', async () => {
         if (state.refuse) return done(Object.assign(new Error(state.refuseCode >= 500 ? 'no such mailbox' : 'try later'), { responseCode: state.refuseCode }));
-        received.push(await simpleParser(Buffer.concat(chunks), { skipImageLinks: true }));
+        state.accepted++;
+        if (opts.parse !== false) received.push(await simpleParser(Buffer.concat(chunks), { skipImageLinks: true }));
         done();
       });
     },

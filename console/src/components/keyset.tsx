@@ -1,5 +1,6 @@
 /** Keyset paging for the console's lists: the cursors walked so far, and the range line with Previous and Next. */
 import { useState, type ReactNode } from 'react';
+import { useSearchParams } from 'react-router';
 import { Button, Group, Text } from '@mantine/core';
 import type { Page } from '../api';
 
@@ -13,6 +14,18 @@ export function useKeysetCursor() {
     previous: () => setCursors((c) => c.slice(0, -1)),
     next: (cursor: string | null) => setCursors((c) => [...c, cursor]),
   };
+}
+
+/** A list's filters, kept in the address (bookmarkable); changing one goes back to the first page. */
+export function useFilterParams(nav: ReturnType<typeof useKeysetCursor>) {
+  const [params, setParams] = useSearchParams();
+  const update = (changes: Record<string, string | null>) => {
+    const next = new URLSearchParams(params);
+    for (const [k, v] of Object.entries(changes)) (v ? next.set(k, v) : next.delete(k));
+    setParams(next, { replace: true });
+    nav.reset();
+  };
+  return [params, update] as const;
 }
 
 /** "1–50 of 1,234" with Previous and Next (and any other actions beside them). */

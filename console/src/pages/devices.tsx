@@ -1,9 +1,9 @@
-import { PageNav, useKeysetCursor } from '../components/keyset';
+import { PageNav, useFilterParams, useKeysetCursor } from '../components/keyset';
 import { useState } from 'react';
 import { Button, Group, Select, Stack, Text } from '@mantine/core';
 import { useMediaQuery } from '@mantine/hooks';
 import { keepPreviousData, useQuery } from '@tanstack/react-query';
-import { Link, useSearchParams } from 'react-router';
+import { Link } from 'react-router';
 import { api, query, type Device, type Page } from '../api';
 import { PageHeader } from '../components/page';
 import { EmptyState, ErrorState, LoadingState } from '../components/states';
@@ -13,18 +13,12 @@ const PAGE_SIZE = 50;
 
 /** Devices ▸ Devices: every device that used an enrollment request, newest first (read by every role). */
 export function DevicesPage() {
-  const [params, setParams] = useSearchParams();
+  const nav = useKeysetCursor();
+  const [params, update] = useFilterParams(nav);
   const status = params.get('status');
   const platform = params.get('platform');
-  const nav = useKeysetCursor();
   const narrow = useMediaQuery('(max-width: 48em)') ?? false;
 
-  const update = (changes: Record<string, string | null>) => {
-    const next = new URLSearchParams(params);
-    for (const [k, v] of Object.entries(changes)) (v ? next.set(k, v) : next.delete(k));
-    setParams(next, { replace: true });
-    nav.reset();
-  };
 
   const cursor = nav.cursor;
   const devices = useQuery({

@@ -1,10 +1,9 @@
-import { PageNav, useKeysetCursor } from '../components/keyset';
+import { PageNav, useFilterParams, useKeysetCursor } from '../components/keyset';
 import { useEffect, useRef, useState } from 'react';
 import { Button, Group, Menu, Paper, Progress, Select, Stack, Text, TextInput, Tooltip } from '@mantine/core';
 import { useDebouncedValue, useMediaQuery } from '@mantine/hooks';
 import { IconChevronDown, IconFileSpreadsheet, IconMail, IconPlus, IconSearch, IconUpload } from '@tabler/icons-react';
 import { keepPreviousData, useQuery, useQueryClient } from '@tanstack/react-query';
-import { useSearchParams } from 'react-router';
 import { api, can, query, REQUEST_STATUS_LABEL, REQUEST_TYPES, type EnrollmentRequest, type OutboxSummary, type Page, type RequestStatus } from '../api';
 import { useSession } from '../session';
 import { PageHeader } from '../components/page';
@@ -74,24 +73,18 @@ export function EnrollmentsPage() {
   const session = useSession();
   const role = session.admin.role;
   const writable = can.writeRequests(role);
-  const [params, setParams] = useSearchParams();
+  const nav = useKeysetCursor();
+  const [params, update] = useFilterParams(nav);
   const q = params.get('q') ?? '';
   const status = params.get('status');
   const requestType = params.get('requestType');
   const platform = params.get('platform');
   const [search, setSearch] = useState(q);
   const [debounced] = useDebouncedValue(search.trim(), 250);
-  const nav = useKeysetCursor();
   const [adding, setAdding] = useState(false);
   const [bulkAdding, setBulkAdding] = useState(false);
   const narrow = useMediaQuery('(max-width: 48em)') ?? false;
 
-  const update = (changes: Record<string, string | null>) => {
-    const next = new URLSearchParams(params);
-    for (const [k, v] of Object.entries(changes)) (v ? next.set(k, v) : next.delete(k));
-    setParams(next, { replace: true });
-    nav.reset();
-  };
   useEffect(() => {
     if (debounced !== q) update({ q: debounced || null });
     // eslint-disable-next-line react-hooks/exhaustive-deps

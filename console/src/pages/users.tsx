@@ -1,10 +1,10 @@
-import { PageNav, useKeysetCursor } from '../components/keyset';
+import { PageNav, useFilterParams, useKeysetCursor } from '../components/keyset';
 import { useEffect, useState } from 'react';
 import { ActionIcon, Badge, Button, Card, Group, Menu, SegmentedControl, SimpleGrid, Stack, Table, Text, TextInput, UnstyledButton } from '@mantine/core';
 import { useDebouncedValue, useMediaQuery } from '@mantine/hooks';
 import { IconChevronDown, IconChevronUp, IconDots, IconDownload, IconFileSpreadsheet, IconPlus, IconSearch, IconSelector, IconUpload } from '@tabler/icons-react';
 import { keepPreviousData, useQuery, useQueryClient } from '@tanstack/react-query';
-import { Link, useNavigate, useSearchParams } from 'react-router';
+import { Link, useNavigate } from 'react-router';
 import { api, can, query, type Page, type User, type UserSummary } from '../api';
 import { useSession } from '../session';
 import { PageHeader } from '../components/page';
@@ -57,13 +57,13 @@ export function UsersPage() {
   const writable = can.writeUsers(session.admin.role);
   const navigate = useNavigate();
   const qc = useQueryClient();
-  const [params, setParams] = useSearchParams();
+  const nav = useKeysetCursor();
+  const [params, update] = useFilterParams(nav);
   const q = params.get('q') ?? '';
   const filter = params.get('managedAppleId') ?? 'any';
   const sort = params.get('sort') ?? 'username';
   const [search, setSearch] = useState(q);
   const [debounced] = useDebouncedValue(search.trim(), 250);
-  const nav = useKeysetCursor();
   const [adding, setAdding] = useState(false);
   const [importing, setImporting] = useState(false);
   const [editing, setEditing] = useState<User | null>(null);
@@ -72,12 +72,6 @@ export function UsersPage() {
   const requests = can.writeRequests(session.admin.role);
   const narrow = useMediaQuery('(max-width: 48em)') ?? false;
 
-  const update = (changes: Record<string, string | null>) => {
-    const next = new URLSearchParams(params);
-    for (const [k, v] of Object.entries(changes)) (v ? next.set(k, v) : next.delete(k));
-    setParams(next, { replace: true });
-    nav.reset();
-  };
   useEffect(() => {
     if (debounced !== q) update({ q: debounced || null });
     // eslint-disable-next-line react-hooks/exhaustive-deps
