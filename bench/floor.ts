@@ -1,7 +1,7 @@
 /**
  * The raw floor every import benchmark prints itself beside: Pippin's own schema (migrated), one
- * account, then csv-parse straight into better-sqlite3 prepared statements in 1,000-row
- * transactions — no validation, no job machinery.
+ * account, then csv-parse straight into better-sqlite3 prepared statements in transactions of as many
+ * rows as Pippin's import batches — no validation, no job machinery.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -10,6 +10,8 @@ import { parse } from 'csv-parse';
 import { v7 as uuidv7 } from 'uuid';
 import { openSqlite } from '../src/db/database.js';
 import { migrate } from '../src/db/migrations.js';
+import { IMPORT_BATCH_ROWS } from '../src/jobs/table-job.js';
+import { SQLITE_CACHE_MB } from '../src/db/open.js';
 
 /** A fresh database with Pippin's tables and indexes and one account, tuned as Pippin tunes SQLite. */
 export async function floorDatabase(dir: string): Promise<{ db: SQLite.Database; accountId: string }> {
@@ -18,7 +20,7 @@ export async function floorDatabase(dir: string): Promise<{ db: SQLite.Database;
   await migrate(d.kysely, d.caps);
   await d.close();
   const db = new SQLite(dbFile);
-  for (const p of ['journal_mode = WAL', 'synchronous = NORMAL', 'cache_size = -65536', 'wal_autocheckpoint = 8000']) db.pragma(p);
+  for (const p of ['journal_mode = WAL', 'synchronous = NORMAL', `cache_size = -${SQLITE_CACHE_MB.worker * 1024}`, 'wal_autocheckpoint = 8000']) db.pragma(p);
   const accountId = uuidv7();
   db.prepare(`insert into accounts (id, account_id, key, name, deployment_mode, default_request_mode, default_domain, default_auth_mode, seamless_enrollment,
     request_expiry_hours, passcode_length, use_email_as_maid, require_genuine_apple_devices, created_at, updated_at)
@@ -26,14 +28,14 @@ export async function floorDatabase(dir: string): Promise<{ db: SQLite.Database;
   return { db, accountId };
 }
 
-/** Seconds to read the CSV's data rows and hand them to `write` 1,000 at a time, each call one transaction. */
+/** Seconds to read the CSV's data rows and hand them to `write` a batch at a time (Pippin's batch size), each call one transaction. */
 export async function timeCsvBatches(db: SQLite.Database, file: string, write: (rows: string[][]) => void): Promise<number> {
   const flush = db.transaction(write);
   const t0 = performance.now();
   let batch: string[][] = [];
   for await (const r of fs.createReadStream(file).pipe(parse({ from_line: 2 }))) {
     batch.push(r as string[]);
-    if (batch.length === 1000) {
+    if (batch.length === IMPORT_BATCH_ROWS) {
       flush(batch);
       batch = [];
     }

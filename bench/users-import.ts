@@ -44,13 +44,17 @@ async function floor(dir: string, file: string): Promise<number> {
   const word = db.prepare(`insert into user_name_words (account_id, word, username_key, domain_key, user_id) values (?, ?, ?, 'example.com', ?)`);
   const now = new Date().toISOString();
   const seconds = await timeCsvBatches(db, file, (rows) => {
+    const words: string[][] = [];
     for (const r of rows) {
       const maid = r[3] || null;
       const id = uuidv7();
       const uk = normaliseKey(r[0]!);
       ins.run(id, acc, r[0], uk, r[1], normaliseKey(r[1]!), r[2], normaliseKey(r[2]!), maid, maid, now, now);
-      for (const w of indexedNameWords(r[2]!)) word.run(acc, w, uk, id);
+      for (const w of indexedNameWords(r[2]!)) words.push([w, uk, id]);
     }
+    // In key order, as Pippin writes a batch's name words.
+    words.sort((a, b) => (a[0]! < b[0]! ? -1 : a[0]! > b[0]! ? 1 : a[1]! < b[1]! ? -1 : a[1]! > b[1]! ? 1 : 0));
+    for (const [w, uk, id] of words) word.run(acc, w, uk, id);
   });
   db.close();
   return seconds;

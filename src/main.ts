@@ -35,12 +35,14 @@ export interface Pippin {
  * Starts the job worker thread (imports and the outbox) with its own database connection. Resolves
  * once it is ready; `kick` wakes it when a job is queued.
  */
-export async function startJobWorker(config: Readonly<Config>, secretKey: Buffer, opts: { runner?: { pollMs?: number; staleMs?: number }; hangAfterBatch?: number } = {}) {
+export async function startJobWorker(config: Readonly<Config>, secretKey: Buffer, opts: { runner?: { pollMs?: number; staleMs?: number; batchRows?: number }; hangAfterBatch?: number } = {}) {
   // The compiled worker loads as it is; from the sources, an entry registers tsx in the thread first.
   const worker = new Worker(new URL(COMPILED ? './jobs/worker.js' : './jobs/worker-entry.mjs', import.meta.url), {
     workerData: { config: { ...config, secretKey: undefined, secretKeyHex: secretKey.toString('hex') }, runner: opts.runner ?? {}, hangAfterBatch: opts.hangAfterBatch },
-    // A smaller young generation than V8's default: the worker's garbage is per batch and short-lived.
-    resourceLimits: { maxYoungGenerationSizeMb: 8 },
+    // A batch's objects outlive a young-generation collection and die with the batch: a capped old
+    // generation is collected before it grows far past what a batch holds (IMPORT_BATCH_ROWS and
+    // IMPORT_BATCH_CHARS bound that), which keeps the server's peak RSS flat whatever the file.
+    resourceLimits: { maxYoungGenerationSizeMb: 16, maxOldGenerationSizeMb: 128 },
   });
   await new Promise<void>((resolve, reject) => {
     worker.once('error', reject);
@@ -91,7 +93,7 @@ export async function createPippin(
   if (where === 'thread') {
     services.background.start();
   } else if (where === 'worker') {
-    worker = await startJobWorker(config, secretKey, { runner: { pollMs: opts.runner?.pollMs, staleMs: opts.runner?.staleMs }, hangAfterBatch: opts.hangAfterBatch });
+    worker = await startJobWorker(config, secretKey, { runner: { pollMs: opts.runner?.pollMs, staleMs: opts.runner?.staleMs, batchRows: opts.runner?.batchRows }, hangAfterBatch: opts.hangAfterBatch });
     services.wake = worker.kick;
   }
   const app = await buildApp({

@@ -127,10 +127,10 @@ export function createServices(db: Database, opts: ServiceOptions = {}) {
       random,
       handlers: {
         users_import: async (work, hooks) =>
-          runUsersImport({ uow, clock, random, limits, filePath: await files.localPath(work.accountId, work.fileId!), work, afterBatch: hooks.afterBatch }),
+          runUsersImport({ uow, clock, random, limits, filePath: await files.localPath(work.accountId, work.fileId!), work, ...hooks }),
         enrollment_bulk_add: async (work, hooks) =>
           runBulkAdd(
-            { uow, clock, random, limits, filePath: await files.localPath(work.accountId, work.fileId!), work, afterBatch: hooks.afterBatch },
+            { uow, clock, random, limits, filePath: await files.localPath(work.accountId, work.fileId!), work, ...hooks },
             { secretKey, publicUrl: mail.publicUrl, enqueueNotices: notices },
           ),
       },

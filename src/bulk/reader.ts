@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-import { Transform } from 'node:stream';
+import { Transform, type Readable } from 'node:stream';
 import { parse } from 'csv-parse';
 import { createDecoder } from './encoding.js';
 import type { Prescan } from './prescan.js';
@@ -11,38 +11,40 @@ export interface FileRow {
   cells: string[];
 }
 
+/** The file's text after any BOM: UTF-8 bytes as they are (csv-parse decodes them), other encodings decoded here. */
+function textOf(file: string, scan: Prescan): Readable {
+  const bytes = fs.createReadStream(file, { highWaterMark: 1 << 20, start: scan.bomLength });
+  if (scan.encoding === 'utf-8') return bytes;
+  const decode = createDecoder(scan.encoding);
+  return bytes.pipe(
+    new Transform({
+      transform(chunk: Buffer, _enc, done) {
+        done(null, decode(chunk));
+      },
+      flush(done) {
+        done(null, decode());
+      },
+    }),
+  );
+}
+
 /**
  * The rows of a pre-scanned CSV/TXT file, streamed through csv-parse with the encoding and
- * delimiter the pre-scan found. Blank lines are skipped, ragged rows are passed on (the caller
- * reports them), the header row is not yielded.
+ * delimiter the pre-scan found. Blank lines are skipped (and not numbered), ragged rows are passed
+ * on (the caller reports them), the header row is not yielded.
  */
 export async function* readRows(file: string, scan: Prescan): AsyncGenerator<FileRow> {
-  const decode = createDecoder(scan.encoding);
-  let first = true;
-  const decoder = new Transform({
-    transform(chunk: Buffer, _enc, done) {
-      const text = decode(first ? chunk.subarray(scan.bomLength) : chunk);
-      first = false;
-      done(null, text);
-    },
-    flush(done) {
-      done(null, decode());
-    },
-  });
-  const parser = fs
-    .createReadStream(file, { highWaterMark: 1 << 20 })
-    .pipe(decoder)
-    .pipe(
-      parse({
-        delimiter: scan.delimiter,
-        relax_column_count: true,
-        skip_empty_lines: true,
-        max_record_size: DEFAULT_MAX_RECORD_CHARS * 4,
-        info: true,
-      }),
-    );
-  for await (const rec of parser as AsyncIterable<{ record: string[]; info: { records: number } }>) {
-    if (rec.info.records === 1) continue; // the header
-    yield { row: rec.info.records, cells: rec.record };
+  const parser = textOf(file, scan).pipe(
+    parse({
+      delimiter: scan.delimiter,
+      relax_column_count: true,
+      skip_empty_lines: true,
+      max_record_size: DEFAULT_MAX_RECORD_CHARS * 4,
+    }),
+  );
+  let records = 0;
+  for await (const cells of parser as AsyncIterable<string[]>) {
+    if (++records === 1) continue; // the header
+    yield { row: records, cells };
   }
 }

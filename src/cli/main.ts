@@ -57,10 +57,11 @@ export function buildCli(): Command {
     .description('Serve the console and API (migrates the database first; first start creates the account and its owner)')
     .action(async () => {
       const cfg = config();
-      // Test hooks (never set in production): stop the job worker dead after batch k; take over a job sooner.
+      // Test hooks (never set in production): stop the job worker dead after batch k; take over a job sooner; smaller batches.
       const hang = Number(process.env.PIPPIN_TEST_HANG_AFTER_BATCH) || undefined;
       const staleMs = Number(process.env.PIPPIN_TEST_JOB_STALE_MS) || undefined;
-      const pippin = await createPippin(cfg, { logger: { level: process.env.LOG_LEVEL ?? 'info' }, jobs: 'worker', hangAfterBatch: hang, runner: { staleMs } });
+      const batchRows = Number(process.env.PIPPIN_TEST_IMPORT_BATCH_ROWS) || undefined;
+      const pippin = await createPippin(cfg, { logger: { level: process.env.LOG_LEVEL ?? 'info' }, jobs: 'worker', hangAfterBatch: hang, runner: { staleMs, batchRows } });
       for (const w of cfg.warnings) pippin.app.log.warn(w);
       const first = await ensureFirstAccount(pippin.services, cfg);
       await pippin.app.listen({ port: cfg.port, host: cfg.host });

@@ -90,3 +90,42 @@ export async function deleteRow(tx: Tx, caps: Caps, table: string, where: readon
   const res = await tx.executeQuery(CompiledQuery.raw(text, [...values]));
   return Number(res.numAffectedRows ?? 0);
 }
+
+/** Key-list sizes a look-up statement is built for: a list is cut into these, the last piece padded by repeating a key. */
+const KEY_LIST_SIZES = [8, 64, 512] as const;
+
+/**
+ * `select <columns> from table where <equal columns> and <key column> in (…)` for any number of
+ * keys: the list goes in pieces of a few fixed sizes (a piece padded by repeating its last key,
+ * which `in` ignores), so each table keeps at most three statements however many keys it is asked
+ * for. Rows come back in no particular order, each once.
+ */
+export async function selectByKeys<R>(
+  tx: Tx,
+  caps: Caps,
+  table: string,
+  columns: readonly string[] | '*',
+  equal: Readonly<Record<string, unknown>>,
+  keyColumn: string,
+  keys: readonly unknown[],
+): Promise<R[]> {
+  const unique = [...new Set(keys)];
+  const fixed = Object.keys(equal);
+  const out: R[] = [];
+  for (let i = 0; i < unique.length; ) {
+    const left = unique.length - i;
+    const size = KEY_LIST_SIZES.find((s) => s >= left) ?? KEY_LIST_SIZES[KEY_LIST_SIZES.length - 1];
+    const piece = unique.slice(i, i + size);
+    i += piece.length;
+    while (piece.length < size) piece.push(piece[piece.length - 1]);
+    const text = cached(caps, `select|${table}|${columns === '*' ? '*' : columns.join(',')}|${fixed.join(',')}|${keyColumn}|${size}`, () => {
+      let n = 1;
+      const match = fixed.map((c) => `${ident(c)} = ${placeholders(caps, n++, 1)}`);
+      match.push(`${ident(keyColumn)} in (${placeholders(caps, n, size)})`);
+      return `select ${columns === '*' ? '*' : columns.map(ident).join(', ')} from ${ident(table)} where ${match.join(' and ')}`;
+    });
+    const res = await tx.executeQuery<R>(CompiledQuery.raw(text, [...fixed.map((c) => equal[c]), ...piece]));
+    out.push(...res.rows);
+  }
+  return out;
+}

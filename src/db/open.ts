@@ -28,7 +28,7 @@ export async function migratePostgres(ownerUrl: string, appUrl: string): Promise
 }
 
 /** Page cache per SQLite connection: the server thread's and the job worker's. */
-export const SQLITE_CACHE_MB = { server: 16, worker: 64 } as const;
+export const SQLITE_CACHE_MB = { server: 16, worker: 16 } as const;
 
 /** Migrates, then opens the database Pippin works with, for the server thread or the job worker. */
 export async function openDatabase(config: Pick<Config, 'databaseUrl' | 'databaseMigrationUrl' | 'dataDir'>, role: 'server' | 'worker' = 'server'): Promise<Database> {

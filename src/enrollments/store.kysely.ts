@@ -3,7 +3,7 @@ import type { Tx } from '../db/database.js';
 import type { Caps } from '../db/caps.js';
 import { dbBool, flag, type EnrollmentRequestRow } from '../db/schema.js';
 import { cappedCount, toPage, TOTAL_CAP } from '../db/query.js';
-import { insertRows, updateRow } from '../db/batch.js';
+import { insertRows, selectByKeys, updateRow } from '../db/batch.js';
 import { LIMIT_DEFAULT, decodeCursor, type Page } from '../core/paging.js';
 import { normaliseKey } from '../core/names.js';
 import { requestTypeOf, type EnrollmentRequest, type RequestListQuery } from './model.js';
@@ -78,13 +78,9 @@ export function requestStore(tx: Tx, accountId: string, caps: Caps): RequestStor
 
     async findPending(userIds) {
       if (!userIds.length) return [];
-      const rows = await tx
-        .selectFrom('enrollment_requests')
-        .select(['id', 'user_id', 'platform', 'import_job_id', 'import_row'])
-        .where('account_id', '=', accountId)
-        .where('user_id', 'in', [...new Set(userIds)])
-        .where('status', '=', 'pending')
-        .execute();
+      const rows = await selectByKeys<Pick<EnrollmentRequestRow, 'id' | 'user_id' | 'platform' | 'import_job_id' | 'import_row'>>(
+        tx, caps, 'enrollment_requests', ['id', 'user_id', 'platform', 'import_job_id', 'import_row'], { account_id: accountId, status: 'pending' }, 'user_id', userIds,
+      );
       return rows.map((r) => ({ id: r.id, userId: r.user_id, platform: r.platform as 'ios' | 'macos', importJobId: r.import_job_id, importRow: r.import_row }));
     },
 

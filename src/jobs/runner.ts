@@ -8,7 +8,7 @@ import type { JobWork } from './store.js';
 import type { ImportEnd } from './table-job.js';
 
 /** Runs one claimed job to its end (or until the runner stops); resumes from `work.lastRowCommitted`. */
-export type JobHandler = (work: JobWork, hooks: { afterBatch?: (batch: number) => Promise<void> | void }) => Promise<ImportEnd>;
+export type JobHandler = (work: JobWork, hooks: { afterBatch?: (batch: number) => Promise<void> | void; batchRows?: number }) => Promise<ImportEnd>;
 
 /** Thrown from a hook to stop a runner where it stands, as a crash would (the job stays running until its heartbeat goes stale). */
 export class RunnerStopped extends Error {}
@@ -20,6 +20,8 @@ export interface RunnerOptions {
   /** A running job whose heartbeat is older than this is taken over (its runner died). */
   staleMs?: number;
   afterBatch?: (batch: number) => Promise<void> | void;
+  /** Rows per import batch (default IMPORT_BATCH_ROWS). */
+  batchRows?: number;
 }
 
 const systemActor = (accountId: string, jobId: string): Actor => ({
@@ -59,7 +61,7 @@ export function createJobRunner(
       if (!work) return true;
       let end: ImportEnd;
       try {
-        end = await deps.handlers[work.job.kind](work, { afterBatch: opts.afterBatch });
+        end = await deps.handlers[work.job.kind](work, { afterBatch: opts.afterBatch, batchRows: opts.batchRows });
       } catch (e) {
         if (e instanceof RunnerStopped) throw e;
         end = { status: 'failed', error: { code: 'INTERNAL', message: `Processing broke: ${(e as Error).message}`, line: null } };

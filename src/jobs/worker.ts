@@ -9,7 +9,7 @@ import { createServices } from '../services.js';
 
 interface WorkerData {
   config: Config & { secretKeyHex: string };
-  runner: { pollMs?: number; staleMs?: number };
+  runner: { pollMs?: number; staleMs?: number; batchRows?: number };
   /** Test hook: after this batch the worker stops dead (as if killed), leaving its job running. */
   hangAfterBatch?: number;
 }

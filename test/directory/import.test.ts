@@ -218,7 +218,7 @@ describe.each(ENGINES)('import jobs: lock, cancel and resume on %s', (engine) =>
         random,
         handlers: {
           users_import: async (work) =>
-            runUsersImport({ uow: faulty, clock: { now: () => new Date() }, random, limits: { maxBytes: 1e9, maxRows: 1e6, xlsxMaxRows: 1e5, xlsxMaxInflatedBytes: 1e8 }, filePath: await t.services.files.localPath(work.accountId, work.fileId!), work, retry: { tries: 3, firstWaitMs: 1 } }),
+            runUsersImport({ uow: faulty, clock: { now: () => new Date() }, random, limits: { maxBytes: 1e9, maxRows: 1e6, xlsxMaxRows: 1e5, xlsxMaxInflatedBytes: 1e8 }, filePath: await t.services.files.localPath(work.accountId, work.fileId!), work, batchRows: 1000, retry: { tries: 3, firstWaitMs: 1 } }),
           enrollment_bulk_add: async () => ({ status: 'succeeded' }),
         },
       },

@@ -46,7 +46,7 @@ async function job(url: string, s: { cookie: string }, id: string) {
 describe('an import survives SIGKILL of its process', () => {
   it('resumes after a restart from the last committed batch, every row exactly once', async () => {
     const dataDir = tempDir('pippin-crash-');
-    const env = { PIPPIN_DATA_DIR: dataDir, PIPPIN_ADMIN_EMAIL: 'owner@example.com', PIPPIN_ADMIN_PASSWORD: 'owner-password-1', PIPPIN_TEST_JOB_STALE_MS: '1500' };
+    const env = { PIPPIN_DATA_DIR: dataDir, PIPPIN_ADMIN_EMAIL: 'owner@example.com', PIPPIN_ADMIN_PASSWORD: 'owner-password-1', PIPPIN_TEST_JOB_STALE_MS: '1500', PIPPIN_TEST_IMPORT_BATCH_ROWS: '1000' };
     const first = await serve({ ...env, PIPPIN_TEST_HANG_AFTER_BATCH: '2' });
     let session = await signIn(first.url);
     const csv = ['Username,Email Address,Managed Apple ID', ...Array.from({ length: 3500 }, (_, i) => `k${i},k${i}@corp.example,k${i}@appleid.example.com`)].join('\n');

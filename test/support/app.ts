@@ -42,7 +42,7 @@ export async function createTestPippin(
   opts: { runJobs?: boolean; runner?: Partial<RunnerOptions> } = {},
 ): Promise<TestPippin> {
   const config = await testConfig(engine, env);
-  const pippin = await createPippin(config, { consoleDir: '/nonexistent', runJobs: opts.runJobs, runner: { pollMs: 100, ...opts.runner } });
+  const pippin = await createPippin(config, { consoleDir: '/nonexistent', runJobs: opts.runJobs, runner: { pollMs: 100, batchRows: 1000, ...opts.runner } });
   await ensureFirstAccount(pippin.services, config);
   const signIn = async (email: string, password: string): Promise<Caller> => {
     const res = await pippin.app.inject({ method: 'POST', url: '/api/v1/session', payload: { email, password } });
