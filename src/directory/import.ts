@@ -93,7 +93,9 @@ function readRow(row: FileRow, header: HeaderMap<UserColumn>, account: Account) 
   return { issues, username: username.value, domain, changes };
 }
 
-const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+/** Whether a stored value equals a changed one: text, null, or a list of groups. */
+const same = (a: unknown, b: unknown): boolean =>
+  a === b || (Array.isArray(a) && Array.isArray(b) && a.length === b.length && a.every((x, i) => x === b[i]));
 const userKey = (username: string, domain: string) => `${normaliseKey(username)}\u0000${normaliseKey(domain)}`;
 const failed = failedRow;
 
