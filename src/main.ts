@@ -42,7 +42,7 @@ export async function startJobWorker(config: Readonly<Config>, secretKey: Buffer
     // A batch's objects outlive a young-generation collection and die with the batch: a capped old
     // generation is collected before it grows far past what a batch holds (IMPORT_BATCH_ROWS and
     // IMPORT_BATCH_CHARS bound that), which keeps the server's peak RSS flat whatever the file.
-    resourceLimits: { maxYoungGenerationSizeMb: 16, maxOldGenerationSizeMb: 96 },
+    resourceLimits: { maxYoungGenerationSizeMb: 32, maxOldGenerationSizeMb: 128 },
   });
   await new Promise<void>((resolve, reject) => {
     worker.once('error', reject);

@@ -529,7 +529,7 @@ function isoOf(ms: number): string {
 }
 
 /**
- * An Excel date serial as ISO text, as `cellText` gives a Date: `2024-01-31`, or the full instant
+ * An Excel date serial as ISO text: `2024-01-31`, or the full instant (`toISOString`)
  * when there is a time. The 1900 system keeps Lotus' leap-year bug: serial 60 is 29 February 1900,
  * a day that never was (given as that text), and serials before it are one day later than the count
  * from 30 December 1899 says. A serial Excel cannot show as a date stays a number.
@@ -542,7 +542,7 @@ export function excelDateText(serial: number, date1904: boolean): string {
   return isoOf(Math.round((serial - 25_568) * DAY_MS));
 }
 
-/** A number as `cellText` gives it. */
+/** A number as text: integers as they are, others to 15 significant digits (what Excel shows). */
 function numberText(n: number): string {
   return Number.isInteger(n) ? String(n) : String(Number(n.toPrecision(15)));
 }

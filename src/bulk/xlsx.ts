@@ -115,23 +115,6 @@ export function chooseSheet(names: string[]): string {
   return pick;
 }
 
-/** A cell as text: formulas give their result, rich text its text, hyperlinks their text, dates an ISO date. */
-export function cellText(v: unknown): string {
-  if (v === null || v === undefined) return '';
-  if (typeof v === 'string') return v;
-  if (typeof v === 'number') return Number.isInteger(v) ? String(v) : String(Number(v.toPrecision(15)));
-  if (typeof v === 'boolean') return v ? 'TRUE' : 'FALSE';
-  if (v instanceof Date) return Number.isNaN(v.getTime()) ? '' : v.toISOString().replace(/T00:00:00\.000Z$/, '');
-  if (typeof v === 'object') {
-    const o = v as { richText?: { text: string }[]; text?: unknown; result?: unknown; formula?: unknown; sharedFormula?: unknown; error?: unknown };
-    if (Array.isArray(o.richText)) return o.richText.map((r) => r.text ?? '').join('');
-    if ('formula' in o || 'sharedFormula' in o) return cellText(o.result);
-    if ('text' in o) return cellText(o.text);
-    if ('error' in o) return '';
-  }
-  return '';
-}
-
 /** The rows of the chosen sheet, as text, with the row numbers Excel shows; the first non-empty row is the header. */
 export async function* readXlsxRows(file: string, sheet: string, maxRows: number): AsyncGenerator<FileRow & { header?: true }> {
   let data = 0;

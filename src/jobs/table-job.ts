@@ -160,7 +160,7 @@ export async function runTableJob<K extends string>(ctx: ImportContext, kind: Ta
   for await (const row of scan.read()) {
     if (row.row <= work.lastRowCommitted) continue; // applied before a restart
     batch.push(row);
-    for (const cell of row.cells) batchChars += cell.length;
+    for (const cell of row.cells) if (cell) batchChars += cell.length; // a workbook row may have holes
     if (batch.length >= batchRows || batchChars >= IMPORT_BATCH_CHARS) {
       const end = ended(await flush());
       if (end) return end;
