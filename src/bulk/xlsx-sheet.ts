@@ -149,6 +149,15 @@ function hasAmp(s: string, from: number, to: number): boolean {
   return false;
 }
 
+/** Whether text needs no decoding: no entity or character reference, no carriage return. */
+function isVerbatim(s: string, from: number, to: number): boolean {
+  for (let k = from; k < to; k++) {
+    const c = s.charCodeAt(k);
+    if (c === 38 || c === 13) return false;
+  }
+  return true;
+}
+
 /** The attributes of a start tag (the text between its name and `>`), by qualified name, decoded. */
 function attributes(a: string, part: string): Map<string, string> {
   const out = new Map<string, string>();
@@ -493,10 +502,7 @@ class SharedStringsScanner extends XmlScanner {
     else return -1;
     const lt = s.indexOf('<', from);
     if (lt < 0 || !s.startsWith('</t></si>', lt)) return -1;
-    for (let k = from; k < lt; k++) {
-      const c = s.charCodeAt(k);
-      if (c === 38 || c === 13) return -1;
-    }
+    if (!isVerbatim(s, from, lt)) return -1;
     this.current = s.slice(from, lt);
     this.endSi();
     return lt + 9;
@@ -672,10 +678,7 @@ class SheetScanner extends XmlScanner {
       if (i < this.shared.length) this.store(this.shared[i]!);
       return lt + 8;
     }
-    for (let k = from; k < lt; k++) {
-      const c = s.charCodeAt(k);
-      if (c === 38 || c === 13) return -1;
-    }
+    if (!isVerbatim(s, from, lt)) return -1;
     this.v = s.slice(from, lt);
     this.closeCell();
     return lt + 8;
