@@ -20,7 +20,7 @@ import { OWNER } from '../support/app.js';
 import { tempDir, testConfig } from '../support/db.js';
 import { freePort } from '../setup/postgres.js';
 import { deviceEnrolBody, hasScepClient, putCheckin, readProfile, scepEnrol, signedMessage } from '../support/device.js';
-import { apiSession, bodyFits, CHROMIUM, launch, openPage, signIn, snap, WIDTHS } from './browser.js';
+import { apiSession, bodyFits, CHROMIUM, expectUserEnrollmentPrivacy, launch, openPage, signIn, snap, WIDTHS } from './browser.js';
 
 const PHONE = WIDTHS.find((w) => w.name === '390')!;
 const BRAND = 'Northwind Field Services';
@@ -167,13 +167,7 @@ describe.skipIf(!CHROMIUM || !hasScepClient)('account-driven User Enrollment wit
     expect(await details.getByTestId('device-identifier-value').textContent()).toBe('ENR-ADWEB-1');
     expect(await details.getByTestId('device-serial').textContent()).toBe('Not visible with User Enrollment');
     expect(await details.getByTestId('device-user-link').getAttribute('href')).toBe(`/users/${user.id}`);
-    const privacy = admin.page.getByTestId('device-privacy');
-    expect(await privacy.getAttribute('data-kind')).toBe('user-enrollment');
-    await privacy.getByRole('heading', { name: 'What the organisation can and cannot see' }).waitFor();
-    const canSee = (await privacy.getByTestId('privacy-can').textContent())!;
-    for (const s of ['work apps and data', 'Managed Apple Account', 'OS version and model']) expect(canSee).toContain(s);
-    const cannotSee = (await privacy.getByTestId('privacy-cannot').textContent())!;
-    for (const s of ['serial number or UDID', 'Personal apps', 'Photos', 'Messages', 'Location', 'Browsing history']) expect(cannotSee).toContain(s);
+    await expectUserEnrollmentPrivacy(admin.page);
     const req = admin.page.getByTestId('device-request');
     expect(await req.getByTestId('device-request-type').textContent()).toBe('MDM (Apple User Enrollment)');
     expect(await req.getByTestId('device-request-status').textContent()).toBe('Completed');

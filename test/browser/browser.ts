@@ -6,7 +6,7 @@ import { execSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Locator, type Page } from 'playwright-core';
-import { afterAll, beforeAll, inject, onTestFailed, vi } from 'vitest';
+import { afterAll, beforeAll, expect, inject, onTestFailed, vi } from 'vitest';
 import { startTestServer } from '../support/server.js';
 
 // A browser scenario drives many pages against a real server; on a loaded 2-core machine it needs
@@ -105,4 +105,15 @@ export async function apiSession(base: string, email: string, password: string) 
       headers: { cookie, 'x-csrf-token': csrfToken, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
+}
+
+/** A device page's privacy panel for a User Enrollment: what the organisation can and cannot see. */
+export async function expectUserEnrollmentPrivacy(page: Page): Promise<void> {
+  const privacy = page.getByTestId('device-privacy');
+  expect(await privacy.getAttribute('data-kind')).toBe('user-enrollment');
+  await privacy.getByRole('heading', { name: 'What the organisation can and cannot see' }).waitFor();
+  const canSee = (await privacy.getByTestId('privacy-can').textContent())!;
+  for (const s of ['work apps and data', 'Managed Apple Account', 'OS version and model']) expect(canSee).toContain(s);
+  const cannotSee = (await privacy.getByTestId('privacy-cannot').textContent())!;
+  for (const s of ['serial number or UDID', 'Personal apps', 'Photos', 'Messages', 'Location', 'Browsing history']) expect(cannotSee).toContain(s);
 }

@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import { challengeHash, newChallenge, redeemChallenge } from '../../src/enrollments/challenges.js';
 import { systemClock, systemRandom } from '../../src/core/clock.js';
-import { apiSession, bodyFits, CHROMIUM, consoleFixture, field, openPage, signIn, snap, WIDTHS } from './browser.js';
+import { apiSession, bodyFits, CHROMIUM, consoleFixture, expectUserEnrollmentPrivacy, field, openPage, signIn, snap, WIDTHS } from './browser.js';
 
 /** Snaps the page at every width and checks nothing spills sideways, then goes back to the desktop width. */
 async function snapAll(page: Page, name: string) {
@@ -143,13 +143,7 @@ describe.skipIf(!CHROMIUM)('Devices ▸ Devices in Chromium', () => {
     await details.getByText('EnrollmentID', { exact: true }).waitFor();
     expect(await details.getByTestId('device-serial').textContent()).toBe('Not visible with User Enrollment');
     expect(await details.getByTestId('device-user-link').getAttribute('href')).toBe(`/users/${ids.alice}`);
-    const privacy = page.getByTestId('device-privacy');
-    expect(await privacy.getAttribute('data-kind')).toBe('user-enrollment');
-    await privacy.getByRole('heading', { name: 'What the organisation can and cannot see' }).waitFor();
-    const canSee = (await privacy.getByTestId('privacy-can').textContent())!;
-    for (const s of ['work apps and data', 'Managed Apple Account', 'OS version and model']) expect(canSee).toContain(s);
-    const cannotSee = (await privacy.getByTestId('privacy-cannot').textContent())!;
-    for (const s of ['serial number or UDID', 'Personal apps', 'Photos', 'Messages', 'Location', 'Browsing history']) expect(cannotSee).toContain(s);
+    await expectUserEnrollmentPrivacy(page);
     const req = page.getByTestId('device-request');
     expect(await req.getByTestId('device-request-type').textContent()).toBe('MDM (Apple User Enrollment)');
     expect(await req.getByTestId('device-request-status').textContent()).toBe('Completed');

@@ -12,9 +12,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestPippin, type TestPippin } from '../support/app.js';
+import { createServedTestPippin, type TestPippin } from '../support/app.js';
 import { tempDir } from '../support/db.js';
-import { freePort } from '../setup/postgres.js';
 import { bodyFits, CHROMIUM, launch, openPage, snap, WIDTHS } from './browser.js';
 
 const PHONE = WIDTHS.find((w) => w.name === '390')!;
@@ -27,11 +26,7 @@ describe.skipIf(!CHROMIUM)('the employee portal in Chromium', () => {
   let browser: Browser;
   let n = 0;
   beforeAll(async () => {
-    // The portal serves profiles whose URLs are PIPPIN_PUBLIC_URL: it must be where the server listens.
-    const port = await freePort();
-    base = `http://127.0.0.1:${port}`;
-    t = await createTestPippin('sqlite', { PIPPIN_PUBLIC_URL: base, PIPPIN_ALLOW_TEST_TOPIC: 'true' }, { runJobs: false });
-    await t.app.listen({ port, host: '127.0.0.1' });
+    ({ t, base } = await createServedTestPippin());
     expect((await t.call(t.owner, 'PATCH', '/api/v1/account', { name: BRAND })).statusCode).toBe(200);
     browser = await launch();
   });

@@ -6,9 +6,8 @@
  * device. And the refusals, each leaving nothing changed.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestPippin, type TestPippin } from '../support/app.js';
+import { createServedTestPippin, type TestPippin } from '../support/app.js';
 import { tempDir } from '../support/db.js';
-import { freePort } from '../setup/postgres.js';
 import { deviceEnrolBody, hasScepClient, putCheckin, readProfile, scepEnrol, signedMessage } from '../support/device.js';
 
 describe.skipIf(!hasScepClient)('account-driven User Enrollment', () => {
@@ -17,12 +16,9 @@ describe.skipIf(!hasScepClient)('account-driven User Enrollment', () => {
   let accountKey: string;
   let n = 0;
   beforeAll(async () => {
-    const port = await freePort();
-    base = `http://127.0.0.1:${port}`;
-    t = await createTestPippin('sqlite', { PIPPIN_PUBLIC_URL: base, PIPPIN_ALLOW_TEST_TOPIC: 'true' }, { runJobs: false });
+    ({ t, base } = await createServedTestPippin());
     const account = (await t.call(t.owner, 'PATCH', '/api/v1/account', { managedAppleIdDomains: ['appleid.example.com'] })).json();
     accountKey = account.key;
-    await t.app.listen({ port, host: '127.0.0.1' });
   });
   afterAll(() => t?.close());
 

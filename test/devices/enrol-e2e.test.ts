@@ -9,9 +9,8 @@ import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hasScepClient, putCheckin, readProfile, scepEnrol, selfSignedIdentity, signedMessage } from '../support/device.js';
-import { createTestPippin, type TestPippin } from '../support/app.js';
+import { createServedTestPippin, type TestPippin } from '../support/app.js';
 import { tempDir } from '../support/db.js';
-import { freePort } from '../setup/postgres.js';
 
 if (!hasScepClient) console.warn('\n!!! scepclient is not installed (apt-get install scep): the end-to-end enrolment test is SKIPPED !!!\n');
 
@@ -20,10 +19,7 @@ describe.skipIf(!hasScepClient)('a device enrols end to end', () => {
   let base: string;
   let n = 0;
   beforeAll(async () => {
-    const port = await freePort();
-    base = `http://127.0.0.1:${port}`;
-    t = await createTestPippin('sqlite', { PIPPIN_PUBLIC_URL: base, PIPPIN_ALLOW_TEST_TOPIC: 'true' }, { runJobs: false });
-    await t.app.listen({ port, host: '127.0.0.1' });
+    ({ t, base } = await createServedTestPippin());
   });
   afterAll(() => t?.close());
 

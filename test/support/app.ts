@@ -8,6 +8,7 @@ import type { Role } from '../../src/accounts/model.js';
 import { createPippin, ensureFirstAccount, type Pippin } from '../../src/main.js';
 import type { RunnerOptions } from '../../src/jobs/runner.js';
 import { testConfig, type Engine } from './db.js';
+import { freePort } from '../setup/postgres.js';
 
 export const OWNER = { email: 'owner@example.com', password: 'owner-password-1' };
 
@@ -118,4 +119,17 @@ export async function waitForJob(t: TestPippin, as: Caller, id: string, timeoutM
     if (Date.now() > until) throw new Error(`job ${id} still ${job.status}`);
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+/**
+ * A SQLite test Pippin listening on a free loopback port that is also its PIPPIN_PUBLIC_URL (the
+ * portal, discovery and profiles name that URL, so devices and browsers must reach it there), with
+ * the generated test push topic; jobs are not run. `base` is that URL.
+ */
+export async function createServedTestPippin(): Promise<{ t: TestPippin; base: string }> {
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  const t = await createTestPippin('sqlite', { PIPPIN_PUBLIC_URL: base, PIPPIN_ALLOW_TEST_TOPIC: 'true' }, { runJobs: false });
+  await t.app.listen({ port, host: '127.0.0.1' });
+  return { t, base };
 }
