@@ -97,8 +97,37 @@ export async function deleteRow(tx: Tx, caps: Caps, table: string, where: readon
 /** Key-list sizes a look-up statement is built for: a list is cut into these, the last piece padded by repeating a key. */
 const KEY_LIST_SIZES = [8, 64, 512] as const;
 
+/** A constant written into a statement's text: a plain lower-case word only. */
+const literal = (value: string) => {
+  if (!/^[a-z_]+$/.test(value)) throw new Error(`not a plain word: ${value}`);
+  return `'${value}'`;
+};
+
 /**
- * `select <columns> from table where <equal columns> and <key column> in (…)` for any number of
+ * Which rows a key look-up reads besides its keys: `equal` columns are bound as parameters;
+ * `constant` ones are written into the text, so that the planners can use a partial index whose
+ * condition they repeat (a bound `status = ?` cannot prove `status = 'pending'`, and SQLite then
+ * scans every Pending request by another index).
+ */
+export interface KeyMatch {
+  equal: Readonly<Record<string, unknown>>;
+  constant?: Readonly<Record<string, string>>;
+}
+
+/** The text of a key look-up for `size` keys: the match's bound columns, then the keys, are its parameters. */
+export function keyLookupText(caps: Caps, table: string, columns: readonly string[] | '*', match: KeyMatch, keyColumn: string, size: number): string {
+  const fixed = Object.keys(match.equal);
+  const constants = Object.entries(match.constant ?? {}).map(([c, v]) => `${ident(c)} = ${literal(v)}`);
+  return cached(caps, `select|${table}|${columns === '*' ? '*' : columns.join(',')}|${fixed.join(',')}|${constants.join(',')}|${keyColumn}|${size}`, () => {
+    let n = 1;
+    const where = fixed.map((c) => `${ident(c)} = ${placeholders(caps, n++, 1)}`);
+    where.push(...constants, `${ident(keyColumn)} in (${placeholders(caps, n, size)})`);
+    return `select ${columns === '*' ? '*' : columns.map(ident).join(', ')} from ${ident(table)} where ${where.join(' and ')}`;
+  });
+}
+
+/**
+ * `select <columns> from table where <match> and <key column> in (…)` for any number of
  * keys: the list goes in pieces of a few fixed sizes (a piece padded by repeating its last key,
  * which `in` ignores), so each table keeps at most three statements however many keys it is asked
  * for. Rows come back in no particular order, each once.
@@ -108,12 +137,12 @@ export async function selectByKeys<R>(
   caps: Caps,
   table: string,
   columns: readonly string[] | '*',
-  equal: Readonly<Record<string, unknown>>,
+  match: KeyMatch,
   keyColumn: string,
   keys: readonly unknown[],
 ): Promise<R[]> {
   const unique = [...new Set(keys)];
-  const fixed = Object.keys(equal);
+  const bound = Object.values(match.equal);
   const out: R[] = [];
   for (let i = 0; i < unique.length; ) {
     const left = unique.length - i;
@@ -121,13 +150,8 @@ export async function selectByKeys<R>(
     const piece = unique.slice(i, i + size);
     i += piece.length;
     while (piece.length < size) piece.push(piece[piece.length - 1]);
-    const text = cached(caps, `select|${table}|${columns === '*' ? '*' : columns.join(',')}|${fixed.join(',')}|${keyColumn}|${size}`, () => {
-      let n = 1;
-      const match = fixed.map((c) => `${ident(c)} = ${placeholders(caps, n++, 1)}`);
-      match.push(`${ident(keyColumn)} in (${placeholders(caps, n, size)})`);
-      return `select ${columns === '*' ? '*' : columns.map(ident).join(', ')} from ${ident(table)} where ${match.join(' and ')}`;
-    });
-    const res = await tx.executeQuery<R>(CompiledQuery.raw(text, [...fixed.map((c) => equal[c]), ...piece]));
+    const text = keyLookupText(caps, table, columns, match, keyColumn, size);
+    const res = await tx.executeQuery<R>(CompiledQuery.raw(text, [...bound, ...piece]));
     out.push(...res.rows);
   }
   return out;

@@ -12,7 +12,7 @@ import { failedRow, runTableJob, type ImportContext, type ImportEnd, type RowIss
 import { MAID_EXISTS_MESSAGE, validateManagedAppleId } from './maid.js';
 import { AUTH_TYPES, EMAIL_PATTERN, PHONE_PATTERN, USER_LIMITS, USERNAME_PATTERN, type AuthType } from './model.js';
 import { USER_FILE_COLUMNS, type UserColumn } from './file-format.js';
-import type { UserChanges, UserRecord } from './store.js';
+import type { ImportedUser, UserChanges, UserRecord } from './store.js';
 import { domainNameProblem, normaliseKey } from '../core/names.js';
 
 type Outcome = RowOutcome;
@@ -130,7 +130,7 @@ async function applyBatch(s: Stores, rows: FileRow[], header: HeaderMap<UserColu
   };
   const at = clock.now().toISOString();
   const outcomes: Outcome[] = [];
-  const updates: { index: number; before: UserRecord; changes: UserChanges; row: number }[] = [];
+  const updates: { index: number; before: ImportedUser; changes: UserChanges; row: number }[] = [];
   const inserts: { index: number; user: UserRecord; row: number }[] = [];
 
   for (const [index, p] of parsed.entries()) {

@@ -7,7 +7,7 @@ import { deleteRow, insertRows, selectByKeys, updateRow } from '../db/batch.js';
 import { LIMIT_DEFAULT, decodeCursor, encodeCursor, type Page, type PageRequest } from '../core/paging.js';
 import { normaliseKey } from '../core/names.js';
 import { indexedNameWords, searchTerms, type User, type UserListQuery, type UserSort } from './model.js';
-import { toPublicUser, type ImportMark, type UserChanges, type UserRecord, type UserStore } from './store.js';
+import { toPublicUser, type ImportedUser, type ImportMark, type UserChanges, type UserRecord, type UserStore } from './store.js';
 
 /** A name word's key, in column order. */
 const WORD_KEY = ['account_id', 'word', 'username_key', 'domain_key', 'user_id'] as const;
@@ -21,24 +21,34 @@ const compareKeys = (a: string[], b: string[]): number => {
 /** The highest code point: `key < prefix + MAX` bounds a prefix range in binary order. */
 const MAX_CHAR = '\u{10FFFF}';
 
+/** The columns of an ImportedUser, and the keys a look-up by username matches on. */
+const IMPORTED_COLUMNS = [
+  'id', 'username', 'domain', 'username_key', 'domain_key', 'email', 'full_name', 'phone', 'groups_json', 'auth_type', 'maid', 'status', 'import_job_id', 'import_row',
+] as const satisfies readonly (keyof UserRow)[];
+type ImportedRow = Pick<UserRow, (typeof IMPORTED_COLUMNS)[number]>;
+
+const toImportedUser = (r: ImportedRow): ImportedUser => ({
+  id: r.id,
+  username: r.username,
+  domain: r.domain,
+  email: r.email,
+  fullName: r.full_name,
+  phone: r.phone,
+  groups: JSON.parse(r.groups_json) as string[],
+  authType: r.auth_type as User['authType'],
+  managedAppleId: r.maid,
+  status: r.status as User['status'],
+  importJobId: r.import_job_id ?? null,
+  importRow: r.import_row ?? null,
+});
+
 function toUser(r: UserRow): UserRecord {
   return {
-    id: r.id,
-    username: r.username,
-    domain: r.domain,
-    email: r.email,
-    fullName: r.full_name,
-    phone: r.phone,
-    groups: JSON.parse(r.groups_json) as string[],
-    authType: r.auth_type as User['authType'],
-    managedAppleId: r.maid,
-    status: r.status as User['status'],
+    ...toImportedUser(r),
     devices: r.device_count,
     createdAt: r.created_at,
     updatedAt: r.updated_at,
     passwordHash: r.password_hash ?? null,
-    importJobId: r.import_job_id ?? null,
-    importRow: r.import_row ?? null,
   };
 }
 
@@ -319,12 +329,12 @@ export function userStore(tx: Tx, accountId: string, caps: Caps): UserStore {
     async findByUsernames(keys) {
       if (!keys.length) return [];
       const wanted = new Set(keys.map((k) => `${normaliseKey(k.username)}\u0000${normaliseKey(k.domain)}`));
-      const rows = await selectByKeys<UserRow>(tx, caps, 'users', '*', { account_id: accountId }, 'username_key', keys.map((k) => normaliseKey(k.username)));
-      return rows.filter((r) => wanted.has(`${r.username_key}\u0000${r.domain_key}`)).map(toUser);
+      const rows = await selectByKeys<ImportedRow>(tx, caps, 'users', IMPORTED_COLUMNS, { equal: { account_id: accountId } }, 'username_key', keys.map((k) => normaliseKey(k.username)));
+      return rows.filter((r) => wanted.has(`${r.username_key}\u0000${r.domain_key}`)).map(toImportedUser);
     },
     async findByManagedAppleIds(maids) {
-      const rows = await selectByKeys<UserRow>(tx, caps, 'users', '*', { account_id: accountId }, 'maid_key', maids.map(normaliseKey));
-      return rows.map(toUser);
+      const rows = await selectByKeys<ImportedRow>(tx, caps, 'users', IMPORTED_COLUMNS, { equal: { account_id: accountId } }, 'maid_key', maids.map(normaliseKey));
+      return rows.map(toImportedUser);
     },
     async insertMany(users, marks) {
       if (!users.length) return new Set<string>();

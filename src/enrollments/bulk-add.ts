@@ -12,7 +12,7 @@ import type { Account } from '../accounts/model.js';
 import type { Stores } from '../stores.js';
 import { domainNameProblem, normaliseKey } from '../core/names.js';
 import { EMAIL_PATTERN, PHONE_PATTERN, USER_LIMITS, USERNAME_PATTERN } from '../directory/model.js';
-import type { UserRecord } from '../directory/store.js';
+import type { ImportedUser, UserRecord } from '../directory/store.js';
 import { runTableJob, type ImportContext, type ImportEnd, type RowIssue, type RowOutcome, type TableJobKind } from '../jobs/table-job.js';
 import { COLUMNS, COMMENTS_MAX, optional, parseAuthMode, parseNotify, parseOwnership, parsePlatform, parseRequestMode, parseYesNo, type Parsed, type Platform } from './model.js';
 import { REQUEST_FILE_COLUMNS, REQUEST_RESULT_EXTRA, type RequestColumn } from './file-format.js';
@@ -93,7 +93,7 @@ async function applyBatch(deps: Pick<EnrollmentDeps, 'clock' | 'random' | 'secre
 
   const outcomes: RowOutcome[] = [];
   const newUsers: { index: number; user: UserRecord; row: number }[] = [];
-  type Planned = { index: number; row: number; user: UserRecord; ask: RequestAsk; refreshId: string | null };
+  type Planned = { index: number; row: number; user: ImportedUser; ask: RequestAsk; refreshId: string | null };
   const planned: Planned[] = [];
   /** user|platform → the row of this file that asked for it. */
   const seen = new Map<string, number>();
@@ -105,18 +105,18 @@ async function applyBatch(deps: Pick<EnrollmentDeps, 'clock' | 'random' | 'secre
       continue;
     }
     const { username, domain, ask } = r.ok;
-    let user = users.get(userKey(username, domain)) ?? null;
-    let created = false;
+    let user: ImportedUser | null = users.get(userKey(username, domain)) ?? null;
+    let created: UserRecord | null = null;
     if (!user && !ask.userEnrollment) {
       if (!ask.email) {
         outcomes.push({ result: 'Failed', issues: [{ code: 'USER_NOT_FOUND', message: `${COLUMNS.username}: there is no user ${username} in ${domain}; give an Email Address to create one` }] });
         continue;
       }
-      user = {
+      created = {
         id: deps.random.id(), username, domain, email: ask.email, fullName: '', phone: ask.phone ?? '', groups: [], authType: 'local',
         managedAppleId: null, status: 'active', devices: 0, createdAt: stamp, updatedAt: stamp, passwordHash: null,
       };
-      created = true;
+      user = created;
     }
     const issues = askIssues(account, user, ask).map(withColumn);
     const dupKey = user ? `${user.id}|${ask.platform}` : null;
@@ -129,7 +129,7 @@ async function applyBatch(deps: Pick<EnrollmentDeps, 'clock' | 'random' | 'secre
       continue;
     }
     if (created) {
-      newUsers.push({ index, user, row: rowNo });
+      newUsers.push({ index, user: created, row: rowNo });
       users.set(userKey(username, domain), user);
     }
     seen.set(dupKey!, rowNo);

@@ -76,7 +76,7 @@ export function askIssues(account: Account, user: Pick<UserRecord, 'managedApple
 export function issue(
   deps: Pick<EnrollmentDeps, 'random' | 'secretKey' | 'publicUrl'>,
   account: Account,
-  user: UserRecord,
+  user: Pick<UserRecord, 'username' | 'fullName' | 'email' | 'phone' | 'managedAppleId'>,
   ask: RequestAsk,
   req: { id: string; at: Date; requestedBy: string | null; requestedByLabel: string; resend: boolean; importJobId?: string | null; importRow?: number | null },
 ): { fields: RequestFields; url: string; passcode: string | null; notices: NoticeInputs[] } {

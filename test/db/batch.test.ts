@@ -1,0 +1,67 @@
+/**
+ * The hand-written batch statements: key look-ups return each matching row once whatever the number
+ * of keys (pieces, padding), constants are written into the text only when they are plain words,
+ * and on SQLite the import's look-ups are answered by the index meant for them (a look-up by a
+ * bound status once scanned every Pending request for each piece of keys).
+ */
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { CompiledQuery } from 'kysely';
+import { openSqlite } from '../../src/db/database.js';
+import { migrate } from '../../src/db/migrations.js';
+import { insertRows, keyLookupText, selectByKeys } from '../../src/db/batch.js';
+import { openDatabase } from '../../src/db/open.js';
+import { ENGINES, tempDir, testConfig } from '../support/db.js';
+
+const ACC = '01900000-0000-7000-8000-000000000001';
+const account = {
+  id: ACC, account_id: ACC, key: 'b', name: 'B', deployment_mode: 'mdm', default_request_mode: 'enrollment', default_domain: 'example.com',
+  default_auth_mode: 'passcode', seamless_enrollment: 0, request_expiry_hours: 168, passcode_length: 8, use_email_as_maid: 0,
+  require_genuine_apple_devices: 0, created_at: '2026-01-01T00:00:00.000Z', updated_at: '2026-01-01T00:00:00.000Z',
+};
+
+describe.each(ENGINES)('key look-ups on %s', (engine) => {
+  let close = async () => {};
+  afterAll(() => close());
+
+  it('return every matching row once, for any number of keys and repeats', async () => {
+    const db = await openDatabase(await testConfig(engine));
+    close = () => db.close();
+    const n = 700; // a piece of 512, one of 64 and one of 8 padded from 124 keys
+    const ids = Array.from({ length: n }, (_, i) => `01900000-0000-7000-8000-${String(i).padStart(12, '0')}`);
+    const found = await db.system('job claim', async (tx) => {
+      await tx.insertInto('accounts').values((engine === 'postgres' ? { ...account, seamless_enrollment: false, use_email_as_maid: false, require_genuine_apple_devices: false } : account) as never).execute();
+      const cols = ['id', 'account_id', 'username', 'domain', 'username_key', 'domain_key', 'email', 'email_key', 'full_name', 'full_name_key', 'phone', 'groups_json', 'auth_type', 'status', 'created_at', 'updated_at'];
+      const at = '2026-01-01T00:00:00.000Z';
+      await insertRows(tx, db.caps, 'users', cols, ids.map((id, i) => [id, ACC, `u${i}`, 'example.com', `u${i}`, 'example.com', `u${i}@x.io`, `u${i}@x.io`, '', '', '', '[]', 'local', 'active', at, at]));
+      // Every user asked for twice, and keys that match nothing.
+      const keys = [...ids.map((_, i) => `u${i}`), ...ids.map((_, i) => `u${i}`), 'nobody', 'u9999'];
+      return selectByKeys<{ id: string; username: string }>(tx, db.caps, 'users', ['id', 'username'], { equal: { account_id: ACC } }, 'username_key', keys);
+    });
+    expect(found.length).toBe(n);
+    expect(new Set(found.map((r) => r.id))).toEqual(new Set(ids));
+  });
+});
+
+describe('key look-up statements', () => {
+  const db = openSqlite(path.join(tempDir(), 'plan.sqlite'));
+  afterAll(() => db.close());
+
+  it('write constants into the text only when they are plain words', () => {
+    const text = keyLookupText(db.caps, 'enrollment_requests', ['id'], { equal: { account_id: ACC }, constant: { status: 'pending' } }, 'user_id', 8);
+    expect(text).toContain(`"status" = 'pending'`);
+    expect(() => keyLookupText(db.caps, 'enrollment_requests', ['id'], { equal: {}, constant: { status: "x' or 1=1 --" } }, 'user_id', 8)).toThrow(/plain word/);
+  });
+
+  it.each([
+    ['Pending requests by user', 'enrollment_requests', { equal: { account_id: ACC }, constant: { status: 'pending' } }, 'user_id', 'enrollment_requests_one_pending'],
+    ['users by username', 'users', { equal: { account_id: ACC } }, 'username_key', 'users_username'],
+    ['users by Managed Apple ID', 'users', { equal: { account_id: ACC } }, 'maid_key', 'users_maid'],
+  ] as const)('%s are read through %s on SQLite', async (_what, table, match, keyColumn, index) => {
+    await migrate(db.kysely, db.caps);
+    const text = keyLookupText(db.caps, table, ['id'], match, keyColumn, 64);
+    const params = Array.from({ length: Object.keys(match.equal).length + 64 }, () => 'x');
+    const { rows } = await db.kysely.executeQuery<{ detail: string }>(CompiledQuery.raw(`explain query plan ${text}`, params));
+    expect(rows.map((r) => r.detail).join('\n')).toContain(`USING INDEX ${index} (`);
+  });
+});
