@@ -1,10 +1,9 @@
 import { Readable } from 'node:stream';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { stringify } from 'csv-stringify/sync';
 import { errors, idParams, pageOf, pageQuery, STANDARD_ERRORS } from '../http/schemas.js';
 import { importHeaders, startImportFromUpload, type Uploads } from '../jobs/upload.js';
-import { csvStream, fromArray } from '../bulk/writers.js';
+import { csvStream, csvText, fromArray } from '../bulk/writers.js';
 import type { JobService } from '../jobs/service.js';
 import { jobSchema } from '../jobs/schemas.js';
 import type { EnrollmentService } from './service.js';
@@ -62,7 +61,7 @@ export const enrollmentRoutes: FastifyPluginAsyncZod<{ enrollments: EnrollmentSe
       const body =
         format === 'csv'
           ? csvStream(REQUEST_TEMPLATE_COLUMNS, fromArray([REQUEST_TEMPLATE_EXAMPLES]))
-          : Readable.from(['\uFEFF' + stringify([REQUEST_TEMPLATE_COLUMNS.map((c) => c.header), ...REQUEST_TEMPLATE_EXAMPLES], { delimiter: '\t', record_delimiter: '\r\n' })]);
+          : Readable.from(['\uFEFF' + csvText([REQUEST_TEMPLATE_COLUMNS.map((c) => c.header), ...REQUEST_TEMPLATE_EXAMPLES], '\t')]);
       return reply
         .type(format === 'csv' ? 'text/csv; charset=utf-8' : 'text/plain; charset=utf-8')
         .header('content-disposition', `attachment; filename="enrollment-requests-template.${format}"`)

@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { stringify } from 'csv-stringify/sync';
+import { csvText } from '../bulk/writers.js';
 import { errors, idParams, pageOf, pageQuery, STANDARD_ERRORS } from '../http/schemas.js';
 import { JOB_KINDS, JOB_STATUSES } from './model.js';
 import { jobSchema } from './schemas.js';
@@ -52,7 +52,7 @@ export const jobRoutes: FastifyPluginAsyncZod<{ jobs: JobService }> = async (app
       const { job, header, lines } = await jobs.results(request.actor, request.params.id, request.query.failed === 'true');
       const body = Readable.from(
         (async function* () {
-          yield '\uFEFF' + stringify([header], { record_delimiter: '\r\n' });
+          yield '\uFEFF' + csvText([header]);
           yield* lines;
         })(),
       );

@@ -1,5 +1,5 @@
 import { parse } from 'csv-parse/sync';
-import { stringify } from 'csv-stringify/sync';
+import { csvText } from '../bulk/writers.js';
 import { AppError } from '../errors.js';
 import type { Clock, Random } from '../core/clock.js';
 import type { Page, PageRequest } from '../core/paging.js';
@@ -12,7 +12,7 @@ import type { Job, JobKind, JobStatus } from './model.js';
 /** The lines of a results chunk whose Result (the third column from the end) is Failed. */
 function failedLines(csv: string): string {
   const rows = parse(csv, { relax_column_count: true }) as string[][];
-  return stringify(rows.filter((r) => r[r.length - 3] === 'Failed'), { record_delimiter: '\r\n' });
+  return csvText(rows.filter((r) => r[r.length - 3] === 'Failed'));
 }
 
 export function createJobService(deps: { uow: UnitOfWork; clock: Clock; random: Random; files: FileStore; kick: () => void }) {

@@ -5,7 +5,7 @@
  * transaction, so a resumed job applies no row twice, and a batch the database fails is tried
  * again whole.
  */
-import { stringify } from 'csv-stringify/sync';
+import { csvText } from '../bulk/writers.js';
 import { AppError } from '../errors.js';
 import type { Clock, Random } from '../core/clock.js';
 import { mapHeader, type ColumnSpec, type HeaderMap } from '../bulk/columns.js';
@@ -128,7 +128,7 @@ export async function runTableJob<K extends string>(ctx: ImportContext, kind: Ta
         }
         await s.jobs.commitBatch(
           jobId,
-          { firstRow: rows[0]!.row, lastRow: rows[rows.length - 1]!.row, processed: rows.length, counts, resultsCsv: stringify(lines, { record_delimiter: '\r\n' }), failedInBatch: failed },
+          { firstRow: rows[0]!.row, lastRow: rows[rows.length - 1]!.row, processed: rows.length, counts, resultsCsv: csvText(lines), failedInBatch: failed },
           clock.now().toISOString(),
         );
         return false;

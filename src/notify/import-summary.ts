@@ -1,5 +1,5 @@
 import { parse } from 'csv-parse/sync';
-import { stringify } from 'csv-stringify/sync';
+import { csvText } from '../bulk/writers.js';
 import type { Clock, Random } from '../core/clock.js';
 import type { Stores } from '../stores.js';
 import type { Job } from '../jobs/model.js';
@@ -84,7 +84,7 @@ ${first.length ? `<table style="font-family:sans-serif;border-collapse:collapse"
     text,
     html,
     attachments: attach
-      ? [{ filename: `${name.replace(/\.[^.]*$/, '') || 'import'}-failed-rows.csv`, content: '\uFEFF' + stringify([read.resultsHeader, ...failedRows], { record_delimiter: '\r\n' }), contentType: 'text/csv; charset=utf-8' }]
+      ? [{ filename: `${name.replace(/\.[^.]*$/, '') || 'import'}-failed-rows.csv`, content: '\uFEFF' + csvText([read.resultsHeader, ...failedRows]), contentType: 'text/csv; charset=utf-8' }]
       : [],
   };
 }

@@ -71,6 +71,22 @@ describe.each(ENGINES)('Bulk Import Users on %s', (engine) => {
     expect(events.sort()).toEqual(['import.finish', 'import.start']);
   });
 
+  it('keeps a lone line break inside its cell in the results file', async () => {
+    // Full names refuse control characters, so both rows fail; the results echo their cells as read.
+    const csv = 'Username,Email Address,Full Name\r\nlf,lf@corp.example,"Ada\nLovelace"\r\ncr,cr@corp.example,"Grace\rHopper"\r\nok,ok@corp.example,Alan Turing\r\n';
+    const res = await uploadUsers(t, t.owner, 'breaks.csv', csv);
+    const job = await waitForJob(t, t.owner, res.json().id);
+    expect(job.counts).toMatchObject({ created: 1, failed: 2 });
+    // Read as a spreadsheet reads it: an unquoted CR or LF alone ends a row, as CRLF does.
+    const download = await t.call(t.owner, 'GET', `/api/v1/jobs/${job.id}/results`);
+    const rows = parse(download.rawPayload, { bom: true, columns: true, relax_column_count: true, record_delimiter: ['\r\n', '\n', '\r'] }) as Record<string, string>[];
+    expect(rows.map((r) => [r.Row, r.Username, r['Full Name'], r.Result])).toEqual([
+      ['2', 'lf', 'Ada\nLovelace', 'Failed'],
+      ['3', 'cr', 'Grace\rHopper', 'Failed'],
+      ['4', 'ok', 'Alan Turing', 'Created'],
+    ]);
+  });
+
   it('leaves a value unchanged for an empty cell, clears it for "-", and reads an escaped "\'-" as text', async () => {
     await t.call(t.owner, 'POST', '/api/v1/users', { username: 'cells', email: 'c@corp.example', fullName: 'Cell Keeper', phone: '555 0199', managedAppleId: 'cells@appleid.example.com' });
     const job = await waitForJob(t, t.owner, (await uploadUsers(t, t.owner, 'cells.csv', "Username,Full Name,Phone Number,Managed Apple ID,Groups\ncells,,-,-,'-\n")).json().id);
