@@ -75,6 +75,9 @@ function readRow(row: FileRow, header: HeaderMap<RequestColumn>, account: Accoun
   };
 }
 
+/** Requests issued and written together within a batch (a multi-row INSERT's worth). */
+const ISSUE_SLICE = 512;
+
 const userKey = (username: string, domain: string) => `${normaliseKey(username)}\u0000${normaliseKey(domain)}`;
 const withColumn = (i: { column: string; message: string; code: string }): RowIssue => ({ code: i.code, message: `${i.column}: ${i.message}` });
 
@@ -148,23 +151,27 @@ async function applyBatch(deps: Pick<EnrollmentDeps, 'clock' | 'random' | 'secre
   }
   const createdUsers = new Set(newUsers.filter((n) => inserted.has(n.user.id)).map((n) => n.index));
 
-  const inserts: NewRequest[] = [];
-  const renewals: { id: string; fields: RequestFields }[] = [];
-  const notices: NoticeInputs[] = [];
-  for (const p of planned) {
-    if (lost.has(p.index)) continue;
-    const id = p.refreshId ?? deps.random.id();
-    const issued = issue(deps, account, p.user, p.ask, { id, at, requestedBy: job.requestedBy, requestedByLabel: job.requestedByLabel, resend: false, importJobId: job.id, importRow: p.row });
-    if (p.refreshId) renewals.push({ id, fields: issued.fields });
-    else inserts.push({ id, userId: p.user.id, platform: p.ask.platform as Platform, createdAt: stamp, ...issued.fields });
-    notices.push(...issued.notices);
-    const secrets = issued.fields.notify === 'none' ? [issued.url, issued.passcode ?? ''] : undefined;
-    const note = createdUsers.has(p.index) ? `User ${p.user.username} created` : undefined;
-    outcomes[p.index] = { result: p.refreshId ? 'Refreshed' : 'Created', extra: secrets, note };
+  // Issued and written a slice at a time: a slice's requests, notices and statement parameters die
+  // young, instead of a whole batch's outliving the collections of the young generation.
+  const live = planned.filter((p) => !lost.has(p.index));
+  for (let from = 0; from < live.length; from += ISSUE_SLICE) {
+    const inserts: NewRequest[] = [];
+    const renewals: { id: string; fields: RequestFields }[] = [];
+    const notices: NoticeInputs[] = [];
+    for (const p of live.slice(from, from + ISSUE_SLICE)) {
+      const id = p.refreshId ?? deps.random.id();
+      const issued = issue(deps, account, p.user, p.ask, { id, at, requestedBy: job.requestedBy, requestedByLabel: job.requestedByLabel, resend: false, importJobId: job.id, importRow: p.row });
+      if (p.refreshId) renewals.push({ id, fields: issued.fields });
+      else inserts.push({ id, userId: p.user.id, platform: p.ask.platform as Platform, createdAt: stamp, ...issued.fields });
+      notices.push(...issued.notices);
+      const secrets = issued.fields.notify === 'none' ? [issued.url, issued.passcode ?? ''] : undefined;
+      const note = createdUsers.has(p.index) ? `User ${p.user.username} created` : undefined;
+      outcomes[p.index] = { result: p.refreshId ? 'Refreshed' : 'Created', extra: secrets, note };
+    }
+    await s.requests.insertMany(inserts);
+    for (const r of renewals) await s.requests.renew(r.id, r.fields, stamp);
+    await deps.enqueueNotices(s, notices);
   }
-  await s.requests.insertMany(inserts);
-  for (const r of renewals) await s.requests.renew(r.id, r.fields, stamp);
-  await deps.enqueueNotices(s, notices);
   return outcomes;
 }
 

@@ -100,6 +100,40 @@ describe.each(ENGINES)('Bulk Add on %s', (engine) => {
     expect(mail.attachments[0]!.filename).toBe('requests-failed-rows.csv');
   });
 
+  it('issues a large batch slice by slice: every row once, each URL opening its own request, one notice per notified row', async () => {
+    // 1,200 rows in batches of 1,000, each batch issued in slices of 512; row 700 repeats row 3.
+    const lines = [HEADER];
+    for (let i = 0; i < 1200; i++) {
+      const name = i === 698 ? 'slice1' : `slice${i}`;
+      lines.push(`${name},,${name}@corp.example,,macOS,Corporate Owned,No,,,,${i % 3 ? 'None' : 'Email'},`);
+    }
+    const job = await bulk('slices.csv', lines.join('\n'));
+    expect(job.counts).toEqual({ created: 1199, updated: 0, unchanged: 0, refreshed: 0, failed: 1 });
+    const out = await results(job.id);
+    expect(out.map((r) => Number(r.Row))).toEqual(Array.from({ length: 1200 }, (_, i) => i + 2));
+    expect(out[698]).toMatchObject({ Result: 'Failed', Code: 'DUPLICATE_IN_FILE' });
+    const rows = await t.db.system('operator command', (tx) =>
+      tx
+        .selectFrom('enrollment_requests as r')
+        .innerJoin('users as u', 'u.id', 'r.user_id')
+        .select(['u.username', 'r.token_hash', 'r.notify', 'r.import_row'])
+        .where('r.import_job_id', '=', job.id)
+        .execute(),
+    );
+    expect(rows).toHaveLength(1199);
+    const byUser = new Map(rows.map((r) => [r.username, r]));
+    for (const r of out.filter((o) => o.Result === 'Created')) {
+      const stored = byUser.get(r.Username!)!;
+      expect(stored.import_row).toBe(Number(r.Row));
+      if (r.Notify === 'None') expect(stored.token_hash).toBe(tokenHash(t.secretKey, r['Enrollment URL']!.split('/').pop()!));
+      else expect(r['Enrollment URL']).toBe('');
+    }
+    const notices = await t.db.system('operator command', (tx) =>
+      tx.selectFrom('outbox').select((eb) => eb.fn.countAll<number>().as('n')).where('ref_id', 'in', tx.selectFrom('enrollment_requests').select('id').where('import_job_id', '=', job.id)).executeTakeFirstOrThrow(),
+    );
+    expect(Number(notices.n)).toBe(400);
+  });
+
   it('reports every bad vocabulary value as VALUE_INVALID naming its column, all in one row', async () => {
     const rows = [
       HEADER,
