@@ -79,7 +79,7 @@ export function requestStore(tx: Tx, accountId: string, caps: Caps): RequestStor
     async findPending(userIds) {
       if (!userIds.length) return [];
       const rows = await selectByKeys<Pick<EnrollmentRequestRow, 'id' | 'user_id' | 'platform' | 'import_job_id' | 'import_row'>>(
-        tx, caps, 'enrollment_requests', ['id', 'user_id', 'platform', 'import_job_id', 'import_row'], { equal: { account_id: accountId }, constant: { status: 'pending' } }, 'user_id', userIds,
+        tx, caps, 'enrollment_requests', ['id', 'user_id', 'platform', 'import_job_id', 'import_row'], { equal: { account_id: accountId }, constant: { status: 'pending' }, keyType: 'uuid' }, 'user_id', userIds,
       );
       return rows.map((r) => ({ id: r.id, userId: r.user_id, platform: r.platform as 'ios' | 'macos', importJobId: r.import_job_id, importRow: r.import_row }));
     },
