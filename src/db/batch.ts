@@ -38,11 +38,46 @@ export interface InsertOptions {
   returning?: string;
 }
 
+/** Each column's PostgreSQL type (as `format_type` spells it), read once per table. */
+const pgColumnTypes = new Map<string, Promise<Map<string, string>>>();
+function columnTypes(tx: Tx, table: string): Promise<Map<string, string>> {
+  let types = pgColumnTypes.get(table);
+  if (!types) {
+    types = tx
+      .executeQuery<{ name: string; type: string }>(
+        CompiledQuery.raw('select attname as name, format_type(atttypid, atttypmod) as type from pg_attribute where attrelid = $1::regclass and attnum > 0 and not attisdropped', [table]),
+      )
+      .then((res) => new Map(res.rows.map((r) => [r.name, r.type])));
+    // A failed read is not kept: the next insert asks again.
+    types.catch(() => pgColumnTypes.delete(table));
+    pgColumnTypes.set(table, types);
+  }
+  return types;
+}
+
 /**
- * Inserts rows (each an array in `columns` order) with multi-row INSERTs sized within the engine's
- * bind-parameter limit; returns the `returning` column of the rows written.
+ * Inserts rows (each an array in `columns` order); returns the `returning` column of the rows
+ * written. SQLite: multi-row INSERTs sized within its bind-parameter limit. PostgreSQL: one
+ * INSERT … SELECT from `unnest` of one array per column, whatever the number of rows: parsing and
+ * planning a VALUES list of thousands of parameters cost its server more than the writes did.
  */
 export async function insertRows(tx: Tx, caps: Caps, table: string, columns: readonly string[], rows: readonly unknown[][], opts: InsertOptions = {}): Promise<unknown[]> {
+  const tail = (opts.skipConflicts ? ' on conflict do nothing' : '') + (opts.returning ? ` returning ${ident(opts.returning)}` : '');
+  if (caps.engine === 'postgres') {
+    if (!rows.length) return [];
+    const types = await columnTypes(tx, table);
+    const arrays = columns.map((_, c) => rows.map((r) => r[c]));
+    const text = cached(caps, `insert|${table}|${columns.join(',')}|unnest|${opts.skipConflicts ? 1 : 0}|${opts.returning ?? ''}`, () => {
+      const unnest = columns.map((c, i) => {
+        const type = types.get(c);
+        if (!type) throw new Error(`${table} has no column ${c}`);
+        return `$${i + 1}::${type}[]`;
+      });
+      return `insert into ${ident(table)} (${columns.map(ident).join(', ')}) select * from unnest(${unnest.join(', ')})${tail}`;
+    });
+    const res = await tx.executeQuery<Record<string, unknown>>(CompiledQuery.raw(text, arrays));
+    return opts.returning ? res.rows.map((r) => r[opts.returning!]) : [];
+  }
   const returned: unknown[] = [];
   const step = Math.max(1, Math.min(512, 2 ** Math.floor(Math.log2(caps.maxBindParams / columns.length))));
   for (let i = 0; i < rows.length; ) {
@@ -57,11 +92,7 @@ export async function insertRows(tx: Tx, caps: Caps, table: string, columns: rea
     i += n;
     const text = cached(caps, `insert|${table}|${columns.join(',')}|${n}|${opts.skipConflicts ? 1 : 0}|${opts.returning ?? ''}`, () => {
       const values = Array.from({ length: n }, (_, r) => `(${placeholders(caps, r * columns.length + 1, columns.length)})`).join(', ');
-      return (
-        `insert into ${ident(table)} (${columns.map(ident).join(', ')}) values ${values}` +
-        (opts.skipConflicts ? ' on conflict do nothing' : '') +
-        (opts.returning ? ` returning ${ident(opts.returning)}` : '')
-      );
+      return `insert into ${ident(table)} (${columns.map(ident).join(', ')}) values ${values}${tail}`;
     });
     const res = await tx.executeQuery<Record<string, unknown>>(CompiledQuery.raw(text, params));
     if (opts.returning) for (const r of res.rows) returned.push(r[opts.returning]);
