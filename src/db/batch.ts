@@ -38,6 +38,39 @@ export interface InsertOptions {
   returning?: string;
 }
 
+/**
+ * Cuts `total` rows into statements of at most `step` rows (the most the bind-parameter limit
+ * allows for `width` values a row, and no more than 512): full ones, then the rest in powers of
+ * two, so a table has at most ten statement shapes and the prepared statements kept stay few.
+ */
+function* pieces(caps: Caps, total: number, width: number): Generator<[from: number, count: number]> {
+  const step = Math.max(1, Math.min(512, 2 ** Math.floor(Math.log2(caps.maxBindParams / width))));
+  for (let i = 0; i < total; ) {
+    let n = step;
+    while (n > total - i) n >>= 1;
+    yield [i, n];
+    i += n;
+  }
+}
+
+/** The values of rows `from`..`from + count` one after another (a loop: `slice` and `flat` cost more than the rest of a call). */
+function flatten(rows: readonly unknown[][], from: number, count: number, width: number): unknown[] {
+  const params: unknown[] = new Array(count * width);
+  let k = 0;
+  for (let r = from; r < from + count; r++) for (const v of rows[r]!) params[k++] = v;
+  return params;
+}
+
+/** `$1::type[], $2::type[], …` for a PostgreSQL statement taking one array per column. */
+async function pgArrays(tx: Tx, table: string, columns: readonly string[]): Promise<string[]> {
+  const types = await columnTypes(tx, table);
+  return columns.map((c, i) => {
+    const type = types.get(c);
+    if (!type) throw new Error(`${table} has no column ${c}`);
+    return `$${i + 1}::${type}[]`;
+  });
+}
+
 /** Each column's PostgreSQL type (as `format_type` spells it), read once per table. */
 const pgColumnTypes = new Map<string, Promise<Map<string, string>>>();
 function columnTypes(tx: Tx, table: string): Promise<Map<string, string>> {
@@ -65,36 +98,19 @@ export async function insertRows(tx: Tx, caps: Caps, table: string, columns: rea
   const tail = (opts.skipConflicts ? ' on conflict do nothing' : '') + (opts.returning ? ` returning ${ident(opts.returning)}` : '');
   if (caps.engine === 'postgres') {
     if (!rows.length) return [];
-    const types = await columnTypes(tx, table);
-    const arrays = columns.map((_, c) => rows.map((r) => r[c]));
-    const text = cached(caps, `insert|${table}|${columns.join(',')}|unnest|${opts.skipConflicts ? 1 : 0}|${opts.returning ?? ''}`, () => {
-      const unnest = columns.map((c, i) => {
-        const type = types.get(c);
-        if (!type) throw new Error(`${table} has no column ${c}`);
-        return `$${i + 1}::${type}[]`;
-      });
-      return `insert into ${ident(table)} (${columns.map(ident).join(', ')}) select * from unnest(${unnest.join(', ')})${tail}`;
-    });
-    const res = await tx.executeQuery<Record<string, unknown>>(CompiledQuery.raw(text, arrays));
+    const arrays = await pgArrays(tx, table, columns);
+    const text = cached(caps, `insert|${table}|${columns.join(',')}|unnest|${opts.skipConflicts ? 1 : 0}|${opts.returning ?? ''}`, () =>
+      `insert into ${ident(table)} (${columns.map(ident).join(', ')}) select * from unnest(${arrays.join(', ')})${tail}`);
+    const res = await tx.executeQuery<Record<string, unknown>>(CompiledQuery.raw(text, columns.map((_, c) => rows.map((r) => r[c]))));
     return opts.returning ? res.rows.map((r) => r[opts.returning!]) : [];
   }
   const returned: unknown[] = [];
-  const step = Math.max(1, Math.min(512, 2 ** Math.floor(Math.log2(caps.maxBindParams / columns.length))));
-  for (let i = 0; i < rows.length; ) {
-    // Full statements of `step` rows, then the rest in powers of two: a table has at most ten
-    // statement shapes, so the prepared statements kept for it stay few (a 500-row INSERT is large).
-    let n = step;
-    while (n > rows.length - i) n >>= 1;
-    // The statement's parameters, row after row (a loop: \`slice\` and \`flat\` cost more than the rest of the call).
-    const params: unknown[] = new Array(n * columns.length);
-    let k = 0;
-    for (let r = i; r < i + n; r++) for (const v of rows[r]!) params[k++] = v;
-    i += n;
+  for (const [from, n] of pieces(caps, rows.length, columns.length)) {
     const text = cached(caps, `insert|${table}|${columns.join(',')}|${n}|${opts.skipConflicts ? 1 : 0}|${opts.returning ?? ''}`, () => {
       const values = Array.from({ length: n }, (_, r) => `(${placeholders(caps, r * columns.length + 1, columns.length)})`).join(', ');
       return `insert into ${ident(table)} (${columns.map(ident).join(', ')}) values ${values}${tail}`;
     });
-    const res = await tx.executeQuery<Record<string, unknown>>(CompiledQuery.raw(text, params));
+    const res = await tx.executeQuery<Record<string, unknown>>(CompiledQuery.raw(text, flatten(rows, from, n, columns.length)));
     if (opts.returning) for (const r of res.rows) returned.push(r[opts.returning]);
   }
   return returned;
@@ -123,6 +139,55 @@ export async function deleteRow(tx: Tx, caps: Caps, table: string, where: readon
   });
   const res = await tx.executeQuery(CompiledQuery.raw(text, [...values]));
   return Number(res.numAffectedRows ?? 0);
+}
+
+/**
+ * Updates many rows, each setting the same columns to its own values: `rows` hold the set values
+ * then the key values, in `set` and `where` order; a row's key names one row. SQLite: UPDATE …
+ * FROM a VALUES list, statements sized like inserts; PostgreSQL: UPDATE … FROM unnest of one array
+ * per column. A statement is one unit: when it breaks a unique index, none of its rows is changed.
+ */
+export async function updateRows(tx: Tx, caps: Caps, table: string, set: readonly string[], where: readonly string[], rows: readonly unknown[][]): Promise<void> {
+  if (!rows.length) return;
+  const all = [...set, ...where];
+  const t = ident(table);
+  if (caps.engine === 'postgres') {
+    const arrays = await pgArrays(tx, table, all);
+    const text = cached(caps, `updates|${table}|${set.join(',')}|${where.join(',')}|unnest`, () =>
+      `update ${t} set ${set.map((c) => `${ident(c)} = v.${ident(c)}`).join(', ')} from unnest(${arrays.join(', ')}) as v(${all.map(ident).join(', ')}) ` +
+      `where ${where.map((c) => `${t}.${ident(c)} = v.${ident(c)}`).join(' and ')}`);
+    await tx.executeQuery(CompiledQuery.raw(text, all.map((_, c) => rows.map((r) => r[c]))));
+    return;
+  }
+  for (const [from, n] of pieces(caps, rows.length, all.length)) {
+    const text = cached(caps, `updates|${table}|${set.join(',')}|${where.join(',')}|${n}`, () => {
+      const values = Array.from({ length: n }, (_, r) => `(${placeholders(caps, r * all.length + 1, all.length)})`).join(', ');
+      // SQLite names a VALUES list's columns column1, column2, …
+      const v = (c: number) => `v.column${c + 1}`;
+      return `update ${t} set ${set.map((c, i) => `${ident(c)} = ${v(i)}`).join(', ')} from (values ${values}) as v ` +
+        `where ${where.map((c, i) => `${t}.${ident(c)} = ${v(set.length + i)}`).join(' and ')}`;
+    });
+    await tx.executeQuery(CompiledQuery.raw(text, flatten(rows, from, n, all.length)));
+  }
+}
+
+/** Deletes the rows whose `where` columns equal one of `keys` (each in `where` order), through the index on those columns. */
+export async function deleteRows(tx: Tx, caps: Caps, table: string, where: readonly string[], keys: readonly unknown[][]): Promise<void> {
+  if (!keys.length) return;
+  const cols = `(${where.map(ident).join(', ')})`;
+  if (caps.engine === 'postgres') {
+    const arrays = await pgArrays(tx, table, where);
+    const text = cached(caps, `deletes|${table}|${where.join(',')}|unnest`, () => `delete from ${ident(table)} where ${cols} in (select * from unnest(${arrays.join(', ')}))`);
+    await tx.executeQuery(CompiledQuery.raw(text, where.map((_, c) => keys.map((k) => k[c]))));
+    return;
+  }
+  for (const [from, n] of pieces(caps, keys.length, where.length)) {
+    const text = cached(caps, `deletes|${table}|${where.join(',')}|${n}`, () => {
+      const values = Array.from({ length: n }, (_, r) => `(${placeholders(caps, r * where.length + 1, where.length)})`).join(', ');
+      return `delete from ${ident(table)} where ${cols} in (values ${values})`;
+    });
+    await tx.executeQuery(CompiledQuery.raw(text, flatten(keys, from, n, where.length)));
+  }
 }
 
 /** Key-list sizes a look-up statement is built for: a list is cut into these, the last piece padded by repeating a key. */

@@ -3,7 +3,7 @@ import type { Tx } from '../db/database.js';
 import type { Caps } from '../db/caps.js';
 import type { Schema, UserRow } from '../db/schema.js';
 import { cappedCount, toPage, TOTAL_CAP } from '../db/query.js';
-import { deleteRow, insertRows, selectByKeys, updateRow } from '../db/batch.js';
+import { deleteRow, deleteRows, insertRows, selectByKeys, updateRow, updateRows } from '../db/batch.js';
 import { LIMIT_DEFAULT, decodeCursor, encodeCursor, type Page, type PageRequest } from '../core/paging.js';
 import { normaliseKey } from '../core/names.js';
 import { indexedNameWords, searchTerms, type User, type UserListQuery, type UserSort } from './model.js';
@@ -348,31 +348,75 @@ export function userStore(tx: Tx, accountId: string, caps: Caps): UserStore {
       return inserted;
     },
     async updateMany(items, at) {
-      const refused = new Set<string>();
-      let linked = 0;
-      const oldWords: { id: string; fullName: string; uk: string; dk: string }[] = [];
-      const newWords: { id: string; fullName: string; username: string; domain: string }[] = [];
+      // A username or MAID another row of this batch gives up can only be taken once that row is
+      // written: rows taking one go one by one, in row order, after the rest. The rest cannot clash
+      // with each other (the import decided them against the batch's state), so rows setting the
+      // same columns go together, many to a statement.
+      const released = new Set<string>();
+      const nameKey = (username: string, domain: string) => `u\u0000${normaliseKey(username)}\u0000${normaliseKey(domain)}`;
+      for (const { before, changes: c } of items) {
+        if (c.managedAppleId !== undefined && before.managedAppleId) released.add(`m\u0000${normaliseKey(before.managedAppleId)}`);
+        if (c.username !== undefined || c.domain !== undefined) released.add(nameKey(before.username, before.domain));
+      }
+      const groups = new Map<string, { columns: (keyof UserRow)[]; rows: unknown[][]; ids: string[] }>();
+      const inOrder: { columns: (keyof UserRow)[]; row: unknown[]; id: string }[] = [];
       for (const { before, changes: c, mark } of items) {
         // An unchanged user gets only the import marker (which finds later duplicates in the file).
         const set: Partial<UserRow> = Object.keys(c).length
           ? { ...changesToRow(c), updated_at: at, import_job_id: mark.jobId, import_row: mark.row }
           : { import_job_id: mark.jobId, import_row: mark.row };
         const columns = Object.keys(set) as (keyof UserRow)[];
-        try {
-          await updateRow(tx, caps, 'users', columns, ['account_id', 'id'], [...columns.map((k) => set[k] ?? null), accountId, before.id]);
-        } catch (e) {
-          if (!caps.isUniqueViolation(e)) throw e;
-          refused.add(before.id); // on PostgreSQL the transaction is now aborted: the caller fails the batch
+        const row = [...columns.map((k) => set[k] ?? null), accountId, before.id];
+        const takesReleased =
+          (c.managedAppleId && released.has(`m\u0000${normaliseKey(c.managedAppleId)}`)) ||
+          ((c.username !== undefined || c.domain !== undefined) && released.has(nameKey(c.username ?? before.username, c.domain ?? before.domain)));
+        if (takesReleased) {
+          inOrder.push({ columns, row, id: before.id });
           continue;
         }
+        const key = columns.join(',');
+        let group = groups.get(key);
+        if (!group) groups.set(key, (group = { columns, rows: [], ids: [] }));
+        group.rows.push(row);
+        group.ids.push(before.id);
+      }
+      const refused = new Set<string>();
+      /** One row; a unique key a concurrent writer took refuses it (on PostgreSQL the transaction is then aborted and the caller fails the batch). */
+      const one = async (columns: (keyof UserRow)[], row: unknown[], id: string) => {
+        try {
+          await updateRow(tx, caps, 'users', columns, ['account_id', 'id'], row);
+        } catch (e) {
+          if (!caps.isUniqueViolation(e)) throw e;
+          refused.add(id);
+        }
+      };
+      for (const { columns, rows, ids } of groups.values()) {
+        try {
+          await updateRows(tx, caps, 'users', columns, ['account_id', 'id'], rows);
+        } catch (e) {
+          if (!caps.isUniqueViolation(e)) throw e;
+          // A concurrent writer took a key after the batch read: find whose, row by row (SQLite
+          // undid only the failed statement).
+          for (const [i, row] of rows.entries()) await one(columns, row, ids[i]!);
+        }
+      }
+      for (const { columns, row, id } of inOrder) await one(columns, row, id);
+      let linked = 0;
+      const oldWords: unknown[][] = [];
+      const newWords: { id: string; fullName: string; username: string; domain: string }[] = [];
+      for (const { before, changes: c } of items) {
+        if (refused.has(before.id)) continue;
         if (c.managedAppleId !== undefined) linked += (c.managedAppleId ? 1 : 0) - (before.managedAppleId ? 1 : 0);
         const renamed = c.username !== undefined || c.domain !== undefined;
         if (renamed || (c.fullName !== undefined && c.fullName !== before.fullName)) {
-          oldWords.push({ id: before.id, fullName: before.fullName, uk: normaliseKey(before.username), dk: normaliseKey(before.domain) });
+          const uk = normaliseKey(before.username);
+          const dk = normaliseKey(before.domain);
+          for (const word of indexedNameWords(before.fullName)) oldWords.push([accountId, word, uk, dk, before.id]);
           newWords.push({ id: before.id, fullName: c.fullName ?? before.fullName, username: c.username ?? before.username, domain: c.domain ?? before.domain });
         }
       }
-      for (const w of oldWords) await deleteNameWords(w.id, w.fullName, w.uk, w.dk);
+      // In key order, like the words written (see wordRows).
+      await deleteRows(tx, caps, 'user_name_words', WORD_KEY, (oldWords as string[][]).sort(compareKeys));
       await insertRows(tx, caps, 'user_name_words', WORD_KEY, wordRows(newWords), { skipConflicts: true });
       await bumpStats(0, linked);
       return refused;

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CompiledQuery } from 'kysely';
 import { openSqlite, type Database } from '../../src/db/database.js';
 import { migrate } from '../../src/db/migrations.js';
-import { insertRows, keyLookupText, selectByKeys } from '../../src/db/batch.js';
+import { deleteRows, insertRows, keyLookupText, selectByKeys, updateRows } from '../../src/db/batch.js';
 import { openDatabase } from '../../src/db/open.js';
 import { ENGINES, tempDir, testConfig } from '../support/db.js';
 
@@ -63,6 +63,33 @@ describe.each(ENGINES)('key look-ups on %s', (engine) => {
     expect(written).toEqual(odd.map((_, i) => `01900000-0000-7000-9000-${String(i).padStart(12, '0')}`));
     const back = await db.forAccount(ACC, (tx) => tx.selectFrom('users').select(['username', 'full_name', 'maid']).where('username', 'like', 'odd%').execute());
     expect(back.sort((a, b) => Number(a.username.slice(3)) - Number(b.username.slice(3)))).toEqual(odd.map((name, i) => ({ username: `odd${i}`, full_name: name, maid: i % 2 ? null : `m${i}@x.io` })));
+  });
+
+  it('update many rows each to its own values, all or none of a statement', async () => {
+    const rows = ids.slice(0, 1500).map((id, i) => [`Name ${i}`, `name ${i}`, i, ACC, id]);
+    await db.forAccount(ACC, (tx) => updateRows(tx, db.caps, 'users', ['full_name', 'full_name_key', 'import_row'], ['account_id', 'id'], rows));
+    const back = await db.forAccount(ACC, (tx) => tx.selectFrom('users').select(['id', 'full_name', 'import_row']).where('id', 'in', [ids[0]!, ids[777]!, ids[1499]!, ids[1500]!]).orderBy('id').execute());
+    expect(back).toEqual([
+      { id: ids[0], full_name: 'Name 0', import_row: 0 },
+      { id: ids[777], full_name: 'Name 777', import_row: 777 },
+      { id: ids[1499], full_name: 'Name 1499', import_row: 1499 },
+      { id: ids[1500], full_name: '', import_row: null },
+    ]);
+    // Two rows given the same username: the statement breaks the unique index and changes nothing.
+    const clash = [['same', 'x', ACC, ids[1600]], ['same', 'x', ACC, ids[1601]]];
+    const err = await db.forAccount(ACC, (tx) => updateRows(tx, db.caps, 'users', ['username_key', 'full_name'], ['account_id', 'id'], clash)).catch((e) => e);
+    expect(db.caps.isUniqueViolation(err)).toBe(true);
+    const untouched = await db.forAccount(ACC, (tx) => tx.selectFrom('users').select('full_name').where('id', 'in', [ids[1600]!, ids[1601]!]).execute());
+    expect(untouched.map((r) => r.full_name)).toEqual(['', '']);
+  });
+
+  it('delete rows by their whole key', async () => {
+    const words = ids.slice(0, 900).map((id, i) => [ACC, `w${i % 7}`, `u${i}`, 'example.com', id]);
+    await db.forAccount(ACC, (tx) => insertRows(tx, db.caps, 'user_name_words', ['account_id', 'word', 'username_key', 'domain_key', 'user_id'], words));
+    // Every other word goes, and a key matching nothing changes nothing.
+    await db.forAccount(ACC, (tx) => deleteRows(tx, db.caps, 'user_name_words', ['account_id', 'word', 'username_key', 'domain_key', 'user_id'], [...words.filter((_, i) => i % 2), [ACC, 'w0', 'u1', 'example.com', ids[1]]]));
+    const left = await db.forAccount(ACC, (tx) => tx.selectFrom('user_name_words').select('username_key').execute());
+    expect(left.map((r) => r.username_key).sort()).toEqual(words.filter((_, i) => i % 2 === 0).map((w) => w[2]).sort());
   });
 
   it.runIf(engine === 'postgres')('probe the key index on PostgreSQL although the table has no statistics yet', async () => {

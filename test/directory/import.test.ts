@@ -71,6 +71,29 @@ describe.each(ENGINES)('Bulk Import Users on %s', (engine) => {
     expect(events.sort()).toEqual(['import.finish', 'import.start']);
   });
 
+  it('moves a Managed Apple ID from one user to another in one file, whatever else each row changes', async () => {
+    for (const [u, maid] of [['swapa', 'swap-a@appleid.example.com'], ['swapc', null], ['swape', null]] as const) {
+      expect((await t.call(t.owner, 'POST', '/api/v1/users', { username: u, email: `${u}@corp.example`, managedAppleId: maid })).statusCode).toBe(201);
+    }
+    // E links a new MAID; A gives its MAID up and changes its email; C, later in the file, takes
+    // A's MAID, changing the same columns as E: C's change must wait for A's.
+    const csv = [
+      'Username,Email Address,Managed Apple ID',
+      'swape,,fresh-e@appleid.example.com',
+      'swapa,swapa.new@corp.example,-',
+      'swapc,,swap-a@appleid.example.com',
+    ].join('\r\n');
+    const job = await waitForJob(t, t.owner, (await uploadUsers(t, t.owner, 'swap.csv', csv)).json().id);
+    expect((await results(t, job.id)).map((r) => [r.Row, r.Result, r.Code])).toEqual([
+      ['2', 'Updated', ''],
+      ['3', 'Updated', ''],
+      ['4', 'Updated', ''],
+    ]);
+    expect(await user(t, 'swape')).toMatchObject({ managedAppleId: 'fresh-e@appleid.example.com' });
+    expect(await user(t, 'swapa')).toMatchObject({ managedAppleId: null, email: 'swapa.new@corp.example' });
+    expect(await user(t, 'swapc')).toMatchObject({ managedAppleId: 'swap-a@appleid.example.com' });
+  });
+
   it('keeps a lone line break inside its cell in the results file', async () => {
     // Full names refuse control characters, so both rows fail; the results echo their cells as read.
     const csv = 'Username,Email Address,Full Name\r\nlf,lf@corp.example,"Ada\nLovelace"\r\ncr,cr@corp.example,"Grace\rHopper"\r\nok,ok@corp.example,Alan Turing\r\n';
