@@ -3,9 +3,9 @@
  * the start of the upload until the job has succeeded, beside the raw floor of the same run:
  * csv-parse straight into better-sqlite3 with prepared statements into the same users table with the
  * same indexes, and the name-word rows that index the same names (no validation, no job machinery,
- * no results file). Also: the
- * re-import of the same users as updates, the server's peak RSS, and the directory list p99 while
- * the import runs.
+ * no results file). Also: the re-import of the same users as updates, the server's peak RSS, and
+ * the directory list p99 while the first import runs (the list is measured during that import only:
+ * the re-import and the XLSX import are timed alone, as their budgets say nothing of other load).
  */
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
@@ -110,7 +110,7 @@ export async function benchUsersImport() {
   const first = await importFile(server, file, 'users.csv');
   const ratio = Number((first.seconds / floorSeconds).toFixed(2));
   console.log(`import ${USERS.toLocaleString()} users: ${first.seconds} s = ${ratio}× the floor (budget ≤ 1.5× and ≤ 45 s); server peak RSS ${first.peakRssMb} MB (budget ≤ 300); list p99 during the import ${first.listDuringImport?.p99Ms} ms`);
-  const again = await importFile(server, file2, 'users-renamed.csv');
+  const again = await importFile(server, file2, 'users-renamed.csv', undefined, { measureList: false });
   console.log(`re-import as updates: ${again.seconds} s (budget ≤ 45 s); counts ${JSON.stringify(again.counts)}; server peak RSS ${again.peakRssMb} MB`);
   await server.stop();
 
@@ -118,7 +118,7 @@ export async function benchUsersImport() {
   const xlsx = path.join(dir, 'users.xlsx');
   await writeXlsx(xlsx, XLSX_USERS);
   const xServer = await startServer(path.join(dir, 'data-xlsx'));
-  const fromXlsx = await importFile(xServer, xlsx, 'users.xlsx');
+  const fromXlsx = await importFile(xServer, xlsx, 'users.xlsx', undefined, { measureList: false });
   await xServer.stop();
   console.log(`import ${XLSX_USERS.toLocaleString()} users from XLSX: ${fromXlsx.seconds} s (budget ≤ 6 s); server peak RSS ${fromXlsx.peakRssMb} MB (budget ≤ 300)`);
 
