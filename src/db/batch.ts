@@ -61,6 +61,13 @@ function flatten(rows: readonly unknown[][], from: number, count: number, width:
   return params;
 }
 
+/** `(?, ?), (?, ?), …`: a VALUES list of `count` rows of `width` parameters. */
+const valuesList = (caps: Caps, count: number, width: number) =>
+  Array.from({ length: count }, (_, r) => `(${placeholders(caps, r * width + 1, width)})`).join(', ');
+
+/** Rows turned into one array per column: the parameters of a PostgreSQL statement over `unnest`. */
+const byColumn = (rows: readonly unknown[][], width: number) => Array.from({ length: width }, (_, c) => rows.map((r) => r[c]));
+
 /** `$1::type[], $2::type[], …` for a PostgreSQL statement taking one array per column. */
 async function pgArrays(tx: Tx, table: string, columns: readonly string[]): Promise<string[]> {
   const types = await columnTypes(tx, table);
@@ -101,15 +108,13 @@ export async function insertRows(tx: Tx, caps: Caps, table: string, columns: rea
     const arrays = await pgArrays(tx, table, columns);
     const text = cached(caps, `insert|${table}|${columns.join(',')}|unnest|${opts.skipConflicts ? 1 : 0}|${opts.returning ?? ''}`, () =>
       `insert into ${ident(table)} (${columns.map(ident).join(', ')}) select * from unnest(${arrays.join(', ')})${tail}`);
-    const res = await tx.executeQuery<Record<string, unknown>>(CompiledQuery.raw(text, columns.map((_, c) => rows.map((r) => r[c]))));
+    const res = await tx.executeQuery<Record<string, unknown>>(CompiledQuery.raw(text, byColumn(rows, columns.length)));
     return opts.returning ? res.rows.map((r) => r[opts.returning!]) : [];
   }
   const returned: unknown[] = [];
   for (const [from, n] of pieces(caps, rows.length, columns.length)) {
-    const text = cached(caps, `insert|${table}|${columns.join(',')}|${n}|${opts.skipConflicts ? 1 : 0}|${opts.returning ?? ''}`, () => {
-      const values = Array.from({ length: n }, (_, r) => `(${placeholders(caps, r * columns.length + 1, columns.length)})`).join(', ');
-      return `insert into ${ident(table)} (${columns.map(ident).join(', ')}) values ${values}${tail}`;
-    });
+    const text = cached(caps, `insert|${table}|${columns.join(',')}|${n}|${opts.skipConflicts ? 1 : 0}|${opts.returning ?? ''}`, () =>
+      `insert into ${ident(table)} (${columns.map(ident).join(', ')}) values ${valuesList(caps, n, columns.length)}${tail}`);
     const res = await tx.executeQuery<Record<string, unknown>>(CompiledQuery.raw(text, flatten(rows, from, n, columns.length)));
     if (opts.returning) for (const r of res.rows) returned.push(r[opts.returning]);
   }
@@ -131,16 +136,6 @@ export async function updateRow(tx: Tx, caps: Caps, table: string, set: readonly
   return Number(res.numAffectedRows ?? 0);
 }
 
-/** `delete from table where <key columns>` for one row's key. */
-export async function deleteRow(tx: Tx, caps: Caps, table: string, where: readonly string[], values: readonly unknown[]): Promise<number> {
-  const text = cached(caps, `delete|${table}|${where.join(',')}`, () => {
-    const match = where.map((c, i) => `${ident(c)} = ${placeholders(caps, i + 1, 1)}`).join(' and ');
-    return `delete from ${ident(table)} where ${match}`;
-  });
-  const res = await tx.executeQuery(CompiledQuery.raw(text, [...values]));
-  return Number(res.numAffectedRows ?? 0);
-}
-
 /**
  * Updates many rows, each setting the same columns to its own values: `rows` hold the set values
  * then the key values, in `set` and `where` order; a row's key names one row. SQLite: UPDATE …
@@ -156,15 +151,14 @@ export async function updateRows(tx: Tx, caps: Caps, table: string, set: readonl
     const text = cached(caps, `updates|${table}|${set.join(',')}|${where.join(',')}|unnest`, () =>
       `update ${t} set ${set.map((c) => `${ident(c)} = v.${ident(c)}`).join(', ')} from unnest(${arrays.join(', ')}) as v(${all.map(ident).join(', ')}) ` +
       `where ${where.map((c) => `${t}.${ident(c)} = v.${ident(c)}`).join(' and ')}`);
-    await tx.executeQuery(CompiledQuery.raw(text, all.map((_, c) => rows.map((r) => r[c]))));
+    await tx.executeQuery(CompiledQuery.raw(text, byColumn(rows, all.length)));
     return;
   }
   for (const [from, n] of pieces(caps, rows.length, all.length)) {
     const text = cached(caps, `updates|${table}|${set.join(',')}|${where.join(',')}|${n}`, () => {
-      const values = Array.from({ length: n }, (_, r) => `(${placeholders(caps, r * all.length + 1, all.length)})`).join(', ');
       // SQLite names a VALUES list's columns column1, column2, …
       const v = (c: number) => `v.column${c + 1}`;
-      return `update ${t} set ${set.map((c, i) => `${ident(c)} = ${v(i)}`).join(', ')} from (values ${values}) as v ` +
+      return `update ${t} set ${set.map((c, i) => `${ident(c)} = ${v(i)}`).join(', ')} from (values ${valuesList(caps, n, all.length)}) as v ` +
         `where ${where.map((c, i) => `${t}.${ident(c)} = ${v(set.length + i)}`).join(' and ')}`;
     });
     await tx.executeQuery(CompiledQuery.raw(text, flatten(rows, from, n, all.length)));
@@ -178,14 +172,11 @@ export async function deleteRows(tx: Tx, caps: Caps, table: string, where: reado
   if (caps.engine === 'postgres') {
     const arrays = await pgArrays(tx, table, where);
     const text = cached(caps, `deletes|${table}|${where.join(',')}|unnest`, () => `delete from ${ident(table)} where ${cols} in (select * from unnest(${arrays.join(', ')}))`);
-    await tx.executeQuery(CompiledQuery.raw(text, where.map((_, c) => keys.map((k) => k[c]))));
+    await tx.executeQuery(CompiledQuery.raw(text, byColumn(keys, where.length)));
     return;
   }
   for (const [from, n] of pieces(caps, keys.length, where.length)) {
-    const text = cached(caps, `deletes|${table}|${where.join(',')}|${n}`, () => {
-      const values = Array.from({ length: n }, (_, r) => `(${placeholders(caps, r * where.length + 1, where.length)})`).join(', ');
-      return `delete from ${ident(table)} where ${cols} in (values ${values})`;
-    });
+    const text = cached(caps, `deletes|${table}|${where.join(',')}|${n}`, () => `delete from ${ident(table)} where ${cols} in (values ${valuesList(caps, n, where.length)})`);
     await tx.executeQuery(CompiledQuery.raw(text, flatten(keys, from, n, where.length)));
   }
 }

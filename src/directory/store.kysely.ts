@@ -3,7 +3,7 @@ import type { Tx } from '../db/database.js';
 import type { Caps } from '../db/caps.js';
 import type { Schema, UserRow } from '../db/schema.js';
 import { cappedCount, toPage, TOTAL_CAP } from '../db/query.js';
-import { deleteRow, deleteRows, insertRows, selectByKeys, updateRow, updateRows } from '../db/batch.js';
+import { deleteRows, insertRows, selectByKeys, updateRow, updateRows } from '../db/batch.js';
 import { LIMIT_DEFAULT, decodeCursor, encodeCursor, type Page, type PageRequest } from '../core/paging.js';
 import { normaliseKey } from '../core/names.js';
 import { indexedNameWords, searchTerms, type User, type UserListQuery, type UserSort } from './model.js';
@@ -155,10 +155,13 @@ export function userStore(tx: Tx, accountId: string, caps: Caps): UserStore {
     import_row: mark?.row ?? null,
   });
 
+  /** The keys (in WORD_KEY order) of the name words a user was written with. */
+  const wordKeys = (userId: string, fullName: string, usernameKey: string, domainKey: string) =>
+    indexedNameWords(fullName).map((word) => [accountId, word, usernameKey, domainKey, userId]);
+
   /** Removes a user's name words, found by the name and keys they were written with. */
-  async function deleteNameWords(userId: string, fullName: string, usernameKey: string, domainKey: string): Promise<void> {
-    for (const word of indexedNameWords(fullName)) await deleteRow(tx, caps, 'user_name_words', WORD_KEY, [accountId, word, usernameKey, domainKey, userId]);
-  }
+  const deleteNameWords = (userId: string, fullName: string, usernameKey: string, domainKey: string) =>
+    deleteRows(tx, caps, 'user_name_words', WORD_KEY, wordKeys(userId, fullName, usernameKey, domainKey));
 
   /**
    * Name-word rows (in WORD_KEY order) for users as they are now, sorted by that key: a batch's
@@ -166,13 +169,7 @@ export function userStore(tx: Tx, accountId: string, caps: Caps): UserStore {
    * (a common surname is one place in the index that every batch writes to).
    */
   const wordRows = (users: { id: string; fullName: string; username: string; domain: string }[]) =>
-    users
-      .flatMap((u) => {
-        const uk = normaliseKey(u.username);
-        const dk = normaliseKey(u.domain);
-        return indexedNameWords(u.fullName).map((word) => [accountId, word, uk, dk, u.id]);
-      })
-      .sort(compareKeys);
+    users.flatMap((u) => wordKeys(u.id, u.fullName, normaliseKey(u.username), normaliseKey(u.domain))).sort(compareKeys);
 
   async function writeNameWords(userId: string, fullName: string, username: string, domain: string): Promise<void> {
     await insertRows(tx, caps, 'user_name_words', WORD_KEY, wordRows([{ id: userId, fullName, username, domain }]), { skipConflicts: true });
@@ -402,21 +399,19 @@ export function userStore(tx: Tx, accountId: string, caps: Caps): UserStore {
       }
       for (const { columns, row, id } of inOrder) await one(columns, row, id);
       let linked = 0;
-      const oldWords: unknown[][] = [];
+      const oldWords: string[][] = [];
       const newWords: { id: string; fullName: string; username: string; domain: string }[] = [];
       for (const { before, changes: c } of items) {
         if (refused.has(before.id)) continue;
         if (c.managedAppleId !== undefined) linked += (c.managedAppleId ? 1 : 0) - (before.managedAppleId ? 1 : 0);
         const renamed = c.username !== undefined || c.domain !== undefined;
         if (renamed || (c.fullName !== undefined && c.fullName !== before.fullName)) {
-          const uk = normaliseKey(before.username);
-          const dk = normaliseKey(before.domain);
-          for (const word of indexedNameWords(before.fullName)) oldWords.push([accountId, word, uk, dk, before.id]);
+          oldWords.push(...wordKeys(before.id, before.fullName, normaliseKey(before.username), normaliseKey(before.domain)));
           newWords.push({ id: before.id, fullName: c.fullName ?? before.fullName, username: c.username ?? before.username, domain: c.domain ?? before.domain });
         }
       }
       // In key order, like the words written (see wordRows).
-      await deleteRows(tx, caps, 'user_name_words', WORD_KEY, (oldWords as string[][]).sort(compareKeys));
+      await deleteRows(tx, caps, 'user_name_words', WORD_KEY, oldWords.sort(compareKeys));
       await insertRows(tx, caps, 'user_name_words', WORD_KEY, wordRows(newWords), { skipConflicts: true });
       await bumpStats(0, linked);
       return refused;

@@ -92,13 +92,16 @@ describe.each(ENGINES)('key look-ups on %s', (engine) => {
     expect(left.map((r) => r.username_key).sort()).toEqual(words.filter((_, i) => i % 2 === 0).map((w) => w[2]).sort());
   });
 
-  it.runIf(engine === 'postgres')('probe the key index on PostgreSQL although the table has no statistics yet', async () => {
-    // Never analysed, the table's size is guessed from its pages: an IN list was then answered by
-    // reading the whole account through another index.
-    const text = keyLookupText(db.caps, 'users', ['id'], { equal: { account_id: ACC } }, 'username_key', 64);
-    const { rows } = await db.forAccount(ACC, (tx) => tx.executeQuery<{ 'QUERY PLAN': string }>(CompiledQuery.raw(`explain ${text}`, [ACC, ids.map((_, i) => `u${i}`)])));
-    const plan = rows.map((r) => r['QUERY PLAN']).join('\n');
-    expect(plan).toMatch(/Index Scan using users_username on users/);
+  it('probe the key index although the table has no statistics yet', async () => {
+    // Never analysed, the table's size is guessed from its pages: PostgreSQL once answered an IN
+    // list by reading the whole account through another index, filtering by the list.
+    const keys = ids.slice(0, 64).map((_, i) => `u${i}`);
+    const text = keyLookupText(db.caps, 'users', ['id'], { equal: { account_id: ACC } }, 'username_key', keys.length);
+    const plan = await db.forAccount(ACC, async (tx) => {
+      if (engine === 'postgres') return (await tx.executeQuery<{ 'QUERY PLAN': string }>(CompiledQuery.raw(`explain ${text}`, [ACC, keys]))).rows.map((r) => r['QUERY PLAN']).join('\n');
+      return (await tx.executeQuery<{ detail: string }>(CompiledQuery.raw(`explain query plan ${text}`, [ACC, ...keys]))).rows.map((r) => r.detail).join('\n');
+    });
+    expect(plan).toMatch(engine === 'postgres' ? /Index Scan using users_username on users/ : /USING INDEX users_username \(/);
     expect(plan).not.toMatch(/Filter: .*ANY/);
   });
 });
