@@ -10,10 +10,10 @@ import type { Account } from '../accounts/model.js';
 import type { Stores } from '../stores.js';
 import { failedRow, runTableJob, type ImportContext, type ImportEnd, type RowIssue, type RowOutcome, type TableJobKind } from '../jobs/table-job.js';
 import { MAID_EXISTS_MESSAGE, validateManagedAppleId } from './maid.js';
-import { AUTH_TYPES, EMAIL_PATTERN, PHONE_PATTERN, USER_LIMITS, USERNAME_PATTERN, type AuthType } from './model.js';
+import { AUTH_TYPES, EMAIL_PATTERN, PHONE_PATTERN, USER_LIMITS, USERNAME_PATTERN, userKey, type AuthType } from './model.js';
 import { USER_FILE_COLUMNS, type UserColumn } from './file-format.js';
 import type { ImportedUser, UserChanges, UserRecord } from './store.js';
-import { domainNameProblem, normaliseKey } from '../core/names.js';
+import { domainNameProblem } from '../core/names.js';
 
 type Outcome = RowOutcome;
 
@@ -96,7 +96,6 @@ function readRow(row: FileRow, header: HeaderMap<UserColumn>, account: Account) 
 /** Whether a stored value equals a changed one: text, null, or a list of groups. */
 const same = (a: unknown, b: unknown): boolean =>
   a === b || (Array.isArray(a) && Array.isArray(b) && a.length === b.length && a.every((x, i) => x === b[i]));
-const userKey = (username: string, domain: string) => `${normaliseKey(username)}\u0000${normaliseKey(domain)}`;
 const failed = failedRow;
 
 /**

@@ -41,6 +41,9 @@ export const EMAIL_PATTERN = /^[^\s@]+@[^\s@]+$/;
 /** Usernames: printable, no white space at either end, no control characters. */
 export const USERNAME_PATTERN = /^[^\s\p{C}](?:[^\p{C}]*[^\s\p{C}])?$/u;
 
+/** A user's key (Username and Domain, compared case-insensitively) as one string, for maps and sets. */
+export const userKey = (username: string, domain: string) => `${normaliseKey(username)}\u0000${normaliseKey(domain)}`;
+
 export type UserSort = 'username' | 'fullName' | 'email' | 'managedAppleId' | 'createdAt';
 export const USER_SORTS: UserSort[] = ['username', 'fullName', 'email', 'managedAppleId', 'createdAt'];
 

@@ -6,7 +6,7 @@ import { cappedCount, toPage, TOTAL_CAP } from '../db/query.js';
 import { deleteRows, insertRows, selectByKeys, updateRow, updateRows } from '../db/batch.js';
 import { LIMIT_DEFAULT, decodeCursor, encodeCursor, type Page, type PageRequest } from '../core/paging.js';
 import { normaliseKey } from '../core/names.js';
-import { indexedNameWords, searchTerms, type User, type UserListQuery, type UserSort } from './model.js';
+import { indexedNameWords, searchTerms, userKey, type User, type UserListQuery, type UserSort } from './model.js';
 import { toPublicUser, type ImportedUser, type ImportMark, type UserChanges, type UserRecord, type UserStore } from './store.js';
 
 /** A name word's key, in column order. */
@@ -328,7 +328,7 @@ export function userStore(tx: Tx, accountId: string, caps: Caps): UserStore {
     },
     async findByUsernames(keys) {
       if (!keys.length) return [];
-      const wanted = new Set(keys.map((k) => `${normaliseKey(k.username)}\u0000${normaliseKey(k.domain)}`));
+      const wanted = new Set(keys.map((k) => userKey(k.username, k.domain)));
       const rows = await selectByKeys<ImportedRow>(tx, caps, 'users', IMPORTED_COLUMNS, { equal: { account_id: accountId } }, 'username_key', keys.map((k) => normaliseKey(k.username)));
       return rows.filter((r) => wanted.has(`${r.username_key}\u0000${r.domain_key}`)).map(toImportedUser);
     },
@@ -353,10 +353,9 @@ export function userStore(tx: Tx, accountId: string, caps: Caps): UserStore {
       // with each other (the import decided them against the batch's state), so rows setting the
       // same columns go together, many to a statement.
       const released = new Set<string>();
-      const nameKey = (username: string, domain: string) => `u\u0000${normaliseKey(username)}\u0000${normaliseKey(domain)}`;
       for (const { before, changes: c } of items) {
         if (c.managedAppleId !== undefined && before.managedAppleId) released.add(`m\u0000${normaliseKey(before.managedAppleId)}`);
-        if (c.username !== undefined || c.domain !== undefined) released.add(nameKey(before.username, before.domain));
+        if (c.username !== undefined || c.domain !== undefined) released.add(`u\u0000${userKey(before.username, before.domain)}`);
       }
       const groups = new Map<string, { columns: (keyof UserRow)[]; rows: unknown[][]; ids: string[] }>();
       const inOrder: { columns: (keyof UserRow)[]; row: unknown[]; id: string }[] = [];
@@ -369,7 +368,7 @@ export function userStore(tx: Tx, accountId: string, caps: Caps): UserStore {
         const row = [...columns.map((k) => set[k] ?? null), accountId, before.id];
         const takesReleased =
           (c.managedAppleId && released.has(`m\u0000${normaliseKey(c.managedAppleId)}`)) ||
-          ((c.username !== undefined || c.domain !== undefined) && released.has(nameKey(c.username ?? before.username, c.domain ?? before.domain)));
+          ((c.username !== undefined || c.domain !== undefined) && released.has(`u\u0000${userKey(c.username ?? before.username, c.domain ?? before.domain)}`));
         if (takesReleased) {
           inOrder.push({ columns, row, id: before.id });
           continue;

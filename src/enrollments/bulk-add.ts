@@ -10,8 +10,8 @@ import type { FileRow } from '../bulk/reader.js';
 import { isXlsx } from '../bulk/table.js';
 import type { Account } from '../accounts/model.js';
 import type { Stores } from '../stores.js';
-import { domainNameProblem, normaliseKey } from '../core/names.js';
-import { EMAIL_PATTERN, PHONE_PATTERN, USER_LIMITS, USERNAME_PATTERN } from '../directory/model.js';
+import { domainNameProblem } from '../core/names.js';
+import { EMAIL_PATTERN, PHONE_PATTERN, USER_LIMITS, USERNAME_PATTERN, userKey } from '../directory/model.js';
 import type { ImportedUser, UserRecord } from '../directory/store.js';
 import { runTableJob, type ImportContext, type ImportEnd, type RowIssue, type RowOutcome, type TableJobKind } from '../jobs/table-job.js';
 import { COLUMNS, COMMENTS_MAX, optional, parseAuthMode, parseNotify, parseOwnership, parsePlatform, parseRequestMode, parseYesNo, type Parsed, type Platform } from './model.js';
@@ -78,7 +78,6 @@ function readRow(row: FileRow, header: HeaderMap<RequestColumn>, account: Accoun
 /** Requests issued and written together within a batch (a multi-row INSERT's worth). */
 const ISSUE_SLICE = 512;
 
-const userKey = (username: string, domain: string) => `${normaliseKey(username)}\u0000${normaliseKey(domain)}`;
 const withColumn = (i: { column: string; message: string; code: string }): RowIssue => ({ code: i.code, message: `${i.column}: ${i.message}` });
 
 /**

@@ -14,6 +14,7 @@ import type { FileRow } from '../../src/bulk/reader.js';
 import { readXlsxRows } from '../../src/bulk/xlsx.js';
 import { excelDateText, isDateFormat, resolveTarget, sheetRowsOfXml } from '../../src/bulk/xlsx-sheet.js';
 import { tempDir } from '../support/db.js';
+import { workbook } from '../support/xlsx.js';
 
 /** The old reader's cell text (the reference): formulas give their result, rich text its text, hyperlinks their text, dates an ISO date. */
 function cellText(v: unknown): string {
@@ -108,14 +109,6 @@ async function agreed(file: string, sheet = 'Users'): Promise<Row[]> {
   const now = await readNew(file, sheet);
   expect(now).toEqual(await readOld(file, sheet));
   return now;
-}
-
-async function workbook(build: (wb: ExcelJS.Workbook) => void): Promise<string> {
-  const wb = new ExcelJS.Workbook();
-  build(wb);
-  const file = path.join(dir, `wb${n++}.xlsx`);
-  await wb.xlsx.writeFile(file);
-  return file;
 }
 
 /** exceljs' streaming writer: no shared strings, so strings are `t="str"` cells and rich text is inline (`t="inlineStr"`). */

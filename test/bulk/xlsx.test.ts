@@ -10,18 +10,11 @@ import { xlsxPrecheck } from '../../src/bulk/xlsx.js';
 import { openTable } from '../../src/bulk/table.js';
 import { createTestPippin, uploadUsers, waitForJob, type TestPippin } from '../support/app.js';
 import { tempDir } from '../support/db.js';
+import { workbook } from '../support/xlsx.js';
 
 const dir = tempDir('pippin-xlsx-');
 let n = 0;
 const LIMITS = { maxBytes: 1e8, maxRows: 1e6, xlsxMaxRows: 1000, xlsxMaxInflatedBytes: 20 * 1024 * 1024 };
-
-async function workbook(build: (wb: ExcelJS.Workbook) => void): Promise<string> {
-  const wb = new ExcelJS.Workbook();
-  build(wb);
-  const file = path.join(dir, `wb${n++}.xlsx`);
-  await wb.xlsx.writeFile(file);
-  return file;
-}
 
 /** Rewrites one part of a real workbook (or adds one). */
 async function patched(file: string, part: string, content: string | Buffer): Promise<string> {
