@@ -43,6 +43,11 @@ describe('domain names', () => {
     expect(normaliseKey('  Ade\u0301le@Example.COM ')).toBe('ad\u00e9le@example.com');
     fc.assert(fc.property(fc.string({ unit: 'grapheme' }), (s) => { expect(normaliseKey(normaliseKey(s))).toBe(normaliseKey(s)); }), { numRuns: 2000 });
   });
+  it('skips NFC for ASCII keys without changing any key: the same as trim, lower-case and NFC for any text', () => {
+    const full = (s: string) => s.trim().toLowerCase().normalize('NFC');
+    for (const s of ['Å', ' Å ', 'İ', 'Straße', 'İSTANBUL', 'plain ascii', '']) expect(normaliseKey(s)).toBe(full(s));
+    fc.assert(fc.property(fc.oneof(fc.string({ unit: 'grapheme' }), fc.string({ unit: 'binary' }), fc.string()), (s) => { expect(normaliseKey(s)).toBe(full(s)); }), { numRuns: 3000 });
+  });
 });
 
 describe('audit masking', () => {

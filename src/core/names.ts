@@ -2,9 +2,16 @@
 
 const LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 
-/** Lower-cases and trims; Unicode NFC so keys compare the same on every engine. */
+const NON_ASCII = /[^\u0000-\u007f]/;
+
+/**
+ * Lower-cases and trims; Unicode NFC so keys compare the same on every engine. An ASCII string is
+ * its own NFC form (no ASCII character composes), so most keys skip ICU: an import normalises
+ * several keys a row.
+ */
 export function normaliseKey(s: string): string {
-  return s.trim().toLowerCase().normalize('NFC');
+  const lower = s.trim().toLowerCase();
+  return NON_ASCII.test(lower) ? lower.normalize('NFC') : lower;
 }
 
 /**

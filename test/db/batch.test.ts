@@ -5,6 +5,7 @@
  * bound status once scanned every Pending request for each piece of keys).
  */
 import path from 'node:path';
+import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CompiledQuery } from 'kysely';
 import { openSqlite, type Database } from '../../src/db/database.js';
@@ -63,6 +64,29 @@ describe.each(ENGINES)('key look-ups on %s', (engine) => {
     expect(written).toEqual(odd.map((_, i) => `01900000-0000-7000-9000-${String(i).padStart(12, '0')}`));
     const back = await db.forAccount(ACC, (tx) => tx.selectFrom('users').select(['username', 'full_name', 'maid']).where('username', 'like', 'odd%').execute());
     expect(back.sort((a, b) => Number(a.username.slice(3)) - Number(b.username.slice(3)))).toEqual(odd.map((name, i) => ({ username: `odd${i}`, full_name: name, maid: i % 2 ? null : `m${i}@x.io` })));
+  });
+
+  it('carry any text through an insert, a look-up by it, an update and a delete (PostgreSQL: as array literals)', async () => {
+    // Any text PostgreSQL stores (no NUL), as keys and as values: quotes, backslashes, braces, commas, "NULL", spaces.
+    const text = fc.oneof(fc.string({ unit: 'binary', maxLength: 12 }), fc.constantFrom('NULL', '"', '\\', '{', '}', ',', ' ', '', '\\"')).map((t) => t.replace(/\u0000/g, ''));
+    let run = 0;
+    await fc.assert(
+      fc.asyncProperty(fc.uniqueArray(text, { minLength: 1, maxLength: 12 }), fc.array(text, { minLength: 12, maxLength: 12 }), async (keys, values) => {
+        const r = run++;
+        const id = (i: number) => `01900000-0000-7000-a${String(r).padStart(3, '0')}-${String(i).padStart(12, '0')}`;
+        const rows = keys.map((k, i) => [id(i), ACC, `k${r}:${k}`, 'pbt.example', `k${r}:${k}`, 'pbt.example', 'p@x.io', 'p@x.io', values[i]!, values[i]!, '', '[]', 'local', 'active', '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z']);
+        const cols = ['id', 'account_id', 'username', 'domain', 'username_key', 'domain_key', 'email', 'email_key', 'full_name', 'full_name_key', 'phone', 'groups_json', 'auth_type', 'status', 'created_at', 'updated_at'];
+        const found = await db.forAccount(ACC, async (tx) => {
+          await insertRows(tx, db.caps, 'users', cols, rows);
+          await updateRows(tx, db.caps, 'users', ['phone'], ['account_id', 'username_key'], keys.map((k, i) => [values[(i + 1) % values.length]!, ACC, `k${r}:${k}`]));
+          return selectByKeys<{ username: string; full_name: string; phone: string }>(tx, db.caps, 'users', ['username', 'full_name', 'phone'], { equal: { account_id: ACC } }, 'username_key', keys.map((k) => `k${r}:${k}`));
+        });
+        expect(new Map(found.map((f) => [f.username, [f.full_name, f.phone]]))).toEqual(new Map(keys.map((k, i) => [`k${r}:${k}`, [values[i], values[(i + 1) % values.length]]])));
+        await db.forAccount(ACC, (tx) => deleteRows(tx, db.caps, 'users', ['account_id', 'username_key'], keys.map((k) => [ACC, `k${r}:${k}`])));
+        expect(await db.forAccount(ACC, (tx) => tx.selectFrom('users').select('id').where('domain_key', '=', 'pbt.example').execute())).toEqual([]);
+      }),
+      { numRuns: 60 },
+    );
   });
 
   it('update many rows each to its own values, all or none of a statement', async () => {
