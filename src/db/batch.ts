@@ -65,13 +65,17 @@ function flatten(rows: readonly unknown[][], from: number, count: number, width:
 const valuesList = (caps: Caps, count: number, width: number) =>
   Array.from({ length: count }, (_, r) => `(${placeholders(caps, r * width + 1, width)})`).join(', ');
 
-/** A backslash in JSON text that escapes anything but a quote or a backslash (a control character, a lone surrogate). */
+/**
+ * A backslash in JSON text before anything but a quote or a backslash: an escape PostgreSQL would
+ * read otherwise (a control character, a lone surrogate). It also matches a backslash of the text
+ * followed by a letter (`\\n`), which only sends that column the driver's way.
+ */
 const OTHER_ESCAPE = /\\[^"\\]/;
 
 /**
  * A column's values as one PostgreSQL array literal (`{"a","b",null}`) when they are all text,
- * finite numbers, booleans or nulls; else the values as they are, for the driver. JSON writes the same
- * literal natively: strings quoted with `\"` and `\\` escaped as PostgreSQL reads them, numbers,
+ * finite numbers, booleans or nulls; else the values as they are, for the driver. JSON writes the
+ * same literal natively: strings quoted with `\"` and `\\` escaped as PostgreSQL reads them, numbers,
  * booleans and null bare. Any other escape JSON makes (a control character, a lone surrogate)
  * means something else to PostgreSQL, so such a column goes to the driver too. node-postgres
  * builds the literal element by element with two regular-expression replaces each: a third of the

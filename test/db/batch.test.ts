@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CompiledQuery } from 'kysely';
 import { openSqlite, type Database } from '../../src/db/database.js';
 import { migrate } from '../../src/db/migrations.js';
-import { deleteRows, insertRows, keyLookupText, selectByKeys, updateRows } from '../../src/db/batch.js';
+import { deleteRows, insertRows, keyLookupText, pgArrayParam, selectByKeys, updateRows } from '../../src/db/batch.js';
 import { openDatabase } from '../../src/db/open.js';
 import { ENGINES, tempDir, testConfig } from '../support/db.js';
 
@@ -133,6 +133,11 @@ describe.each(ENGINES)('key look-ups on %s', (engine) => {
 describe('key look-up statements', () => {
   const db = openSqlite(path.join(tempDir(), 'plan.sqlite'));
   afterAll(() => db.close());
+
+  it('write a PostgreSQL array literal with JSON only when it reads back the same, else leave the values to the driver', () => {
+    expect(pgArrayParam(['a', 'say "hi"', 'ends\\', '', 'NULL', null, undefined, 7, true])).toBe('{"a","say \\"hi\\"","ends\\\\","","NULL",null,null,7,true}');
+    for (const odd of [['tab\there'], ['\u0001'], ['\ud800'], ['back\\n'], [Buffer.from('x')], [new Date(0)], [Number.NaN], [{ a: 1 }]]) expect(pgArrayParam(odd)).toBe(odd);
+  });
 
   it('write constants into the text only when they are plain words', () => {
     const text = keyLookupText(db.caps, 'enrollment_requests', ['id'], { equal: { account_id: ACC }, constant: { status: 'pending' } }, 'user_id', 8);
