@@ -127,19 +127,20 @@ function columnTypes(tx: Tx, table: string): Promise<Map<string, string>> {
  * planning a VALUES list of thousands of parameters cost its server more than the writes did.
  */
 export async function insertRows(tx: Tx, caps: Caps, table: string, columns: readonly string[], rows: readonly unknown[][], opts: InsertOptions = {}): Promise<unknown[]> {
+  const head = () => `insert into ${ident(table)} (${columns.map(ident).join(', ')})`;
   const tail = (opts.skipConflicts ? ' on conflict do nothing' : '') + (opts.returning ? ` returning ${ident(opts.returning)}` : '');
   if (caps.engine === 'postgres') {
     if (!rows.length) return [];
     const arrays = await pgArrays(tx, table, columns);
     const text = cached(caps, `insert|${table}|${columns.join(',')}|unnest|${opts.skipConflicts ? 1 : 0}|${opts.returning ?? ''}`, () =>
-      `insert into ${ident(table)} (${columns.map(ident).join(', ')}) select * from unnest(${arrays.join(', ')})${tail}`);
+      `${head()} select * from unnest(${arrays.join(', ')})${tail}`);
     const res = await tx.executeQuery<Record<string, unknown>>(CompiledQuery.raw(text, byColumn(rows, columns.length)));
     return opts.returning ? res.rows.map((r) => r[opts.returning!]) : [];
   }
   const returned: unknown[] = [];
   for (const [from, n] of pieces(caps, rows.length, columns.length)) {
     const text = cached(caps, `insert|${table}|${columns.join(',')}|${n}|${opts.skipConflicts ? 1 : 0}|${opts.returning ?? ''}`, () =>
-      `insert into ${ident(table)} (${columns.map(ident).join(', ')}) values ${valuesList(caps, n, columns.length)}${tail}`);
+      `${head()} values ${valuesList(caps, n, columns.length)}${tail}`);
     const res = await tx.executeQuery<Record<string, unknown>>(CompiledQuery.raw(text, flatten(rows, from, n, columns.length)));
     if (opts.returning) for (const r of res.rows) returned.push(r[opts.returning]);
   }
