@@ -1,6 +1,9 @@
 import fs from 'node:fs';
 import { AppError } from '../errors.js';
 import { createDecoder, isUndefinedCp1252, sniffBom, type TextEncoding } from './encoding.js';
+import { CsvScanner, refuse, type Delimiter } from './csv-scanner.js';
+
+export type { Delimiter };
 
 /**
  * The cheap pass over a spooled CSV/TXT upload before any row is applied (DESIGN.md "File formats"):
@@ -16,8 +19,6 @@ export interface PrescanLimits {
 
 export const DEFAULT_MAX_RECORD_CHARS = 65_536;
 
-export type Delimiter = ',' | ';' | '\t';
-
 export interface Prescan {
   encoding: TextEncoding;
   bomLength: number;
@@ -29,9 +30,6 @@ export interface Prescan {
   warnings: string[];
 }
 
-const refuse = (code: 'CSV_MALFORMED' | 'FILE_EMPTY' | 'FILE_ENCODING_INVALID' | 'IMPORT_TOO_MANY_ROWS' | 'FILE_TOO_LARGE', message: string, line: number | null) =>
-  new AppError(code, message, { line });
-
 /** Picks the delimiter from the header line: the most frequent of comma, semicolon and tab outside quotes. */
 export function detectDelimiter(firstLine: string): Delimiter {
   const counts: Record<Delimiter, number> = { ',': 0, ';': 0, '\t': 0 };
@@ -42,116 +40,6 @@ export function detectDelimiter(firstLine: string): Delimiter {
   }
   const best = (Object.entries(counts) as [Delimiter, number][]).sort((a, b) => b[1] - a[1])[0]!;
   return best[1] > 0 ? best[0] : ',';
-}
-
-/** The character state machine: quoting as csv-parse enforces it, records, lines. */
-class Scanner {
-  line = 1;
-  records = 0; // non-blank records, header included
-  private inQuotes = false;
-  private quoteLine = 0;
-  private pendingQuote = false; // a quote inside a quoted field, waiting for the next char
-  private afterQuote = false;
-  private fieldStart = true;
-  private recordChars = 0;
-  private recordBlank = true;
-  private pendingCR = false;
-  header: string[] = [];
-  private field = '';
-
-  constructor(readonly delimiter: Delimiter, private readonly limits: PrescanLimits) {}
-
-  private endRecord(): void {
-    if (!this.recordBlank) {
-      if (this.records === 0) this.header.push(this.field);
-      this.records++;
-      if (this.records - 1 > this.limits.maxRows) {
-        throw refuse('IMPORT_TOO_MANY_ROWS', `The file has more than ${this.limits.maxRows.toLocaleString('en')} rows (the limit)`, this.line);
-      }
-    }
-    this.field = '';
-    this.fieldStart = true;
-    this.afterQuote = false;
-    this.recordChars = 0;
-    this.recordBlank = true;
-  }
-
-  private endField(): void {
-    if (this.records === 0) this.header.push(this.field);
-    this.field = '';
-    this.fieldStart = true;
-    this.afterQuote = false;
-  }
-
-  feed(text: string): void {
-    const d = this.delimiter;
-    for (let i = 0; i < text.length; i++) {
-      const ch = text[i]!;
-      if (ch === '\u0000') throw refuse('FILE_ENCODING_INVALID', `The file holds a NUL character on line ${this.line}: it is not a text file`, this.line);
-      if (this.pendingCR) {
-        this.pendingCR = false;
-        if (ch === '\n') {
-          this.line++;
-          continue;
-        }
-      }
-      if (++this.recordChars > this.limits.maxRecordChars) {
-        throw refuse('CSV_MALFORMED', `Line ${this.inQuotes ? this.quoteLine : this.line} holds a record longer than ${this.limits.maxRecordChars.toLocaleString('en')} characters${this.inQuotes ? ' (is a quote left open?)' : ''}`, this.inQuotes ? this.quoteLine : this.line);
-      }
-      if (this.pendingQuote) {
-        this.pendingQuote = false;
-        if (ch === '"') {
-          if (this.records === 0) this.field += '"';
-          continue; // an escaped quote
-        }
-        this.inQuotes = false;
-        this.afterQuote = true;
-      }
-      if (this.inQuotes) {
-        if (ch === '"') this.pendingQuote = true;
-        else {
-          if (ch === '\n') this.line++;
-          if (this.records === 0) this.field += ch;
-        }
-        continue;
-      }
-      if (ch === '\n' || ch === '\r') {
-        this.endRecord();
-        if (ch === '\r') this.pendingCR = true;
-        else this.line++;
-        if (ch === '\r') this.line++;
-        continue;
-      }
-      if (ch === d) {
-        this.recordBlank = false;
-        this.endField();
-        continue;
-      }
-      if (this.afterQuote) {
-        throw refuse('CSV_MALFORMED', `Line ${this.line}: a closing quote must be followed by the delimiter or the end of the line`, this.line);
-      }
-      if (ch === '"') {
-        if (!this.fieldStart) throw refuse('CSV_MALFORMED', `Line ${this.line}: a quote inside an unquoted value (write it as "" inside a quoted value)`, this.line);
-        this.inQuotes = true;
-        this.quoteLine = this.line;
-        this.fieldStart = false;
-        this.recordBlank = false;
-        continue;
-      }
-      this.fieldStart = false;
-      this.recordBlank = false;
-      if (this.records === 0) this.field += ch;
-    }
-  }
-
-  finish(): void {
-    if (this.pendingQuote) {
-      this.pendingQuote = false;
-      this.inQuotes = false;
-    }
-    if (this.inQuotes) throw refuse('CSV_MALFORMED', `A quote opened on line ${this.quoteLine} is never closed`, this.quoteLine);
-    this.endRecord();
-  }
 }
 
 async function* chunks(file: string): AsyncGenerator<Buffer> {
@@ -213,14 +101,14 @@ export async function prescanText(file: string, limits: PrescanLimits): Promise<
   const bomLength = bom?.length ?? 0;
   const decode = createDecoder(encoding);
   // The delimiter comes from the header line, so text is held back until its end is seen.
-  let scanner: Scanner | null = null;
+  let scanner: CsvScanner | null = null;
   let held = '';
   const feed = (text: string) => {
     if (scanner) return scanner.feed(text);
     held += text;
     const nl = held.search(/[\r\n]/);
     if (nl < 0 && held.length <= limits.maxRecordChars) return;
-    scanner = new Scanner(detectDelimiter(nl < 0 ? held : held.slice(0, nl)), limits);
+    scanner = new CsvScanner(detectDelimiter(nl < 0 ? held : held.slice(0, nl)), limits);
     scanner.feed(held);
     held = '';
   };
@@ -232,14 +120,14 @@ export async function prescanText(file: string, limits: PrescanLimits): Promise<
     }
     feed(decode());
     if (!scanner) {
-      scanner = new Scanner(detectDelimiter(held), limits);
+      scanner = new CsvScanner(detectDelimiter(held), limits);
       scanner.feed(held);
     }
   } catch (e) {
     if (e instanceof AppError) throw e;
     throw refuse('FILE_ENCODING_INVALID', `The file is not valid ${encoding.toUpperCase()} text`, null);
   }
-  const done = scanner as Scanner;
+  const done = scanner as CsvScanner;
   done.finish();
   scanner = done;
   if (done.records === 0) throw refuse('FILE_EMPTY', 'The file is empty', null);

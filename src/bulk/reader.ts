@@ -1,9 +1,7 @@
 import fs from 'node:fs';
-import { Transform, type Readable } from 'node:stream';
-import { parse } from 'csv-parse';
+import { CsvScanner } from './csv-scanner.js';
 import { createDecoder } from './encoding.js';
-import type { Prescan } from './prescan.js';
-import { DEFAULT_MAX_RECORD_CHARS } from './prescan.js';
+import { DEFAULT_MAX_RECORD_CHARS, type Prescan } from './prescan.js';
 
 export interface FileRow {
   /** The row number a spreadsheet shows (the header is row 1). */
@@ -11,40 +9,21 @@ export interface FileRow {
   cells: string[];
 }
 
-/** The file's text after any BOM: UTF-8 bytes as they are (csv-parse decodes them), other encodings decoded here. */
-function textOf(file: string, scan: Prescan): Readable {
-  const bytes = fs.createReadStream(file, { highWaterMark: 1 << 20, start: scan.bomLength });
-  if (scan.encoding === 'utf-8') return bytes;
-  const decode = createDecoder(scan.encoding);
-  return bytes.pipe(
-    new Transform({
-      transform(chunk: Buffer, _enc, done) {
-        done(null, decode(chunk));
-      },
-      flush(done) {
-        done(null, decode());
-      },
-    }),
-  );
-}
-
 /**
- * The rows of a pre-scanned CSV/TXT file, streamed through csv-parse with the encoding and
- * delimiter the pre-scan found. Blank lines are skipped (and not numbered), ragged rows are passed
- * on (the caller reports them), the header row is not yielded.
+ * The rows of a pre-scanned CSV/TXT file, read by the pre-scan's own scanner with the encoding and
+ * delimiter it found, so they are the rows it counted, numbered alike: blank lines skipped (and not
+ * numbered), ragged rows passed on (the caller reports them), the header row not yielded. Rows
+ * come a chunk of the file at a time (a megabyte's worth), in order.
  */
-export async function* readRows(file: string, scan: Prescan): AsyncGenerator<FileRow> {
-  const parser = textOf(file, scan).pipe(
-    parse({
-      delimiter: scan.delimiter,
-      relax_column_count: true,
-      skip_empty_lines: true,
-      max_record_size: DEFAULT_MAX_RECORD_CHARS * 4,
-    }),
-  );
-  let records = 0;
-  for await (const cells of parser as AsyncIterable<string[]>) {
-    if (++records === 1) continue; // the header
-    yield { row: records, cells };
+export async function* readRows(file: string, scan: Prescan): AsyncGenerator<FileRow[]> {
+  const rows: FileRow[] = [];
+  const scanner = new CsvScanner(scan.delimiter, { maxRows: Infinity, maxRecordChars: DEFAULT_MAX_RECORD_CHARS }, rows);
+  const decode = createDecoder(scan.encoding);
+  for await (const chunk of fs.createReadStream(file, { highWaterMark: 1 << 20, start: scan.bomLength })) {
+    scanner.feed(decode(chunk as Buffer));
+    if (rows.length) yield rows.splice(0);
   }
+  scanner.feed(decode());
+  scanner.finish();
+  if (rows.length) yield rows.splice(0);
 }

@@ -10,13 +10,16 @@ export interface TableLimits {
   xlsxMaxInflatedBytes: number;
 }
 
-/** An uploaded table, pre-scanned: its header, its row count, warnings, and a way to read its rows (header excluded). */
+/** An uploaded table, pre-scanned: its header, its row count, warnings, and a way to read its rows (header excluded), some at a time, in order. */
 export interface Table {
   header: string[];
   rows: number;
   warnings: string[];
-  read(): AsyncGenerator<FileRow>;
+  read(): AsyncGenerator<FileRow[]>;
 }
+
+/** How many workbook rows `read` hands over at a time. */
+const XLSX_ROWS_AT_A_TIME = 1000;
 
 export const isXlsx = (fileName: string) => /\.xlsx$/i.test(fileName);
 
@@ -50,7 +53,16 @@ export async function openTable(file: string, fileName: string, limits: TableLim
     rows,
     warnings,
     read: async function* () {
-      for await (const r of readXlsxRows(file, sheet, limits.xlsxMaxRows)) if (!('header' in r)) yield r;
+      let rows: FileRow[] = [];
+      for await (const r of readXlsxRows(file, sheet, limits.xlsxMaxRows)) {
+        if ('header' in r) continue;
+        rows.push(r);
+        if (rows.length === XLSX_ROWS_AT_A_TIME) {
+          yield rows;
+          rows = [];
+        }
+      }
+      if (rows.length) yield rows;
     },
   };
 }

@@ -157,13 +157,15 @@ export async function runTableJob<K extends string>(ctx: ImportContext, kind: Ta
 
   const ended = (step: Awaited<ReturnType<typeof flush>>): ImportEnd | null =>
     step === 'go' ? null : step === 'cancel' ? { status: 'cancelled' } : { status: 'failed', error: step.fail };
-  for await (const row of scan.read()) {
-    if (row.row <= work.lastRowCommitted) continue; // applied before a restart
-    batch.push(row);
-    for (const cell of row.cells) if (cell) batchChars += cell.length; // a workbook row may have holes
-    if (batch.length >= batchRows || batchChars >= IMPORT_BATCH_CHARS) {
-      const end = ended(await flush());
-      if (end) return end;
+  for await (const rows of scan.read()) {
+    for (const row of rows) {
+      if (row.row <= work.lastRowCommitted) continue; // applied before a restart
+      batch.push(row);
+      for (const cell of row.cells) if (cell) batchChars += cell.length; // a workbook row may have holes
+      if (batch.length >= batchRows || batchChars >= IMPORT_BATCH_CHARS) {
+        const end = ended(await flush());
+        if (end) return end;
+      }
     }
   }
   return ended(await flush()) ?? { status: 'succeeded' };
