@@ -42,8 +42,16 @@ export function detectDelimiter(firstLine: string): Delimiter {
   return best[1] > 0 ? best[0] : ',';
 }
 
+/**
+ * The size of each read of an uploaded file. Below glibc's 128 KiB mmap threshold on purpose: once a
+ * larger block is freed, glibc raises that threshold and serves later large blocks from its heap
+ * arenas, which keep the memory. With 1 MiB reads the server's peak RSS during a million-row import
+ * was 20–25 MB higher; the import is no slower with 64 KiB.
+ */
+export const READ_CHUNK_BYTES = 64 * 1024;
+
 async function* chunks(file: string): AsyncGenerator<Buffer> {
-  for await (const c of fs.createReadStream(file, { highWaterMark: 1 << 20 })) yield c as Buffer;
+  for await (const c of fs.createReadStream(file, { highWaterMark: READ_CHUNK_BYTES })) yield c as Buffer;
 }
 
 /** Whether the bytes (after any BOM) are valid UTF-8; else the first Windows-1252 problem, if any. */
