@@ -17,13 +17,14 @@ const NEEDS_QUOTES = { ',': /[",\r\n]/, '\t': /["\t\r\n]/ } as const;
  * quotes doubled, when it holds the delimiter, a quote or a line break; other cells go as they are.
  * Every file Pippin writes goes through here, the results of a million-row import included, so it
  * is a plain loop rather than a general CSV library's per-cell machinery (seven times faster).
+ * `cell` rewrites each value first (an export neutralises formulas with it).
  */
-export function csvText(rows: readonly (readonly string[])[], delimiter: ',' | '\t' = ','): string {
+export function csvText(rows: readonly (readonly string[])[], delimiter: ',' | '\t' = ',', cell: (value: string) => string = (v) => v): string {
   const special = NEEDS_QUOTES[delimiter];
   let out = '';
   for (const row of rows) {
     for (let i = 0; i < row.length; i++) {
-      const v = row[i]!;
+      const v = cell(row[i]!);
       if (i) out += delimiter;
       out += special.test(v) ? `"${v.replaceAll('"', '""')}"` : v;
     }
@@ -38,7 +39,7 @@ export function csvText(rows: readonly (readonly string[])[], delimiter: ',' | '
  */
 export function csvStream(columns: SheetColumn[], batches: AsyncIterable<string[][]>): Readable {
   const out = new PassThrough();
-  const csv = (rows: string[][]) => csvText(rows.map((r) => r.map(escapeFormula)));
+  const csv = (rows: string[][]) => csvText(rows, ',', escapeFormula);
   (async () => {
     try {
       out.write('\uFEFF' + csv([columns.map((c) => c.header)]));

@@ -1,6 +1,6 @@
 import type { ColumnSpec } from '../bulk/columns.js';
 import type { SheetColumn } from '../bulk/writers.js';
-import type { User } from './model.js';
+import type { User, UserTuple } from './model.js';
 
 /** The Bulk Upload Users columns (DESIGN.md "File formats"), in file order. */
 export type UserColumn = 'username' | 'domain' | 'email' | 'fullName' | 'phone' | 'groups' | 'authType' | 'managedAppleId';
@@ -31,11 +31,8 @@ export const USER_EXPORT_COLUMNS: SheetColumn[] = [...USER_TEMPLATE_COLUMNS, ...
 const AUTH_LABEL: Record<User['authType'], string> = { local: 'Local', corporate: 'Corporate', saml: 'SAML' };
 
 /** One user as an export row (raw values; the writer neutralises formulas). */
-export function userExportRow(u: User): string[] {
-  return [
-    u.username, u.domain, u.email, u.fullName, u.phone, u.groups.join(';'), AUTH_LABEL[u.authType], u.managedAppleId ?? '',
-    u.id, u.status === 'active' ? 'Active' : 'Disabled', u.createdAt, u.updatedAt, String(u.devices),
-  ];
+export function userExportRow([username, domain, email, fullName, phone, groups, authType, maid, id, status, createdAt, updatedAt, devices]: UserTuple): string[] {
+  return [username, domain, email, fullName, phone, groups.join(';'), AUTH_LABEL[authType], maid ?? '', id, status === 'active' ? 'Active' : 'Disabled', createdAt, updatedAt, String(devices)];
 }
 
 export const USER_TEMPLATE_EXAMPLE = ['jane.doe', 'example.com', 'jane.doe@example.com', 'Jane Doe', '+1 555 0100', 'Sales;EMEA', 'Local', 'jane.doe@appleid.example.com'];

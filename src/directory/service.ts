@@ -8,7 +8,7 @@ import { auditEvent } from '../audit/record.js';
 import type { Stores, UnitOfWork } from '../stores.js';
 import { MAID_EXISTS_MESSAGE, validateManagedAppleId } from './maid.js';
 import { XLSX_MAX_ROWS } from '../bulk/writers.js';
-import type { AuthType, User, UserListQuery, UserStatus, UserSummary, Warning } from './model.js';
+import type { AuthType, User, UserListQuery, UserStatus, UserSummary, UserTuple, Warning } from './model.js';
 import { toPublicUser, type UserChanges, type UserRecord } from './store.js';
 
 export interface NewUserInput {
@@ -188,7 +188,7 @@ export function createDirectoryService(deps: { uow: UnitOfWork; clock: Clock; ra
      * XLSX refuses more than 1,048,575 rows (EXPORT_TOO_LARGE_FOR_XLSX). The export is audited with
      * its filter and row count once the last row is read.
      */
-    async exportUsers(actor: Actor, query: UserListQuery, format: 'csv' | 'xlsx'): Promise<AsyncIterable<User[]>> {
+    async exportUsers(actor: Actor, query: UserListQuery, format: 'csv' | 'xlsx'): Promise<AsyncIterable<UserTuple[]>> {
       authorize(actor, 'users.export');
       if (format === 'xlsx') {
         const n = await uow.inAccount(actor.accountId, (s) => s.users.countUpTo(query, XLSX_MAX_ROWS + 1));
@@ -197,11 +197,11 @@ export function createDirectoryService(deps: { uow: UnitOfWork; clock: Clock; ra
         }
       }
       const window = 5000;
-      async function* rows(): AsyncGenerator<User[]> {
+      async function* rows(): AsyncGenerator<UserTuple[]> {
         let cursor: string | undefined;
         let count = 0;
         do {
-          const page = await uow.inAccount(actor.accountId, (s) => s.users.list(query, { limit: window, cursor, skipTotal: true }));
+          const page = await uow.inAccount(actor.accountId, (s) => s.users.listTuples(query, { limit: window, cursor, skipTotal: true }));
           yield page.items;
           count += page.items.length;
           cursor = page.nextCursor ?? undefined;

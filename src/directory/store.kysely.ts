@@ -2,11 +2,11 @@ import { sql, type ExpressionBuilder, type Expression, type Insertable, type Sql
 import type { Tx } from '../db/database.js';
 import type { Caps } from '../db/caps.js';
 import type { Schema, UserRow } from '../db/schema.js';
-import { cappedCount, toPage, TOTAL_CAP } from '../db/query.js';
+import { cappedCount, packedRow, toPage, TOTAL_CAP, unpackRow, type PackedColumn } from '../db/query.js';
 import { deleteRows, insertRows, selectByKeys, updateRow, updateRows } from '../db/batch.js';
 import { LIMIT_DEFAULT, decodeCursor, encodeCursor, type Page, type PageRequest } from '../core/paging.js';
 import { normaliseKey } from '../core/names.js';
-import { indexedNameWords, searchTerms, userKey, type User, type UserListQuery, type UserSort } from './model.js';
+import { indexedNameWords, searchTerms, userKey, type User, type UserListQuery, type UserSort, type UserTuple } from './model.js';
 import { toPublicUser, type ImportedUser, type ImportMark, type UserChanges, type UserRecord, type UserStore } from './store.js';
 
 /** A name word's key, in column order. */
@@ -85,6 +85,41 @@ const SORT_COLUMNS: Record<UserSort, (keyof UserRow)[]> = {
   createdAt: ['created_at', 'id'],
 };
 
+/** A UserTuple's columns, in its order. */
+const TUPLE_COLUMNS: PackedColumn[] = [
+  'username', 'domain', 'email', 'full_name', 'phone', { json: 'groups_json' }, 'auth_type', 'maid', 'id', 'status', { instant: 'created_at' }, { instant: 'updated_at' }, 'device_count',
+];
+
+/**
+ * How a page's rows are read and made into items: whole users (the list) or tuples (exports, the
+ * row packed into one value, its sort keys after the tuple's own).
+ */
+interface Reading<T> {
+  /** What to select, given the sort columns the next cursor needs. */
+  select(sort: (keyof UserRow)[]): any[];
+  item(row: any): T;
+  id(row: any): string;
+  keys(row: any, sort: (keyof UserRow)[]): (string | number | null)[];
+}
+
+const asUsers: Reading<User> = {
+  select: (sort) => [...LIST_COLUMNS, ...sort.filter((c) => !(LIST_COLUMNS as readonly string[]).includes(c))],
+  item: (r: UserRow) => toPublicUser(toUser(r)),
+  id: (r: UserRow) => r.id,
+  keys: (r: UserRow, sort) => sort.map((c) => r[c] as string | number | null),
+};
+
+function asTuples(caps: Caps): Reading<UserTuple> {
+  const width = TUPLE_COLUMNS.length;
+  const packed = (r: { packed: unknown }) => unpackRow(r.packed);
+  return {
+    select: (sort) => [packedRow(caps, [...TUPLE_COLUMNS, ...sort.map((c) => (c === 'created_at' ? { instant: c } : c))]).as('packed')],
+    item: (r) => packed(r).slice(0, width) as UserTuple,
+    id: (r) => packed(r)[8] as string,
+    keys: (r) => packed(r).slice(width) as (string | number | null)[],
+  };
+}
+
 type EB = ExpressionBuilder<Schema, 'users'>;
 
 /**
@@ -107,6 +142,7 @@ function afterCursor(eb: EB, columns: (keyof UserRow)[], values: (string | numbe
 }
 
 export function userStore(tx: Tx, accountId: string, caps: Caps): UserStore {
+  const tuples = asTuples(caps);
   const byId = (id: string) => tx.selectFrom('users').selectAll().where('account_id', '=', accountId).where('id', '=', id).executeTakeFirst();
   const byUsername = (username: string, domain: string) =>
     tx
@@ -206,7 +242,7 @@ export function userStore(tx: Tx, accountId: string, caps: Caps): UserStore {
    * The search in username order (the directory's default): matches come from index ranges with
    * their sort keys, are counted and paged without reading user rows, and only the page is read.
    */
-  async function searchByUsername(terms: string[], descending: boolean, page: PageRequest): Promise<Page<User>> {
+  async function searchByUsername<T>(terms: string[], descending: boolean, page: PageRequest, reading: Reading<T>): Promise<Page<T>> {
     const limit = page.limit ?? LIMIT_DEFAULT;
     const matches = () => {
       const [first, ...rest] = terms.map((t, i) => tx.selectFrom(termMatches(t).as(`t${i}`)).selectAll());
@@ -220,14 +256,37 @@ export function userStore(tx: Tx, accountId: string, caps: Caps): UserStore {
     const dir = descending ? 'desc' : 'asc';
     const keys = await q.orderBy('m.username_key', dir).orderBy('m.domain_key', dir).orderBy('m.id', dir).limit(limit + 1).execute();
     const ids = keys.slice(0, limit).map((k) => k.id);
-    const rows = ids.length ? ((await tx.selectFrom('users').select([...LIST_COLUMNS]).where('account_id', '=', accountId).where('id', 'in', ids).execute()) as UserRow[]) : [];
-    const byId = new Map(rows.map((r) => [r.id, r]));
-    const items = ids.map((id) => byId.get(id)).filter((r): r is UserRow => !!r).map((r) => toPublicUser(toUser(r)));
+    const rows = ids.length ? await tx.selectFrom('users').select(reading.select([])).where('account_id', '=', accountId).where('id', 'in', ids).execute() : [];
+    const byId = new Map(rows.map((r) => [reading.id(r), r]));
+    const items = ids.map((id) => byId.get(id)).filter((r) => r !== undefined).map((r) => reading.item(r));
     const last = keys[limit - 1];
     const counted = page.skipTotal
       ? { total: 0, totalCapped: false }
       : await cappedCount(tx, tx.selectFrom(matches().as('c')).select('c.id').limit(TOTAL_CAP + 1));
     return { items, nextCursor: keys.length > limit && last ? encodeCursor([last.username_key, last.domain_key, last.id]) : null, ...counted };
+  }
+
+  /** A page of the list, read as `reading` says. */
+  async function listed<T>(query: UserListQuery, page: PageRequest, reading: Reading<T>): Promise<Page<T>> {
+    const limit = page.limit ?? LIMIT_DEFAULT;
+    const sort = query.sort ?? 'username';
+    const desc = !!query.descending;
+    const terms = searchTerms(query.q);
+    if (terms.length && sort === 'username' && !query.managedAppleId) return searchByUsername(terms, desc, page, reading);
+    const columns = SORT_COLUMNS[sort];
+    let q = filtered(query).select(reading.select(columns));
+    if (page.cursor) {
+      const values = decodeCursor(page.cursor, columns.length);
+      q = q.where((eb) => afterCursor(eb, columns, values, desc));
+    }
+    const dir = desc ? 'desc' : 'asc';
+    for (const col of columns) {
+      if (col === 'maid_key') q = q.orderBy(sql`maid_key is null`, 'asc');
+      q = q.orderBy(col, dir);
+    }
+    const rows = await q.limit(limit + 1).execute();
+    const counted = page.skipTotal ? { total: 0, totalCapped: false } : await cappedCount(tx, filtered(query).select('id').limit(TOTAL_CAP + 1));
+    return toPage(rows, limit, (r) => reading.keys(r, columns), (r) => reading.item(r), counted);
   }
 
   function filtered(query: UserListQuery) {
@@ -435,28 +494,8 @@ export function userStore(tx: Tx, accountId: string, caps: Caps): UserStore {
       await bumpStats(-1, before.maid_key ? -1 : 0);
       return true;
     },
-    async list(query, page) {
-      const limit = page.limit ?? LIMIT_DEFAULT;
-      const sort = query.sort ?? 'username';
-      const desc = !!query.descending;
-      const terms = searchTerms(query.q);
-      if (terms.length && sort === 'username' && !query.managedAppleId) return searchByUsername(terms, desc, page);
-      const columns = SORT_COLUMNS[sort];
-      const keys = columns.filter((c) => !(LIST_COLUMNS as readonly string[]).includes(c));
-      let q = filtered(query).select([...LIST_COLUMNS, ...keys] as (keyof UserRow)[]);
-      if (page.cursor) {
-        const values = decodeCursor(page.cursor, columns.length);
-        q = q.where((eb) => afterCursor(eb, columns, values, desc));
-      }
-      const dir = desc ? 'desc' : 'asc';
-      for (const col of columns) {
-        if (col === 'maid_key') q = q.orderBy(sql`maid_key is null`, 'asc');
-        q = q.orderBy(col, dir);
-      }
-      const rows = await q.limit(limit + 1).execute();
-      const counted = page.skipTotal ? { total: 0, totalCapped: false } : await cappedCount(tx, filtered(query).select('id').limit(TOTAL_CAP + 1));
-      return toPage(rows as UserRow[], limit, (r) => columns.map((c) => r[c] as string | number | null), (r) => toPublicUser(toUser(r)), counted);
-    },
+    list: (query, page) => listed(query, page, asUsers),
+    listTuples: (query, page) => listed(query, page, tuples),
     async countUpTo(query, upTo) {
       const row = await tx
         .selectFrom(filtered(query).select('id').limit(upTo).as('c'))

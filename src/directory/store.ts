@@ -1,5 +1,5 @@
 import type { Page, PageRequest } from '../core/paging.js';
-import type { AuthType, User, UserListQuery, UserStatus, UserSummary } from './model.js';
+import type { AuthType, User, UserListQuery, UserStatus, UserSummary, UserTuple } from './model.js';
 
 /** What a user row holds beyond the public shape. */
 export interface UserRecord extends User {
@@ -77,6 +77,8 @@ export interface UserStore {
   delete(id: string): Promise<boolean>;
   /** Keyset-paged list; the cursor is stable under concurrent inserts. */
   list(query: UserListQuery, page: PageRequest): Promise<Page<User>>;
+  /** The same pages as `list` (same users, order and cursors), each user as a tuple: for exports. */
+  listTuples(query: UserListQuery, page: PageRequest): Promise<Page<UserTuple>>;
   /** Exact figures. */
   summary(): Promise<UserSummary>;
   /** How many users match the query, counting no further than `upTo`. */

@@ -3,6 +3,8 @@ import { parse } from 'csv-parse/sync';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { unescapeFormula } from '../../src/bulk/formula.js';
 import { USER_EXPORT_COLUMNS, USER_TEMPLATE_COLUMNS } from '../../src/directory/file-format.js';
+import type { User, UserListQuery, UserSort, UserTuple } from '../../src/directory/model.js';
+import type { Page } from '../../src/core/paging.js';
 import { createTestPippin, type TestPippin } from '../support/app.js';
 import { ENGINES } from '../support/db.js';
 
@@ -109,6 +111,42 @@ describe.each(ENGINES)('users template and export on %s', (engine) => {
       expect((await t.call(c, 'GET', '/api/v1/users/template')).statusCode).toBe(200);
     }
     expect((await t.call(await t.adminWithRole('admin'), 'GET', '/api/v1/users/export')).statusCode).toBe(200);
+  });
+
+  it('reads for an export exactly what the list shows: every sort, filter and search, page by page, odd values included', async () => {
+    const odd = [
+      { username: 'odd.one', email: 'odd1@x.example', fullName: 'Back\\slash "Quote" Ørsted 😀', phone: '(0)1 23', groups: ['a,b', 'Ünïcode', '"q"'], managedAppleId: 'odd.one@appleid.example.com' },
+      { username: 'odd.two', domain: 'other.example', email: 'odd2@x.example', fullName: 'Ørsted Two', authType: 'saml' },
+      { username: 'odd.three', email: 'odd3@x.example', fullName: '', groups: [] },
+    ];
+    for (const u of odd) expect((await t.call(t.owner, 'POST', '/api/v1/users', u)).statusCode).toBe(201);
+    const asTuple = (u: User): UserTuple => [
+      u.username, u.domain, u.email, u.fullName, u.phone, u.groups, u.authType, u.managedAppleId, u.id, u.status, u.createdAt, u.updatedAt, u.devices,
+    ];
+    const walk = async <T>(query: UserListQuery, read: 'list' | 'listTuples'): Promise<T[][]> => {
+      const pages: T[][] = [];
+      let cursor: string | undefined;
+      do {
+        const page = (await t.services.uow.inAccount(t.accountId, (s): Promise<Page<unknown>> => s.users[read](query, { limit: 2, cursor }))) as Page<T>;
+        pages.push(page.items);
+        cursor = page.nextCursor ?? undefined;
+      } while (cursor);
+      return pages;
+    };
+    const sorts: UserSort[] = ['username', 'fullName', 'email', 'managedAppleId', 'createdAt'];
+    const queries: UserListQuery[] = [
+      ...sorts.flatMap((sort) => [{ sort }, { sort, descending: true }]),
+      { sort: 'username', managedAppleId: 'present' },
+      { sort: 'email', managedAppleId: 'missing', descending: true },
+      { sort: 'username', q: 'ørsted' },
+      { sort: 'username', q: 'odd', descending: true },
+      { sort: 'fullName', q: 'o' },
+    ];
+    for (const query of queries) {
+      const users = await walk<User>(query, 'list');
+      expect(users.flat().length).toBeGreaterThan(0);
+      expect(await walk<UserTuple>(query, 'listTuples')).toEqual(users.map((page) => page.map(asTuple)));
+    }
   });
 
   it('refuses a bad format', async () => {
