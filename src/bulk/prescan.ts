@@ -3,8 +3,6 @@ import { AppError } from '../errors.js';
 import { createDecoder, isUndefinedCp1252, sniffBom, type TextEncoding } from './encoding.js';
 import { CsvScanner, refuse, type Delimiter } from './csv-scanner.js';
 
-export type { Delimiter };
-
 /**
  * The cheap pass over a spooled CSV/TXT upload before any row is applied (DESIGN.md "File formats"):
  * byte limit, encoding, delimiter (from the header line), quoting (the rules csv-parse enforces),

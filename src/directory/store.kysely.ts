@@ -111,11 +111,12 @@ const asUsers: Reading<User> = {
 
 function asTuples(caps: Caps): Reading<UserTuple> {
   const width = TUPLE_COLUMNS.length;
+  const idAt = TUPLE_COLUMNS.indexOf('id');
   const packed = (r: { packed: unknown }) => unpackRow(r.packed);
   return {
     select: (sort) => [packedRow(caps, [...TUPLE_COLUMNS, ...sort.map((c) => (c === 'created_at' ? { instant: c } : c))]).as('packed')],
     item: (r) => packed(r).slice(0, width) as UserTuple,
-    id: (r) => packed(r)[8] as string,
+    id: (r) => packed(r)[idAt] as string,
     keys: (r) => packed(r).slice(width) as (string | number | null)[],
   };
 }

@@ -35,6 +35,15 @@ describe('pippin users import / export and enrollments bulk-add over the HTTP AP
       process.env = saved;
     }
   }
+  /** Waits until the job has ended (each account runs one import at a time). */
+  async function settled(id: string) {
+    for (let i = 0; i < 600; i++) {
+      const job = (await (await fetch(`${server.url}/api/v1/jobs/${id}`, { headers: { authorization: `Bearer ${env.PIPPIN_TOKEN}` } })).json()) as { status: string };
+      if (['succeeded', 'failed', 'cancelled'].includes(job.status)) return job;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error(`job ${id} did not end`);
+  }
   const write = (name: string, text: string) => {
     const f = path.join(dir, name);
     fs.writeFileSync(f, text);
@@ -59,6 +68,8 @@ describe('pippin users import / export and enrollments bulk-add over the HTTP AP
     const b = await cli(['users', 'import', file, '--json', '--idempotency-key', 'cli-key-1']);
     expect(a.code).toBe(0);
     expect(JSON.parse(b.out).id).toBe(JSON.parse(a.out).id);
+    // The queued import holds the account's import lock until it ends: let it end before the next test.
+    await settled(JSON.parse(a.out).id);
     const bad = await cli(['users', 'import', file], { PIPPIN_TOKEN: 'pip_nope' });
     expect(bad.code).toBe(1);
     expect(bad.err).toContain('UNAUTHENTICATED');
