@@ -1,7 +1,6 @@
-import fs from 'node:fs';
 import { CsvScanner } from './csv-scanner.js';
 import { createDecoder } from './encoding.js';
-import { DEFAULT_MAX_RECORD_CHARS, READ_CHUNK_BYTES, type Prescan } from './prescan.js';
+import { chunks, DEFAULT_MAX_RECORD_CHARS, type Prescan } from './prescan.js';
 
 export interface FileRow {
   /** The row number a spreadsheet shows (the header is row 1). */
@@ -19,8 +18,8 @@ export async function* readRows(file: string, scan: Prescan): AsyncGenerator<Fil
   const rows: FileRow[] = [];
   const scanner = new CsvScanner(scan.delimiter, { maxRows: Infinity, maxRecordChars: DEFAULT_MAX_RECORD_CHARS }, rows);
   const decode = createDecoder(scan.encoding);
-  for await (const chunk of fs.createReadStream(file, { highWaterMark: READ_CHUNK_BYTES, start: scan.bomLength })) {
-    scanner.feed(decode(chunk as Buffer));
+  for await (const chunk of chunks(file, scan.bomLength)) {
+    scanner.feed(decode(chunk));
     if (rows.length) yield rows.splice(0);
   }
   scanner.feed(decode());

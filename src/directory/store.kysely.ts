@@ -98,14 +98,15 @@ interface Reading<T> {
   /** What to select, given the sort columns the next cursor needs. */
   select(sort: (keyof UserRow)[]): any[];
   item(row: any): T;
-  id(row: any): string;
+  /** An item's user id. */
+  id(item: T): string;
   keys(row: any, sort: (keyof UserRow)[]): (string | number | null)[];
 }
 
 const asUsers: Reading<User> = {
   select: (sort) => [...LIST_COLUMNS, ...sort.filter((c) => !(LIST_COLUMNS as readonly string[]).includes(c))],
   item: (r: UserRow) => toPublicUser(toUser(r)),
-  id: (r: UserRow) => r.id,
+  id: (u) => u.id,
   keys: (r: UserRow, sort) => sort.map((c) => r[c] as string | number | null),
 };
 
@@ -116,7 +117,7 @@ function asTuples(caps: Caps): Reading<UserTuple> {
   return {
     select: (sort) => [packedRow(caps, [...TUPLE_COLUMNS, ...sort.map((c) => (c === 'created_at' ? { instant: c } : c))]).as('packed')],
     item: (r) => packed(r).slice(0, width) as UserTuple,
-    id: (r) => packed(r)[idAt] as string,
+    id: (t) => t[idAt] as string,
     keys: (r) => packed(r).slice(width) as (string | number | null)[],
   };
 }
@@ -258,8 +259,8 @@ export function userStore(tx: Tx, accountId: string, caps: Caps): UserStore {
     const keys = await q.orderBy('m.username_key', dir).orderBy('m.domain_key', dir).orderBy('m.id', dir).limit(limit + 1).execute();
     const ids = keys.slice(0, limit).map((k) => k.id);
     const rows = ids.length ? await tx.selectFrom('users').select(reading.select([])).where('account_id', '=', accountId).where('id', 'in', ids).execute() : [];
-    const byId = new Map(rows.map((r) => [reading.id(r), r]));
-    const items = ids.map((id) => byId.get(id)).filter((r) => r !== undefined).map((r) => reading.item(r));
+    const byId = new Map(rows.map((r) => reading.item(r)).map((item) => [reading.id(item), item]));
+    const items = ids.map((id) => byId.get(id)).filter((item) => item !== undefined);
     const last = keys[limit - 1];
     const counted = page.skipTotal
       ? { total: 0, totalCapped: false }
