@@ -1,7 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { createRequire } from 'node:module';
 import SQLite from 'better-sqlite3';
-import pg from 'pg';
+import type Pg from 'pg';
 import { CompiledQuery, Kysely, PostgresDialect, SqliteDialect, sql, type Transaction } from 'kysely';
 import { POSTGRES_CAPS, SQLITE_CAPS, type Caps } from './caps.js';
 import type { Schema } from './schema.js';
@@ -162,8 +163,15 @@ const TIMESTAMPTZ_OID = 1184;
 const TIMESTAMP_OID = 1114;
 const INT8_OID = 20;
 
+let pgDriver: typeof Pg | undefined;
+/** The PostgreSQL driver, loaded when a pool is first made: an installation on SQLite never holds it (~10 MB). */
+function pgModule(): typeof Pg {
+  return (pgDriver ??= createRequire(import.meta.url)('pg') as typeof Pg);
+}
+
 /** A pg pool whose instants come back as ISO strings and counts as numbers, like SQLite's. */
-export function pgPool(connectionString: string, max = 10): pg.Pool {
+export function pgPool(connectionString: string, max = 10): Pg.Pool {
+  const pg = pgModule();
   return new pg.Pool({
     connectionString,
     max,
