@@ -7,23 +7,19 @@
  * lose one on import, so they round-trip too.
  */
 
-const TRIGGER = "=+\\-@\\t\\r\\n\uff1d\uff0b\uff0d\uff20";
-const NEEDS_ESCAPE = new RegExp(`^'*[${TRIGGER}]`);
-const ESCAPED = new RegExp(`^'+[${TRIGGER}]`);
-
-export function startsWithTrigger(value: string): boolean {
-  return new RegExp(`^[${TRIGGER}]`).test(value);
-}
+/** The characters that start a formula (the full-width forms are U+FF1D, U+FF0B, U+FF0D, U+FF20). */
+const TRIGGERS = '=+-@\t\r\n\uff1d\uff0b\uff0d\uff20';
+const CLASS = TRIGGERS.replace(/[-\\\]^]/g, '\\$&');
+const NEEDS_ESCAPE = new RegExp(`^'*[${CLASS}]`);
+const ESCAPED = new RegExp(`^'+[${CLASS}]`);
 
 /**
- * Whether a value's first character is an apostrophe or could be a trigger (every full-width form
- * is at or above U+FF0B): only then is the regular expression asked. Most cells start with a letter
- * or a digit, and an export or import asks for every cell.
+ * Whether a value's first character is an apostrophe or a trigger: only then is the regular
+ * expression asked. Most cells start with a letter or a digit, and an export or import asks for
+ * every cell.
  */
-const mayStart = (value: string): boolean => {
-  const c = value.charCodeAt(0);
-  return c === 39 || c === 61 || c === 43 || c === 45 || c === 64 || c === 9 || c === 13 || c === 10 || c >= 0xff0b;
-};
+const FIRST = new Set([..."'" + TRIGGERS].map((c) => c.charCodeAt(0)));
+const mayStart = (value: string): boolean => FIRST.has(value.charCodeAt(0));
 
 /** The value as an export writes it. */
 export function escapeFormula(value: string): string {
