@@ -109,15 +109,25 @@ async function applyBatch(s: Stores, rows: FileRow[], header: HeaderMap<UserColu
   const existing = new Map(
     (await s.users.findByUsernames(good.map((p) => ({ username: p.read.username!, domain: p.read.domain! })))).map((u) => [userKey(u.username, u.domain), u]),
   );
-  const wantedMaids = good.flatMap((p) => {
-    const list: string[] = [];
-    if (p.read.changes!.managedAppleId) list.push(p.read.changes!.managedAppleId);
-    if (account.useEmailAsManagedAppleId && p.read.changes!.email) {
-      const v = validateManagedAppleId(p.read.changes!.email, account.managedAppleIdDomains);
-      if (v.ok) list.push(v.value);
+  // The MAIDs rows ask for, and who holds them now. A MAID asked for only by the row of the user
+  // who already holds it needs no look-up (that user may keep it): a re-import adding nothing new
+  // reads half as much. A MAID made from an email address is asked for only by a new user's row.
+  const asks = new Map<string, number>();
+  const ownOnly = new Set<string>();
+  const ask = (maid: string) => asks.set(maid, (asks.get(maid) ?? 0) + 1);
+  for (const p of good) {
+    const { changes, username, domain } = p.read;
+    const ex = existing.get(userKey(username!, domain!));
+    if (changes!.managedAppleId) {
+      ask(changes!.managedAppleId);
+      if (ex?.managedAppleId === changes!.managedAppleId) ownOnly.add(changes!.managedAppleId);
     }
-    return list;
-  });
+    if (!ex && account.useEmailAsManagedAppleId && changes!.email) {
+      const v = validateManagedAppleId(changes!.email, account.managedAppleIdDomains);
+      if (v.ok) ask(v.value);
+    }
+  }
+  const wantedMaids = [...asks].filter(([maid, n]) => n > 1 || !ownOnly.has(maid)).map(([maid]) => maid);
   const stored = new Map((await s.users.findByManagedAppleIds(wantedMaids)).map((u) => [u.managedAppleId!, u]));
   // The state as earlier rows of this batch leave it.
   const seen = new Map<string, number>();

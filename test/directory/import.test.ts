@@ -94,6 +94,30 @@ describe.each(ENGINES)('Bulk Import Users on %s', (engine) => {
     expect(await user(t, 'swapc')).toMatchObject({ managedAppleId: 'swap-a@appleid.example.com' });
   });
 
+  it('lets a user keep the MAID it holds, and refuses it to another row of the same file, before or after', async () => {
+    expect((await t.call(t.owner, 'POST', '/api/v1/users', { username: 'keeper', email: 'keeper@corp.example', managedAppleId: 'kept@appleid.example.com' })).statusCode).toBe(201);
+    const csv = [
+      'Username,Email Address,Full Name,Managed Apple ID',
+      'grab1,grab1@corp.example,,kept@appleid.example.com', // before the keeper's row
+      'keeper,,Kee Per,kept@appleid.example.com', // the keeper's own MAID: kept, the name updated
+      'grab2,grab2@corp.example,,kept@appleid.example.com', // after it
+      'keeper2,keeper2@corp.example,,kept2@appleid.example.com', // a new user's MAID nobody holds
+    ].join('\r\n');
+    const job = await waitForJob(t, t.owner, (await uploadUsers(t, t.owner, 'keep.csv', csv)).json().id);
+    const rows = await results(t, job.id);
+    expect(rows.map((r) => [r.Row, r.Result, r.Code])).toEqual([
+      ['2', 'Failed', 'MAID_EXISTS'],
+      ['3', 'Updated', ''],
+      ['4', 'Failed', 'MAID_EXISTS'],
+      ['5', 'Created', ''],
+    ]);
+    // Refused from what the directory holds, not by the database after a wrong decision.
+    expect(rows[0]!.Message).toBe('Managed Apple ID: Managed Apple ID already exists');
+    expect(rows[2]!.Message).toBe('Managed Apple ID: Managed Apple ID already exists');
+    expect(await user(t, 'keeper')).toMatchObject({ managedAppleId: 'kept@appleid.example.com', fullName: 'Kee Per' });
+    expect((await t.call(t.owner, 'GET', '/api/v1/users?q=grab')).json().items).toEqual([]);
+  });
+
   it('keeps a lone line break inside its cell in the results file', async () => {
     // Full names refuse control characters, so both rows fail; the results echo their cells as read.
     const csv = 'Username,Email Address,Full Name\r\nlf,lf@corp.example,"Ada\nLovelace"\r\ncr,cr@corp.example,"Grace\rHopper"\r\nok,ok@corp.example,Alan Turing\r\n';
