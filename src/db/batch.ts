@@ -120,6 +120,9 @@ function columnTypes(tx: Tx, table: string): Promise<Map<string, string>> {
   return types;
 }
 
+/** From this many rows, a PostgreSQL insert that skips conflicts is tried first without the clause. */
+const OPTIMISTIC_ROWS = 64;
+
 /**
  * Inserts rows (each an array in `columns` order); returns the `returning` column of the rows
  * written. SQLite: multi-row INSERTs sized within its bind-parameter limit. PostgreSQL: one
@@ -132,10 +135,28 @@ export async function insertRows(tx: Tx, caps: Caps, table: string, columns: rea
   if (caps.engine === 'postgres') {
     if (!rows.length) return [];
     const arrays = await pgArrays(tx, table, columns);
-    const text = cached(caps, `insert|${table}|${columns.join(',')}|unnest|${opts.skipConflicts ? 1 : 0}|${opts.returning ?? ''}`, () =>
-      `${head()} select * from unnest(${arrays.join(', ')})${tail}`);
-    const res = await tx.executeQuery<Record<string, unknown>>(CompiledQuery.raw(text, byColumn(rows, columns.length)));
-    return opts.returning ? res.rows.map((r) => r[opts.returning!]) : [];
+    const params = byColumn(rows, columns.length);
+    const run = async (skip: boolean) => {
+      const text = cached(caps, `insert|${table}|${columns.join(',')}|unnest|${skip ? 1 : 0}|${opts.returning ?? ''}`, () =>
+        `${head()} select * from unnest(${arrays.join(', ')})${skip ? ' on conflict do nothing' : ''}${opts.returning ? ` returning ${ident(opts.returning)}` : ''}`);
+      const res = await tx.executeQuery<Record<string, unknown>>(CompiledQuery.raw(text, params));
+      return opts.returning ? res.rows.map((r) => r[opts.returning!]) : [];
+    };
+    if (!opts.skipConflicts || rows.length < OPTIMISTIC_ROWS) return run(!!opts.skipConflicts);
+    // Many rows that should not clash: first as a plain insert, since `on conflict` makes PostgreSQL
+    // check every unique index before each row as well as after it (a 200,000-row import's inserts
+    // took 10-20% less of its server's time without). Should one clash after all, the savepoint
+    // undoes the statement and the rows go again, skipping.
+    await tx.executeQuery(CompiledQuery.raw('savepoint pippin_insert'));
+    try {
+      const written = await run(false);
+      await tx.executeQuery(CompiledQuery.raw('release savepoint pippin_insert'));
+      return written;
+    } catch (e) {
+      if (!caps.isUniqueViolation(e)) throw e;
+      await tx.executeQuery(CompiledQuery.raw('rollback to savepoint pippin_insert'));
+      return run(true);
+    }
   }
   const returned: unknown[] = [];
   for (const [from, n] of pieces(caps, rows.length, columns.length)) {

@@ -66,6 +66,28 @@ describe.each(ENGINES)('key look-ups on %s', (engine) => {
     expect(back.sort((a, b) => Number(a.username.slice(3)) - Number(b.username.slice(3)))).toEqual(odd.map((name, i) => ({ username: `odd${i}`, full_name: name, maid: i % 2 ? null : `m${i}@x.io` })));
   });
 
+  it('skip the clashing rows of a large insert too, and the transaction goes on (PostgreSQL tries it plainly first)', async () => {
+    const at = '2026-01-01T00:00:00.000Z';
+    const cols = ['id', 'account_id', 'username', 'domain', 'username_key', 'domain_key', 'email', 'email_key', 'full_name', 'full_name_key', 'phone', 'groups_json', 'auth_type', 'status', 'created_at', 'updated_at'];
+    const row = (i: number, username: string) => [`01900000-0000-7000-b000-${String(i).padStart(12, '0')}`, ACC, username, 'example.com', username, 'example.com', 'l@x.io', 'l@x.io', '', '', '', '[]', 'local', 'active', at, at];
+    const clean = Array.from({ length: 100 }, (_, i) => row(i, `large${i}`));
+    // 100 more, two of which take usernames already written (u7 from the set-up, large5 from the first insert).
+    const clashing = Array.from({ length: 100 }, (_, i) => row(100 + i, i === 10 ? 'u7' : i === 60 ? 'large5' : `large${100 + i}`));
+    const { first, second, after } = await db.forAccount(ACC, async (tx) => {
+      const first = await insertRows(tx, db.caps, 'users', cols, clean, { skipConflicts: true, returning: 'id' });
+      const second = await insertRows(tx, db.caps, 'users', cols, clashing, { skipConflicts: true, returning: 'id' });
+      // The transaction is still good: a later statement of it runs and commits with the rest.
+      await insertRows(tx, db.caps, 'users', cols, [row(999, 'large-after')]);
+      const after = await tx.selectFrom('users').select('id').where('username_key', 'like', 'large%').execute();
+      return { first, second, after };
+    });
+    expect(first).toEqual(clean.map((r) => r[0]));
+    expect(new Set(second)).toEqual(new Set(clashing.filter((_, i) => i !== 10 && i !== 60).map((r) => r[0])));
+    expect(after.length).toBe(100 + 98 + 1);
+    const committed = await db.forAccount(ACC, (tx) => tx.selectFrom('users').select('id').where('username_key', 'like', 'large%').execute());
+    expect(committed.length).toBe(199);
+  });
+
   it('carry any text through an insert, a look-up by it, an update and a delete (PostgreSQL: as array literals)', async () => {
     // Any text PostgreSQL stores (no NUL), as keys and as values: quotes, backslashes, braces, commas, "NULL", spaces.
     const text = fc.oneof(fc.string({ unit: 'binary', maxLength: 12 }), fc.constantFrom('NULL', '"', '\\', '{', '}', ',', ' ', '', '\\"')).map((t) => t.replace(/\u0000/g, ''));
