@@ -155,7 +155,7 @@ async function applyBatch(s: Stores, rows: FileRow[], header: HeaderMap<UserColu
       outcomes.push(failed('DUPLICATE_IN_FILE', `${LABEL.username}: ${read.username} in ${read.domain} repeats row ${earlier}`));
       continue;
     }
-    const changes = { ...read.changes! };
+    const changes = read.changes!;
     if (changes.managedAppleId) {
       const h = holderOf(changes.managedAppleId);
       if (h && h.key !== key) {

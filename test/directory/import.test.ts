@@ -118,6 +118,21 @@ describe.each(ENGINES)('Bulk Import Users on %s', (engine) => {
     expect((await t.call(t.owner, 'GET', '/api/v1/users?q=grab')).json().items).toEqual([]);
   });
 
+  it('names the earlier row of a repeated username or MAID that an earlier batch created', async () => {
+    // 1,200 rows in batches of 1,000: rows 1,102 and 1,152 repeat what rows 5 and 6 created in the first batch.
+    const lines = ['Username,Email Address,Managed Apple ID'];
+    for (let i = 0; i < 1200; i++) lines.push(`far${i},far${i}@corp.example,${i === 4 ? 'far-maid@appleid.example.com' : ''}`);
+    lines[1101] = 'FAR3,again@corp.example,';
+    lines[1151] = 'farther,farther@corp.example,far-maid@appleid.example.com';
+    const job = await waitForJob(t, t.owner, (await uploadUsers(t, t.owner, 'far.csv', lines.join('\r\n'))).json().id);
+    expect(job.counts).toEqual({ created: 1198, updated: 0, unchanged: 0, refreshed: 0, failed: 2 });
+    const failures = (await results(t, job.id, true)).map((r) => [r.Row, r.Code, r.Message]);
+    expect(failures).toEqual([
+      ['1102', 'DUPLICATE_IN_FILE', 'Username: FAR3 in example.com repeats row 5'],
+      ['1152', 'MAID_EXISTS', 'Managed Apple ID: Managed Apple ID already exists (row 6)'],
+    ]);
+  });
+
   it('keeps a lone line break inside its cell in the results file', async () => {
     // Full names refuse control characters, so both rows fail; the results echo their cells as read.
     const csv = 'Username,Email Address,Full Name\r\nlf,lf@corp.example,"Ada\nLovelace"\r\ncr,cr@corp.example,"Grace\rHopper"\r\nok,ok@corp.example,Alan Turing\r\n';
