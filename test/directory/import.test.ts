@@ -118,6 +118,27 @@ describe.each(ENGINES)('Bulk Import Users on %s', (engine) => {
     expect((await t.call(t.owner, 'GET', '/api/v1/users?q=grab')).json().items).toEqual([]);
   });
 
+  it('writes a new or updated user\'s search keys and an updated user\'s time; an unchanged user keeps its time', async () => {
+    for (const u of ['keyed', 'still']) {
+      expect((await t.call(t.owner, 'POST', '/api/v1/users', { username: u, email: `${u}@corp.example`, fullName: 'Old Name' })).statusCode).toBe(201);
+    }
+    const before = { keyed: await user(t, 'keyed'), still: await user(t, 'still') };
+    await new Promise((r) => setTimeout(r, 20));
+    const csv = ['Username,Email Address,Full Name', 'keyed,Mixed.Case@Corp.Example,Brand Newname', 'still,still@corp.example,Old Name', 'fresh,Fresh.Person@Corp.Example,'].join('\r\n');
+    const job = await waitForJob(t, t.owner, (await uploadUsers(t, t.owner, 'keys.csv', csv)).json().id);
+    expect(job.counts).toMatchObject({ created: 1, updated: 1, unchanged: 1 });
+    expect((await t.call(t.owner, 'GET', '/api/v1/users?q=fresh.person%40corp')).json().items.map((u: any) => u.username)).toEqual(['fresh']);
+    const keyed = await user(t, 'keyed');
+    expect(keyed).toMatchObject({ email: 'Mixed.Case@Corp.Example', fullName: 'Brand Newname' });
+    expect(keyed.updatedAt > before.keyed.updatedAt).toBe(true);
+    expect((await user(t, 'still')).updatedAt).toBe(before.still.updatedAt);
+    // Found through the keys written with the change: the email's, the full name's, a later name word's.
+    for (const q of ['mixed.case@corp', 'MIXED.CASE', 'brand new', 'newname']) {
+      expect((await t.call(t.owner, 'GET', `/api/v1/users?q=${encodeURIComponent(q)}`)).json().items.map((u: any) => u.username), q).toEqual(['keyed']);
+    }
+    expect((await t.call(t.owner, 'GET', '/api/v1/users?q=name')).json().items.map((u: any) => u.username)).toEqual(['still']);
+  });
+
   it('names the earlier row of a repeated username or MAID that an earlier batch created', async () => {
     // 1,200 rows in batches of 1,000: rows 1,102 and 1,152 repeat what rows 5 and 6 created in the first batch.
     const lines = ['Username,Email Address,Managed Apple ID'];
