@@ -131,14 +131,14 @@ const OPTIMISTIC_ROWS = 64;
  */
 export async function insertRows(tx: Tx, caps: Caps, table: string, columns: readonly string[], rows: readonly unknown[][], opts: InsertOptions = {}): Promise<unknown[]> {
   const head = () => `insert into ${ident(table)} (${columns.map(ident).join(', ')})`;
-  const tail = (opts.skipConflicts ? ' on conflict do nothing' : '') + (opts.returning ? ` returning ${ident(opts.returning)}` : '');
+  const tail = (skip: boolean) => (skip ? ' on conflict do nothing' : '') + (opts.returning ? ` returning ${ident(opts.returning)}` : '');
   if (caps.engine === 'postgres') {
     if (!rows.length) return [];
     const arrays = await pgArrays(tx, table, columns);
     const params = byColumn(rows, columns.length);
     const run = async (skip: boolean) => {
       const text = cached(caps, `insert|${table}|${columns.join(',')}|unnest|${skip ? 1 : 0}|${opts.returning ?? ''}`, () =>
-        `${head()} select * from unnest(${arrays.join(', ')})${skip ? ' on conflict do nothing' : ''}${opts.returning ? ` returning ${ident(opts.returning)}` : ''}`);
+        `${head()} select * from unnest(${arrays.join(', ')})${tail(skip)}`);
       const res = await tx.executeQuery<Record<string, unknown>>(CompiledQuery.raw(text, params));
       return opts.returning ? res.rows.map((r) => r[opts.returning!]) : [];
     };
@@ -162,7 +162,7 @@ export async function insertRows(tx: Tx, caps: Caps, table: string, columns: rea
   const returned: unknown[] = [];
   for (const [from, n] of pieces(caps, rows.length, columns.length)) {
     const text = cached(caps, `insert|${table}|${columns.join(',')}|${n}|${opts.skipConflicts ? 1 : 0}|${opts.returning ?? ''}`, () =>
-      `${head()} values ${valuesList(caps, n, columns.length)}${tail}`);
+      `${head()} values ${valuesList(caps, n, columns.length)}${tail(!!opts.skipConflicts)}`);
     const res = await tx.executeQuery<Record<string, unknown>>(CompiledQuery.raw(text, flatten(rows, from, n, columns.length)));
     if (opts.returning) for (const r of res.rows) returned.push(r[opts.returning]);
   }
