@@ -121,9 +121,19 @@ describe.each(ENGINES)('key look-ups on %s', (engine) => {
       { id: ids[1499], full_name: 'Name 1499', import_row: 1499 },
       { id: ids[1500], full_name: '', import_row: null },
     ]);
-    // Two rows given the same username: the statement breaks the unique index and changes nothing.
+    // Two rows given the same username: the second breaks the unique index, and neither is changed.
+    // (SQLite runs the rows one by one: the transaction goes on, so it is read within it.)
     const clash = [['same', 'x', ACC, ids[1600]], ['same', 'x', ACC, ids[1601]]];
-    const err = await db.forAccount(ACC, (tx) => updateRows(tx, db.caps, 'users', ['username_key', 'full_name'], ['account_id', 'id'], clash)).catch((e) => e);
+    const err = await db
+      .forAccount(ACC, async (tx) => {
+        const e = await updateRows(tx, db.caps, 'users', ['username_key', 'full_name'], ['account_id', 'id'], clash).catch((x) => x);
+        if (engine === 'sqlite') {
+          const within = await tx.selectFrom('users').select('full_name').where('id', 'in', [ids[1600]!, ids[1601]!]).execute();
+          expect(within.map((r) => r.full_name)).toEqual(['', '']);
+        }
+        throw e;
+      })
+      .catch((e) => e);
     expect(db.caps.isUniqueViolation(err)).toBe(true);
     const untouched = await db.forAccount(ACC, (tx) => tx.selectFrom('users').select('full_name').where('id', 'in', [ids[1600]!, ids[1601]!]).execute());
     expect(untouched.map((r) => r.full_name)).toEqual(['', '']);
