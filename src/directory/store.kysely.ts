@@ -18,6 +18,18 @@ const compareKeys = (a: string[], b: string[]): number => {
   return 0;
 };
 
+/**
+ * The name-word rows a change of name or username replaces: those only before it go, those only
+ * after it come, and a word the user keeps stays as it is (a name re-imported in another case, or a
+ * first name corrected, then writes no name word at all).
+ */
+export function nameWordChanges(before: string[][], after: string[][]): { gone: string[][]; added: string[][] } {
+  const key = (r: string[]) => r.join('\u0000');
+  const was = new Set(before.map(key));
+  const now = new Set(after.map(key));
+  return { gone: before.filter((r) => !now.has(key(r))), added: after.filter((r) => !was.has(key(r))) };
+}
+
 /** The highest code point: `key < prefix + MAX` bounds a prefix range in binary order. */
 const MAX_CHAR = '\u{10FFFF}';
 
@@ -242,6 +254,16 @@ export function userStore(tx: Tx, accountId: string, caps: Caps): UserStore {
   const deleteNameWords = (userId: string, fullName: string, usernameKey: string, domainKey: string) =>
     deleteRows(tx, caps, 'user_name_words', WORD_KEY, wordKeys(userId, fullName, usernameKey, domainKey));
 
+  /** Name-word rows going and coming when a user whose words are `before` is now `after` (see nameWordChanges). */
+  const wordChanges = (userId: string, before: string[][], after: { fullName: string; username: string; domain: string }) =>
+    nameWordChanges(before, wordKeys(userId, after.fullName, normaliseKey(after.username), normaliseKey(after.domain)));
+
+  /** Writes a batch's name-word changes: the rows going, then the rows coming, each in key order (see wordRows). */
+  async function moveNameWords(gone: string[][], added: string[][]): Promise<void> {
+    await deleteRows(tx, caps, 'user_name_words', WORD_KEY, gone.sort(compareKeys));
+    await insertRows(tx, caps, 'user_name_words', WORD_KEY, added.sort(compareKeys), { skipConflicts: true });
+  }
+
   /**
    * Name-word rows (in WORD_KEY order) for users as they are now, sorted by that key: a batch's
    * rows then go into the index one page after another instead of hopping between its hot spots
@@ -421,8 +443,8 @@ export function userStore(tx: Tx, accountId: string, caps: Caps): UserStore {
       }
       const renamed = c.username !== undefined || c.domain !== undefined;
       if (renamed || (c.fullName !== undefined && c.fullName !== before.full_name)) {
-        await deleteNameWords(id, before.full_name, before.username_key, before.domain_key);
-        await writeNameWords(id, c.fullName ?? before.full_name, username, domain);
+        const { gone, added } = wordChanges(id, wordKeys(id, before.full_name, before.username_key, before.domain_key), { fullName: c.fullName ?? before.full_name, username, domain });
+        await moveNameWords(gone, added);
       }
       if (c.managedAppleId !== undefined) await bumpStats(0, (c.managedAppleId ? 1 : 0) - (before.maid_key ? 1 : 0));
       return 'ok';
@@ -503,20 +525,20 @@ export function userStore(tx: Tx, accountId: string, caps: Caps): UserStore {
       }
       for (const { columns, row, id } of inOrder) await one(columns, row, id);
       let linked = 0;
-      const oldWords: string[][] = [];
-      const newWords: { id: string; fullName: string; username: string; domain: string }[] = [];
+      const gone: string[][] = [];
+      const added: string[][] = [];
       for (const { before, changes: c } of items) {
         if (refused.has(before.id)) continue;
         if (c.managedAppleId !== undefined) linked += (c.managedAppleId ? 1 : 0) - (before.managedAppleId ? 1 : 0);
         const renamed = c.username !== undefined || c.domain !== undefined;
         if (renamed || (c.fullName !== undefined && c.fullName !== before.fullName)) {
-          oldWords.push(...wordKeys(before.id, before.fullName, normaliseKey(before.username), normaliseKey(before.domain)));
-          newWords.push({ id: before.id, fullName: c.fullName ?? before.fullName, username: c.username ?? before.username, domain: c.domain ?? before.domain });
+          const was = wordKeys(before.id, before.fullName, normaliseKey(before.username), normaliseKey(before.domain));
+          const words = wordChanges(before.id, was, { fullName: c.fullName ?? before.fullName, username: c.username ?? before.username, domain: c.domain ?? before.domain });
+          gone.push(...words.gone);
+          added.push(...words.added);
         }
       }
-      // In key order, like the words written (see wordRows).
-      await deleteRows(tx, caps, 'user_name_words', WORD_KEY, oldWords.sort(compareKeys));
-      await insertRows(tx, caps, 'user_name_words', WORD_KEY, wordRows(newWords), { skipConflicts: true });
+      await moveNameWords(gone, added);
       await bumpStats(0, linked);
       return refused;
     },

@@ -3,9 +3,28 @@ import { v7 as uuidv7 } from 'uuid';
 import { normaliseKey } from '../../src/core/names.js';
 import { createTestPippin, type Caller, type TestPippin } from '../support/app.js';
 import { ENGINES } from '../support/db.js';
+import { sql } from 'kysely';
+import fc from 'fast-check';
+import { nameWordChanges, userStore } from '../../src/directory/store.kysely.js';
+import type { UserChanges, UserStore } from '../../src/directory/store.js';
 
 /** Binary (UTF-8 byte) order, as both engines sort key columns. */
 const byteCompare = (a: string, b: string) => Buffer.compare(Buffer.from(a), Buffer.from(b));
+
+describe('name-word changes', () => {
+  it('take the words before to the words after, touching none that both hold', () => {
+    const row = fc.tuple(fc.constantFrom('acc'), fc.constantFrom('ada', 'byron', 'king', 'x'), fc.constantFrom('u1', 'u2'), fc.constantFrom('d'), fc.constantFrom('id'));
+    fc.assert(
+      fc.property(fc.uniqueArray(row, { selector: (r) => r.join('|') }), fc.uniqueArray(row, { selector: (r) => r.join('|') }), (before, after) => {
+        const { gone, added } = nameWordChanges(before, after);
+        const key = (r: string[]) => r.join('|');
+        const result = new Set([...before.map(key).filter((k) => !gone.map(key).includes(k)), ...added.map(key)]);
+        expect([...result].sort()).toEqual(after.map(key).sort());
+        for (const r of [...gone, ...added]) expect(before.map(key).includes(key(r)) && after.map(key).includes(key(r))).toBe(false);
+      }),
+    );
+  });
+});
 
 describe.each(ENGINES)('Users ▸ Directory on %s', (engine) => {
   let t: TestPippin;
@@ -270,6 +289,40 @@ describe.each(ENGINES)('Users ▸ Directory on %s', (engine) => {
       expect((await list('q=dahl')).items.map((x: any) => x.username)).toEqual(['0-first']);
       await t.call(acct.owner, 'DELETE', `/api/v1/users/${u.id}`);
       expect((await list('q=dahl')).items).toEqual([]);
+    });
+
+    it('rewrites only the name words a change alters, by one user or by an import batch', async () => {
+      const u = (await t.call(acct.owner, 'POST', '/api/v1/users', { username: 'word-diff', fullName: 'Ada Lovelace King', email: 'wd@corp.example' })).json();
+      const at = new Date().toISOString();
+      // Rows inserted and deleted in user_name_words by `change`, in one transaction of its own.
+      const wordWrites = (change: (users: UserStore) => Promise<unknown>) =>
+        t.db.forAccount(acct.accountId, async (tx) => {
+          const writes = async () =>
+            engine === 'sqlite'
+              ? // Every row changed on the connection, the user's own row among them.
+                Number((await sql<{ n: number }>`select total_changes() as n`.execute(tx)).rows[0]!.n)
+              : Number((await sql<{ n: string }>`select coalesce(sum(n_tup_ins + n_tup_del), 0) as n from pg_stat_xact_user_tables where relname = 'user_name_words'`.execute(tx)).rows[0]!.n);
+          const from = await writes();
+          await change(userStore(tx, acct.accountId, t.db.caps));
+          return (await writes()) - from - (engine === 'sqlite' ? 1 : 0);
+        });
+      const update = (changes: UserChanges) => wordWrites((users) => users.update(u.id, changes, at));
+      const batch = (changes: UserChanges) =>
+        wordWrites(async (users) => {
+          const [before] = await users.findByUsernames([{ username: 'word-diff', domain: u.domain }]);
+          await users.updateMany([{ before: before!, changes, mark: { jobId: uuidv7(), row: 2 } }], at);
+        });
+      const found = async (q: string) => (await list(`q=${q}`)).items.map((x: any) => x.username);
+      expect(await update({ fullName: 'ADA LOVELACE KING' })).toBe(0);
+      expect(await update({ fullName: 'Ada Lovelace Byron' })).toBe(2);
+      expect(await batch({ fullName: 'ada lovelace byron' })).toBe(0);
+      expect(await batch({ fullName: 'Ada Lovelace King' })).toBe(2);
+      expect([await found('king'), await found('byron'), await found('lovelace')]).toEqual([['word-diff'], [], ['word-diff']]);
+      // The username is in every word's key: another one rewrites them all; the same one in other
+      // letter case, none.
+      expect(await update({ username: 'Word-Diff' })).toBe(0);
+      expect(await batch({ fullName: 'Ada Lovelace King', username: 'word-diff-2' })).toBe(4);
+      expect(await found('lovelace')).toEqual(['word-diff-2']);
     });
 
     it('keeps the cursor stable under concurrent inserts: no repeats, no skips', async () => {
