@@ -325,6 +325,18 @@ describe.each(ENGINES)('Users ▸ Directory on %s', (engine) => {
       expect(await found('lovelace')).toEqual(['word-diff-2']);
     });
 
+    it('keys the users an import batch writes by their normalised values, whatever the case they come in', async () => {
+      // The import hands the store MAIDs already lower-cased; the store keys what it is given.
+      const id = uuidv7();
+      const at = new Date().toISOString();
+      const given = { id, username: 'Keys-Case', domain: 'Example.COM', email: 'Kay@Corp.Example', fullName: 'Kay CASE', phone: '', groups: [], authType: 'local' as const, managedAppleId: 'Kay.Case@AppleID.Example.com', status: 'active' as const, devices: 0, createdAt: at, updatedAt: at, passwordHash: null };
+      await t.db.forAccount(acct.accountId, (tx) => userStore(tx, acct.accountId, t.db.caps).insertMany([given], [{ jobId: uuidv7(), row: 2 }]));
+      const keys = await t.db.forAccount(acct.accountId, (tx) =>
+        tx.selectFrom('users').select(['username_key', 'domain_key', 'email_key', 'full_name_key', 'maid_key']).where('id', '=', id).executeTakeFirstOrThrow(),
+      );
+      expect(keys).toEqual({ username_key: 'keys-case', domain_key: 'example.com', email_key: 'kay@corp.example', full_name_key: 'kay case', maid_key: 'kay.case@appleid.example.com' });
+    });
+
     it('keeps the cursor stable under concurrent inserts: no repeats, no skips', async () => {
       const first = await list('sort=username&limit=3');
       // Users added while paging, before and after the cursor.
