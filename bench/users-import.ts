@@ -12,7 +12,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { v7 as uuidv7 } from 'uuid';
-import { floorDatabase, timeCsvBatches } from './floor.js';
+import { floorDatabase, referenceTimes, timeCsvBatches } from './floor.js';
 import { normaliseKey } from '../src/core/names.js';
 import { indexedNameWords } from '../src/directory/model.js';
 import { findPgBin, startCluster } from '../test/setup/postgres.js';
@@ -102,6 +102,11 @@ export async function benchUsersImport() {
   writeCsv(file2, USERS, 'x');
   const floorSeconds = await floor(dir, file);
   console.log(`floor: ${USERS.toLocaleString()} rows csv-parse → prepared INSERTs, same tables and indexes: ${floorSeconds.toFixed(1)} s`);
+  const reference = await referenceTimes(dir, file);
+  console.log(
+    `DESIGN.md's reference tables on this machine: bare ${reference.bareSeconds} s (design's machine 6–9 s), lean users table ${reference.leanSeconds} s (~13 s), ` +
+      `with email and name-word search indexes ${reference.searchSeconds} s (~26 s); Pippin's schema (the floor above): ${floorSeconds.toFixed(1)} s`,
+  );
 
   const server = await startServer(path.join(dir, 'data'));
   const idleRssMb = procMb(server.pid, 'VmRSS');
@@ -128,6 +133,7 @@ export async function benchUsersImport() {
     engine: 'sqlite',
     rows: USERS,
     floorSeconds: Number(floorSeconds.toFixed(1)),
+    reference: { ...reference, designMachine: { bareSeconds: '6–9', leanSeconds: '~13', searchSeconds: '~26' } },
     serverIdleRssMb: idleRssMb,
     import: { ...first, ratioToFloor: ratio, withinBudget: ratio <= 1.5 && first.seconds <= 45 && first.peakRssMb <= 300 },
     reimportAsUpdates: { ...again, withinBudget: again.seconds <= 45 },
