@@ -254,10 +254,6 @@ export function userStore(tx: Tx, accountId: string, caps: Caps): UserStore {
   const deleteNameWords = (userId: string, fullName: string, usernameKey: string, domainKey: string) =>
     deleteRows(tx, caps, 'user_name_words', WORD_KEY, wordKeys(userId, fullName, usernameKey, domainKey));
 
-  /** Name-word rows going and coming when a user whose words are `before` is now `after` (see nameWordChanges). */
-  const wordChanges = (userId: string, before: string[][], after: { fullName: string; username: string; domain: string }) =>
-    nameWordChanges(before, wordKeys(userId, after.fullName, normaliseKey(after.username), normaliseKey(after.domain)));
-
   /** Writes a batch's name-word changes: the rows going, then the rows coming, each in key order (see wordRows). */
   async function moveNameWords(gone: string[][], added: string[][]): Promise<void> {
     await deleteRows(tx, caps, 'user_name_words', WORD_KEY, gone.sort(compareKeys));
@@ -443,7 +439,10 @@ export function userStore(tx: Tx, accountId: string, caps: Caps): UserStore {
       }
       const renamed = c.username !== undefined || c.domain !== undefined;
       if (renamed || (c.fullName !== undefined && c.fullName !== before.full_name)) {
-        const { gone, added } = wordChanges(id, wordKeys(id, before.full_name, before.username_key, before.domain_key), { fullName: c.fullName ?? before.full_name, username, domain });
+        const { gone, added } = nameWordChanges(
+          wordKeys(id, before.full_name, before.username_key, before.domain_key),
+          wordKeys(id, c.fullName ?? before.full_name, normaliseKey(username), normaliseKey(domain)),
+        );
         await moveNameWords(gone, added);
       }
       if (c.managedAppleId !== undefined) await bumpStats(0, (c.managedAppleId ? 1 : 0) - (before.maid_key ? 1 : 0));
@@ -532,8 +531,10 @@ export function userStore(tx: Tx, accountId: string, caps: Caps): UserStore {
         if (c.managedAppleId !== undefined) linked += (c.managedAppleId ? 1 : 0) - (before.managedAppleId ? 1 : 0);
         const renamed = c.username !== undefined || c.domain !== undefined;
         if (renamed || (c.fullName !== undefined && c.fullName !== before.fullName)) {
-          const was = wordKeys(before.id, before.fullName, normaliseKey(before.username), normaliseKey(before.domain));
-          const words = wordChanges(before.id, was, { fullName: c.fullName ?? before.fullName, username: c.username ?? before.username, domain: c.domain ?? before.domain });
+          const words = nameWordChanges(
+            wordKeys(before.id, before.fullName, normaliseKey(before.username), normaliseKey(before.domain)),
+            wordKeys(before.id, c.fullName ?? before.fullName, normaliseKey(c.username ?? before.username), normaliseKey(c.domain ?? before.domain)),
+          );
           gone.push(...words.gone);
           added.push(...words.added);
         }
