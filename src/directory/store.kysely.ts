@@ -79,22 +79,16 @@ function changedColumns(c: UserChanges): { columns: (keyof UserRow)[]; values: u
     columns.push(column);
     values.push(value);
   };
-  if (c.username !== undefined) {
-    put('username', c.username);
-    put('username_key', normaliseKey(c.username));
-  }
-  if (c.domain !== undefined) {
-    put('domain', c.domain);
-    put('domain_key', normaliseKey(c.domain));
-  }
-  if (c.email !== undefined) {
-    put('email', c.email);
-    put('email_key', normaliseKey(c.email));
-  }
-  if (c.fullName !== undefined) {
-    put('full_name', c.fullName);
-    put('full_name_key', normaliseKey(c.fullName));
-  }
+  /** A text column and its normalised key column. */
+  const keyed = (column: keyof UserRow, key: keyof UserRow, value: string | undefined) => {
+    if (value === undefined) return;
+    put(column, value);
+    put(key, normaliseKey(value));
+  };
+  keyed('username', 'username_key', c.username);
+  keyed('domain', 'domain_key', c.domain);
+  keyed('email', 'email_key', c.email);
+  keyed('full_name', 'full_name_key', c.fullName);
   if (c.phone !== undefined) put('phone', c.phone);
   if (c.groups !== undefined) put('groups_json', JSON.stringify(c.groups));
   if (c.authType !== undefined) put('auth_type', c.authType);
