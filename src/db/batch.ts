@@ -90,17 +90,43 @@ export function pgArrayParam(values: readonly unknown[]): string | readonly unkn
   return OTHER_ESCAPE.test(json) ? values : `{${json.slice(1, -1)}}`;
 }
 
-/** Rows turned into one array per column: the parameters of a PostgreSQL statement over `unnest`. */
-const byColumn = (rows: readonly unknown[][], width: number) => Array.from({ length: width }, (_, c) => pgArrayParam(rows.map((r) => r[c])));
+/** Whether every row holds the same text, number, boolean or null in column `c` (so it can go as one value). */
+function sameInEveryRow(rows: readonly unknown[][], c: number): boolean {
+  const v = rows[0]![c];
+  if (rows.length < 2 || (typeof v === 'object' && v !== null)) return false;
+  for (const r of rows) if (r[c] !== v) return false;
+  return true;
+}
 
-/** `$1::type[], $2::type[], …` for a PostgreSQL statement taking one array per column. */
-async function pgArrays(tx: Tx, table: string, columns: readonly string[]): Promise<string[]> {
+/**
+ * Rows as the source of a PostgreSQL statement: one array per column, unnested as `v`, except a
+ * column that holds the same value in every row (an import batch's account, instants, status and
+ * empty cells), which goes as one parameter. The server then parses that value once instead of
+ * once a row, and the driver sends it once. `exprs` reads each column, in `columns` order; `shape`
+ * tells the statement texts apart.
+ */
+async function pgRowSource(tx: Tx, table: string, columns: readonly string[], rows: readonly unknown[][]) {
   const types = await columnTypes(tx, table);
-  return columns.map((c, i) => {
+  const single = columns.map((_, c) => sameInEveryRow(rows, c));
+  if (single.every(Boolean)) single[0] = false; // unnest gives the row count
+  const params: unknown[] = [];
+  const exprs: string[] = [];
+  const arrays: string[] = [];
+  const names: string[] = [];
+  columns.forEach((c, i) => {
     const type = types.get(c);
     if (!type) throw new Error(`${table} has no column ${c}`);
-    return `$${i + 1}::${type}[]`;
+    if (single[i]) {
+      params.push(rows[0]![i]);
+      exprs.push(`$${params.length}::${type}`);
+    } else {
+      params.push(pgArrayParam(rows.map((r) => r[i])));
+      arrays.push(`$${params.length}::${type}[]`);
+      names.push(ident(c));
+      exprs.push(`v.${ident(c)}`);
+    }
   });
+  return { exprs, from: `unnest(${arrays.join(', ')}) as v(${names.join(', ')})`, params, shape: single.map((b) => (b ? 1 : 0)).join('') };
 }
 
 /** Each column's PostgreSQL type (as `format_type` spells it), read once per table. */
@@ -126,20 +152,20 @@ const OPTIMISTIC_ROWS = 64;
 /**
  * Inserts rows (each an array in `columns` order); returns the `returning` column of the rows
  * written. SQLite: multi-row INSERTs sized within its bind-parameter limit. PostgreSQL: one
- * INSERT … SELECT from `unnest` of one array per column, whatever the number of rows: parsing and
- * planning a VALUES list of thousands of parameters cost its server more than the writes did.
+ * INSERT … SELECT from `unnest` of one array per column (one value for a column the same in every
+ * row), whatever the number of rows: parsing and planning a VALUES list of thousands of parameters
+ * cost its server more than the writes did.
  */
 export async function insertRows(tx: Tx, caps: Caps, table: string, columns: readonly string[], rows: readonly unknown[][], opts: InsertOptions = {}): Promise<unknown[]> {
   const head = () => `insert into ${ident(table)} (${columns.map(ident).join(', ')})`;
   const tail = (skip: boolean) => (skip ? ' on conflict do nothing' : '') + (opts.returning ? ` returning ${ident(opts.returning)}` : '');
   if (caps.engine === 'postgres') {
     if (!rows.length) return [];
-    const arrays = await pgArrays(tx, table, columns);
-    const params = byColumn(rows, columns.length);
+    const source = await pgRowSource(tx, table, columns, rows);
     const run = async (skip: boolean) => {
-      const text = cached(caps, `insert|${table}|${columns.join(',')}|unnest|${skip ? 1 : 0}|${opts.returning ?? ''}`, () =>
-        `${head()} select * from unnest(${arrays.join(', ')})${tail(skip)}`);
-      const res = await tx.executeQuery<Record<string, unknown>>(CompiledQuery.raw(text, params));
+      const text = cached(caps, `insert|${table}|${columns.join(',')}|${source.shape}|${skip ? 1 : 0}|${opts.returning ?? ''}`, () =>
+        `${head()} select ${source.exprs.join(', ')} from ${source.from}${tail(skip)}`);
+      const res = await tx.executeQuery<Record<string, unknown>>(CompiledQuery.raw(text, source.params));
       return opts.returning ? res.rows.map((r) => r[opts.returning!]) : [];
     };
     if (!opts.skipConflicts || rows.length < OPTIMISTIC_ROWS) return run(!!opts.skipConflicts);
@@ -188,18 +214,18 @@ export async function updateRow(tx: Tx, caps: Caps, table: string, set: readonly
  * Updates many rows, each setting the same columns to its own values: `rows` hold the set values
  * then the key values, in `set` and `where` order; a row's key names one row. SQLite: UPDATE …
  * FROM a VALUES list, statements sized like inserts; PostgreSQL: UPDATE … FROM unnest of one array
- * per column. A statement is one unit: when it breaks a unique index, none of its rows is changed.
+ * per column (as inserts do). A statement is one unit: when it breaks a unique index, none of its rows is changed.
  */
 export async function updateRows(tx: Tx, caps: Caps, table: string, set: readonly string[], where: readonly string[], rows: readonly unknown[][]): Promise<void> {
   if (!rows.length) return;
   const all = [...set, ...where];
   const t = ident(table);
   if (caps.engine === 'postgres') {
-    const arrays = await pgArrays(tx, table, all);
-    const text = cached(caps, `updates|${table}|${set.join(',')}|${where.join(',')}|unnest`, () =>
-      `update ${t} set ${set.map((c) => `${ident(c)} = v.${ident(c)}`).join(', ')} from unnest(${arrays.join(', ')}) as v(${all.map(ident).join(', ')}) ` +
-      `where ${where.map((c) => `${t}.${ident(c)} = v.${ident(c)}`).join(' and ')}`);
-    await tx.executeQuery(CompiledQuery.raw(text, byColumn(rows, all.length)));
+    const source = await pgRowSource(tx, table, all, rows);
+    const text = cached(caps, `updates|${table}|${set.join(',')}|${where.join(',')}|${source.shape}`, () =>
+      `update ${t} set ${set.map((c, i) => `${ident(c)} = ${source.exprs[i]}`).join(', ')} from ${source.from} ` +
+      `where ${where.map((c, i) => `${t}.${ident(c)} = ${source.exprs[set.length + i]}`).join(' and ')}`);
+    await tx.executeQuery(CompiledQuery.raw(text, source.params));
     return;
   }
   for (const [from, n] of pieces(caps, rows.length, all.length)) {
@@ -218,9 +244,9 @@ export async function deleteRows(tx: Tx, caps: Caps, table: string, where: reado
   if (!keys.length) return;
   const cols = `(${where.map(ident).join(', ')})`;
   if (caps.engine === 'postgres') {
-    const arrays = await pgArrays(tx, table, where);
-    const text = cached(caps, `deletes|${table}|${where.join(',')}|unnest`, () => `delete from ${ident(table)} where ${cols} in (select * from unnest(${arrays.join(', ')}))`);
-    await tx.executeQuery(CompiledQuery.raw(text, byColumn(keys, where.length)));
+    const source = await pgRowSource(tx, table, where, keys);
+    const text = cached(caps, `deletes|${table}|${where.join(',')}|${source.shape}`, () => `delete from ${ident(table)} where ${cols} in (select ${source.exprs.join(', ')} from ${source.from})`);
+    await tx.executeQuery(CompiledQuery.raw(text, source.params));
     return;
   }
   for (const [from, n] of pieces(caps, keys.length, where.length)) {
