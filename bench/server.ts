@@ -66,6 +66,7 @@ export async function importFile(server: Server, f: string, name: string, endpoi
   const res = await fetch(`${url}${endpoint}`, { method: 'POST', headers: auth, body: form });
   if (res.status !== 202) throw new Error(`upload: ${res.status} ${await res.text()}`);
   const id = ((await res.json()) as { id: string }).id;
+  const uploadSeconds = Number(((performance.now() - t0) / 1000).toFixed(1));
   // The directory list while the import runs.
   const during = opts.measureList === false ? null : autocannon({ url: `${url}/api/v1/users?managedAppleId=missing&sort=username&limit=50`, connections: 1, duration: 5, headers: auth });
   let job: any;
@@ -79,6 +80,6 @@ export async function importFile(server: Server, f: string, name: string, endpoi
   const list = await during;
   const listDuringImport = list ? { p50Ms: list.latency.p50, p99Ms: list.latency.p99, requests: list.requests.total } : null;
   if (job.status !== 'succeeded') throw new Error(`import ${job.status}: ${JSON.stringify(job.error)}`);
-  return { seconds: Number(seconds.toFixed(1)), counts: job.counts, peakRssMb: peak, listDuringImport };
+  return { seconds: Number(seconds.toFixed(1)), uploadSeconds, counts: job.counts, peakRssMb: peak, listDuringImport };
 }
 

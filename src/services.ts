@@ -127,7 +127,7 @@ export function createServices(db: Database, opts: ServiceOptions = {}) {
       random,
       handlers: {
         users_import: async (work, hooks) =>
-          runUsersImport({ uow, clock, random, limits, filePath: await files.localPath(work.accountId, work.fileId!), work, ...hooks }),
+          runUsersImport({ uow, clock, random, limits, filePath: await files.localPath(work.accountId, work.fileId!), work, planAhead: db.caps.serverProcess, ...hooks }),
         enrollment_bulk_add: async (work, hooks) =>
           runBulkAdd(
             { uow, clock, random, limits, filePath: await files.localPath(work.accountId, work.fileId!), work, ...hooks },

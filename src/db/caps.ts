@@ -18,6 +18,11 @@ export interface Caps {
   rowLevelSecurity: boolean;
   /** `FOR UPDATE SKIP LOCKED` is available for claiming work across nodes. */
   supportsSkipLocked: boolean;
+  /**
+   * Statements run in a server process of their own, so work on a second connection (or in this
+   * thread) goes on while one runs; SQLite's run in the calling thread, one after another.
+   */
+  serverProcess: boolean;
   /** Most bind parameters one statement may carry. */
   maxBindParams: number;
   /** Unique-violation detection for the driver's errors. */
@@ -33,6 +38,7 @@ export const SQLITE_CAPS: Caps = {
   clusteredPrimaryKey: true,
   rowLevelSecurity: false,
   supportsSkipLocked: false,
+  serverProcess: false,
   maxBindParams: 32_766,
   isUniqueViolation: (e) =>
     typeof e === 'object' && e !== null && /^SQLITE_CONSTRAINT_(UNIQUE|PRIMARYKEY)$/.test(String((e as { code?: string }).code)),
@@ -47,6 +53,7 @@ export const POSTGRES_CAPS: Caps = {
   clusteredPrimaryKey: false,
   rowLevelSecurity: true,
   supportsSkipLocked: true,
+  serverProcess: true,
   maxBindParams: 65_535,
   isUniqueViolation: (e) => typeof e === 'object' && e !== null && (e as { code?: string }).code === '23505',
 };

@@ -8,7 +8,7 @@ import { unescapeFormula } from '../bulk/formula.js';
 import type { FileRow } from '../bulk/reader.js';
 import type { Account } from '../accounts/model.js';
 import type { Stores } from '../stores.js';
-import { failedRow, runTableJob, type ImportContext, type ImportEnd, type RowIssue, type RowOutcome, type TableJobKind } from '../jobs/table-job.js';
+import { failedRow, runTableJob, type ImportContext, type ImportEnd, type PlansBatches, type RowIssue, type RowOutcome } from '../jobs/table-job.js';
 import { MAID_EXISTS_MESSAGE, validateManagedAppleId } from './maid.js';
 import { AUTH_TYPES, EMAIL_PATTERN, PHONE_PATTERN, USER_LIMITS, USERNAME_PATTERN, userKey, type AuthType } from './model.js';
 import { USER_FILE_COLUMNS, type UserColumn } from './file-format.js';
@@ -99,11 +99,29 @@ const same = (a: unknown, b: unknown): boolean =>
 const failed = failedRow;
 
 /**
- * Applies a batch of rows in one transaction: one read for the batch's users, one for its MAIDs,
- * decisions in memory in row order (so a row sees what earlier rows of the file did), then the
- * updates in row order and the new users in one multi-row insert.
+ * What a batch decided: each row's outcome, the writes, and the state its rows leave the directory
+ * in (which usernames they used, who holds which MAID), which the next batch's decisions start from
+ * when they are made before this batch is written.
  */
-async function applyBatch(s: Stores, rows: FileRow[], header: HeaderMap<UserColumn>, account: Account, jobId: string, clock: Clock, random: Random): Promise<Outcome[]> {
+interface Plan {
+  outcomes: Outcome[];
+  updates: { index: number; before: ImportedUser; changes: UserChanges; row: number }[];
+  inserts: { index: number; user: UserRecord; row: number }[];
+  at: string;
+  jobId: string;
+  /** Username keys this batch's rows used, with their rows. */
+  seen: Map<string, number>;
+  /** MAIDs this batch's rows took (their holder) or gave up (null). */
+  holder: Map<string, { key: string; row: number | null } | null>;
+}
+
+/**
+ * Decides a batch: one read for its users, one for its MAIDs, decisions in memory in row order (so
+ * a row sees what earlier rows of the file did). `previous` is the plan of the batch before when
+ * that batch is not yet written (its rows are then invisible to these reads, and its plan says what
+ * they will do); null when every earlier batch is committed.
+ */
+async function planBatch(s: Stores, rows: FileRow[], header: HeaderMap<UserColumn>, account: Account, jobId: string, clock: Clock, random: Random, previous: Plan | null): Promise<Plan> {
   const parsed = rows.map((row) => ({ row, read: readRow(row, header, account) }));
   const good = parsed.filter((p) => !p.read.issues.length && p.read.username);
   const existing = new Map(
@@ -129,18 +147,19 @@ async function applyBatch(s: Stores, rows: FileRow[], header: HeaderMap<UserColu
   }
   const wantedMaids = [...asks].filter(([maid, n]) => n > 1 || !ownOnly.has(maid)).map(([maid]) => maid);
   const stored = new Map((await s.users.findByManagedAppleIds(wantedMaids)).map((u) => [u.managedAppleId!, u]));
-  // The state as earlier rows of this batch leave it.
+  // The state as the previous batch (when not yet written) and earlier rows of this one leave it.
   const seen = new Map<string, number>();
   const holder = new Map<string, { key: string; row: number | null } | null>();
+  const seenBefore = (key: string) => seen.get(key) ?? previous?.seen.get(key);
   const holderOf = (maid: string) => {
     if (holder.has(maid)) return holder.get(maid) ?? null;
+    if (previous?.holder.has(maid)) return previous.holder.get(maid) ?? null;
     const u = stored.get(maid);
     return u ? { key: userKey(u.username, u.domain), row: u.importJobId === jobId ? (u.importRow ?? null) : null } : null;
   };
   const at = clock.now().toISOString();
-  const outcomes: Outcome[] = [];
-  const updates: { index: number; before: ImportedUser; changes: UserChanges; row: number }[] = [];
-  const inserts: { index: number; user: UserRecord; row: number }[] = [];
+  const plan: Plan = { outcomes: [], updates: [], inserts: [], at, jobId, seen, holder };
+  const { outcomes, updates, inserts } = plan;
 
   for (const [index, p] of parsed.entries()) {
     const { row, read } = p;
@@ -150,7 +169,7 @@ async function applyBatch(s: Stores, rows: FileRow[], header: HeaderMap<UserColu
     }
     const key = userKey(read.username, read.domain!);
     const ex = existing.get(key);
-    const earlier = seen.get(key) ?? (ex?.importJobId === jobId ? ex.importRow : undefined);
+    const earlier = seenBefore(key) ?? (ex?.importJobId === jobId ? ex.importRow : undefined);
     if (earlier !== undefined && earlier !== null) {
       outcomes.push(failed('DUPLICATE_IN_FILE', `${LABEL.username}: ${read.username} in ${read.domain} repeats row ${earlier}`));
       continue;
@@ -196,21 +215,32 @@ async function applyBatch(s: Stores, rows: FileRow[], header: HeaderMap<UserColu
     seen.set(key, row.row);
     outcomes.push({ result: Object.keys(actual).length ? 'Updated' : 'Unchanged' });
   }
+  return plan;
+}
 
+/**
+ * Writes what a batch decided: the updates in row order, then the new users in one multi-row
+ * insert. A row whose MAID another writer took meanwhile fails; the batch is then not as planned.
+ */
+async function writeBatch(s: Stores, plan: Plan): Promise<{ outcomes: Outcome[]; asPlanned: boolean }> {
+  const { updates, inserts, at, jobId } = plan;
+  const outcomes = [...plan.outcomes];
+  let asPlanned = true;
+  const taken = () => ((asPlanned = false), failed('MAID_EXISTS', `${LABEL.managedAppleId}: ${MAID_EXISTS_MESSAGE} (taken while the import ran)`));
   const refused = await s.users.updateMany(updates.map((u) => ({ before: u.before, changes: u.changes, mark: { jobId, row: u.row } })), at);
-  for (const u of updates) {
-    if (refused.has(u.before.id)) outcomes[u.index] = failed('MAID_EXISTS', `${LABEL.managedAppleId}: ${MAID_EXISTS_MESSAGE} (taken while the import ran)`);
-  }
+  for (const u of updates) if (refused.has(u.before.id)) outcomes[u.index] = taken();
   const inserted = await s.users.insertMany(inserts.map((i) => i.user), inserts.map((i) => ({ jobId, row: i.row })));
-  for (const i of inserts) {
-    if (!inserted.has(i.user.id)) outcomes[i.index] = failed('MAID_EXISTS', `${LABEL.managedAppleId}: ${MAID_EXISTS_MESSAGE} (taken while the import ran)`);
-  }
-  return outcomes;
+  for (const i of inserts) if (!inserted.has(i.user.id)) outcomes[i.index] = taken();
+  return { outcomes, asPlanned };
 }
 
 /** Bulk Import Users as a table job. */
-export function usersImport(clock: Clock, random: Random): TableJobKind<UserColumn> {
-  return { columns: USER_FILE_COLUMNS, applyBatch: (s, rows, header, account, jobId) => applyBatch(s, rows, header, account, jobId, clock, random) };
+export function usersImport(clock: Clock, random: Random): PlansBatches<UserColumn, Plan> {
+  return {
+    columns: USER_FILE_COLUMNS,
+    plan: (s, rows, header, account, jobId, previous) => planBatch(s, rows, header, account, jobId, clock, random, previous),
+    write: writeBatch,
+  };
 }
 
 /** Runs (or resumes) a users import to its end. File-level problems fail the job and change nothing. */

@@ -44,16 +44,39 @@ export type RowOutcome = { result: 'Created' | 'Updated' | 'Unchanged' | 'Refres
 
 export const failedRow = (code: string, message: string): RowOutcome => ({ result: 'Failed', issues: [{ code, message }] });
 
-/** What a kind of import brings to the run: its columns, and how a batch of rows is applied. */
-export interface TableJobKind<K extends string> {
+/** What every kind of import brings to the run: its columns and results columns. */
+interface KindBase<K extends string> {
   columns: readonly ColumnSpec<K>[];
   /** Results columns after the input columns and before Row (e.g. Bulk Add's enrollment URL). */
   extraResultColumns?: readonly string[];
   /** Refuses a file by its name before it is read (e.g. Bulk Add takes no workbooks); null when it may be read. */
   refuseFile?: (fileName: string) => JobError | null;
+}
+
+/** A kind that applies a batch in one step. */
+export interface AppliesBatches<K extends string> extends KindBase<K> {
   /** Applies rows in the caller's transaction; one outcome per row, in order. */
   applyBatch(s: Stores, rows: FileRow[], header: HeaderMap<K>, account: Account, jobId: string): Promise<RowOutcome[]>;
 }
+
+/**
+ * A kind that plans a batch (reads and decides), then writes the plan. The run can then decide
+ * the next batch while this one is written, where the database works in a server process of its
+ * own (`planAhead`); elsewhere both steps run in the batch's transaction.
+ */
+export interface PlansBatches<K extends string, P> extends KindBase<K> {
+  /**
+   * Reads and decides a batch, writing nothing. `previous` is the plan of the batch before while
+   * that batch is still being written (its writes are not yet visible); null when every earlier
+   * batch is committed.
+   */
+  plan(s: Stores, rows: FileRow[], header: HeaderMap<K>, account: Account, jobId: string, previous: P | null): Promise<P>;
+  /** Writes a plan in the caller's transaction: one outcome per row, and whether every row went as planned (else the next batch's plan, made meanwhile, is made again). */
+  write(s: Stores, plan: P): Promise<{ outcomes: RowOutcome[]; asPlanned: boolean }>;
+}
+
+/** What a kind of import brings to the run: its columns, and how a batch of rows is applied. */
+export type TableJobKind<K extends string, P = never> = AppliesBatches<K> | PlansBatches<K, P>;
 
 export interface ImportContext {
   uow: UnitOfWork;
@@ -69,10 +92,16 @@ export interface ImportContext {
   afterBatch?: (batch: number) => Promise<void> | void;
   /** A batch the database failed is rolled back and tried again this many times, waiting `firstWaitMs`, doubling. */
   retry?: { tries: number; firstWaitMs: number };
+  /**
+   * The database works in a server process, so a kind that plans has its next batch decided (in a
+   * read-only transaction of its own) while the batch before is written. Batches still commit one
+   * at a time, in order.
+   */
+  planAhead?: boolean;
 }
 
 /** Runs (or resumes) an import to its end. File-level problems fail the job and change nothing. */
-export async function runTableJob<K extends string>(ctx: ImportContext, kind: TableJobKind<K>): Promise<ImportEnd> {
+export async function runTableJob<K extends string, P>(ctx: ImportContext, kind: TableJobKind<K, P>): Promise<ImportEnd> {
   const { uow, clock, work } = ctx;
   const jobId = work.job.id;
   const accountId = work.accountId;
@@ -95,14 +124,21 @@ export async function runTableJob<K extends string>(ctx: ImportContext, kind: Ta
   }
 
   const batchRows = ctx.batchRows ?? IMPORT_BATCH_ROWS;
-  let batch: FileRow[] = [];
-  let batchChars = 0;
-  let batchNo = work.batches;
-  const flush = async (): Promise<'go' | 'cancel' | { fail: JobError }> => {
-    if (!batch.length) return 'go';
-    const rows = batch;
-    batch = [];
-    batchChars = 0;
+  const retry = ctx.retry ?? BATCH_RETRY;
+  /** A plan made outside the batch's transaction, in a read-only one of its own (`planAhead`). */
+  const planOutside =
+    'plan' in kind && ctx.planAhead
+      ? (rows: FileRow[], previous: P | null) => uow.inAccount(accountId, async (s) => kind.plan(s, rows, header, (await s.account.get())!, jobId, previous))
+      : null;
+
+  type Step = 'go' | 'cancel' | { fail: JobError };
+  /**
+   * Applies one batch: its writes, results lines, progress and last row in one transaction, tried
+   * again whole when the database fails. `planned` is its plan when made already (`planAhead`).
+   * Says whether the batch went as planned.
+   */
+  const apply = async (rows: FileRow[], planned: P | null): Promise<{ step: Step; asPlanned: boolean }> => {
+    let asPlanned = true;
     const commit = () =>
       uow.inAccount(accountId, async (s) => {
         const job = await s.jobs.get(jobId);
@@ -113,7 +149,13 @@ export async function runTableJob<K extends string>(ctx: ImportContext, kind: Ta
         const counts: JobCounts = emptyCounts();
         const lines: string[][] = [];
         let failed = 0;
-        const outcomes = await kind.applyBatch(s, rows, header, account, jobId);
+        let outcomes: RowOutcome[];
+        if ('applyBatch' in kind) outcomes = await kind.applyBatch(s, rows, header, account, jobId);
+        else {
+          const written = await kind.write(s, planned ?? (await kind.plan(s, rows, header, account, jobId, null)));
+          outcomes = written.outcomes;
+          asPlanned = written.asPlanned;
+        }
         for (const [i, row] of rows.entries()) {
           const outcome = outcomes[i]!;
           counts[outcome.result.toLowerCase() as keyof JobCounts]++;
@@ -133,7 +175,6 @@ export async function runTableJob<K extends string>(ctx: ImportContext, kind: Ta
         );
         return false;
       });
-    const retry = ctx.retry ?? BATCH_RETRY;
     let stop: boolean;
     try {
       // A failed transaction rolled back whole: nothing of this batch is applied, so it can run again.
@@ -142,31 +183,73 @@ export async function runTableJob<K extends string>(ctx: ImportContext, kind: Ta
       if (!isTransient(e)) throw e;
       const first = rows[0]!.row;
       return {
-        fail: {
-          code: 'DATABASE_UNAVAILABLE',
-          message: `The database failed while applying rows ${first}–${rows[rows.length - 1]!.row} (${retry.tries + 1} tries: ${(e as Error).message}). Rows before row ${first} are applied and in the results; import the file again to apply the rest.`,
-          line: first,
+        asPlanned: false,
+        step: {
+          fail: {
+            code: 'DATABASE_UNAVAILABLE',
+            message: `The database failed while applying rows ${first}–${rows[rows.length - 1]!.row} (${retry.tries + 1} tries: ${(e as Error).message}). Rows before row ${first} are applied and in the results; import the file again to apply the rest.`,
+            line: first,
+          },
         },
       };
     }
-    if (stop) return 'cancel';
-    batchNo++;
-    await ctx.afterBatch?.(batchNo);
-    return 'go';
+    if (stop) return { step: 'cancel', asPlanned: false };
+    await ctx.afterBatch?.(++batchNo);
+    return { step: 'go', asPlanned };
   };
-
-  const ended = (step: Awaited<ReturnType<typeof flush>>): ImportEnd | null =>
+  const ended = (step: Step): ImportEnd | null =>
     step === 'go' ? null : step === 'cancel' ? { status: 'cancelled' } : { status: 'failed', error: step.fail };
-  for await (const rows of scan.read()) {
-    for (const row of rows) {
-      if (row.row <= work.lastRowCommitted) continue; // applied before a restart
-      batch.push(row);
-      for (const cell of row.cells) if (cell) batchChars += cell.length; // a workbook row may have holes
-      if (batch.length >= batchRows || batchChars >= IMPORT_BATCH_CHARS) {
-        const end = ended(await flush());
-        if (end) return end;
+
+  let batchNo = work.batches;
+  let batch: FileRow[] = [];
+  let batchChars = 0;
+  // The batch being applied while the rows of the next are read (on PostgreSQL the file is parsed,
+  // and the next batch planned, while the database server writes), with its plan when made ahead.
+  type Applying = { done: Promise<{ step: Step; asPlanned: boolean }>; plan: P | null };
+  let applying = null as Applying | null;
+  /** Waits for the batch being applied, then starts `rows` (null: only waits); the end of the job when it ends. */
+  const next = async (rows: FileRow[] | null): Promise<ImportEnd | null> => {
+    const before = applying;
+    // The plan of these rows, made while the batch before is written, from that batch's plan.
+    let plan: Promise<P> | null = planOutside && rows && (!before || before.plan) ? planOutside(rows, before?.plan ?? null) : null;
+    plan?.catch(() => {}); // awaited below, or dropped; a failure must not go unhandled meanwhile
+    if (before) {
+      applying = null;
+      const { step, asPlanned } = await before.done;
+      const end = ended(step);
+      if (end) return end;
+      // A row of the batch before went otherwise than planned: decide these rows again from what is written.
+      if (!asPlanned) plan = null;
+    }
+    if (!rows) return null;
+    if (planOutside && !plan) plan = planOutside(rows, null);
+    // A plan the database failed is made in the batch's transaction instead, under its tries.
+    const made = plan ? await plan.catch(() => null) : null;
+    const done = apply(rows, made);
+    done.catch(() => {});
+    applying = { done, plan: made };
+    return null;
+  };
+  try {
+    for await (const rows of scan.read()) {
+      for (const row of rows) {
+        if (row.row <= work.lastRowCommitted) continue; // applied before a restart
+        batch.push(row);
+        for (const cell of row.cells) if (cell) batchChars += cell.length; // a workbook row may have holes
+        if (batch.length >= batchRows || batchChars >= IMPORT_BATCH_CHARS) {
+          const full = batch;
+          batch = [];
+          batchChars = 0;
+          const end = await next(full);
+          if (end) return end;
+        }
       }
     }
+    const end = await next(batch.length ? batch : null);
+    if (end) return end;
+    return ended((await applying?.done)?.step ?? 'go') ?? { status: 'succeeded' };
+  } finally {
+    // The file failed to read: the batch being applied ends before the job does.
+    await applying?.done.catch(() => {});
   }
-  return ended(await flush()) ?? { status: 'succeeded' };
 }

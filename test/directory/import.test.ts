@@ -288,7 +288,7 @@ describe.each(ENGINES)('import jobs: lock, cancel and resume on %s', (engine) =>
    * BAD-INPUTS 38: a runner whose unit of work fails batch 2's transaction after its writes (as a
    * dropped connection would), `failures` times, with fast backoff.
    */
-  async function importThroughFaults(t: TestPippin, id: string, failures: number) {
+  async function importThroughFaults(t: TestPippin, id: string, failures: number, planAhead = false) {
     const { createJobRunner } = await import('../../src/jobs/runner.js');
     const { runUsersImport } = await import('../../src/directory/import.js');
     const fault = Object.assign(new Error('terminating connection due to administrator command'), { code: '57P01' });
@@ -318,7 +318,7 @@ describe.each(ENGINES)('import jobs: lock, cancel and resume on %s', (engine) =>
         random,
         handlers: {
           users_import: async (work) =>
-            runUsersImport({ uow: faulty, clock: { now: () => new Date() }, random, limits: { maxBytes: 1e9, maxRows: 1e6, xlsxMaxRows: 1e5, xlsxMaxInflatedBytes: 1e8 }, filePath: await t.services.files.localPath(work.accountId, work.fileId!), work, batchRows: 1000, retry: { tries: 3, firstWaitMs: 1 } }),
+            runUsersImport({ uow: faulty, clock: { now: () => new Date() }, random, limits: { maxBytes: 1e9, maxRows: 1e6, xlsxMaxRows: 1e5, xlsxMaxInflatedBytes: 1e8 }, filePath: await t.services.files.localPath(work.accountId, work.fileId!), work, batchRows: 1000, retry: { tries: 3, firstWaitMs: 1 }, planAhead }),
           enrollment_bulk_add: async () => ({ status: 'succeeded' }),
         },
       },
@@ -328,13 +328,118 @@ describe.each(ENGINES)('import jobs: lock, cancel and resume on %s', (engine) =>
     return (await t.call(t.owner, 'GET', `/api/v1/jobs/${id}`)).json();
   }
 
-  it('rolls back a batch the database failed and retries it with backoff: every row exactly once', async () => {
+  it.each([false, true])('rolls back a batch the database failed and retries it with backoff: every row exactly once (next batch planned ahead: %s)', async (planAhead) => {
     const t = await createTestPippin(engine, {}, { runJobs: false });
     try {
       const id = (await uploadUsers(t, t.owner, 'faults.csv', rows(2500, 'f'))).json().id;
-      const done = await importThroughFaults(t, id, 2);
+      const done = await importThroughFaults(t, id, 2, planAhead);
       expect(done).toMatchObject({ status: 'succeeded', progress: { processed: 2500 }, counts: { created: 2500, failed: 0 } });
       await expectEveryRowOnce(t, id, 2500);
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('decides a batch from the plan of the batch before as though that plan were written', async () => {
+    const t = await createTestPippin(engine, {}, { runJobs: false });
+    try {
+      await t.call(t.owner, 'POST', '/api/v1/users', { username: 'giver', email: 'giver@corp.example', managedAppleId: 'moving@appleid.example.com' });
+      const { usersImport } = await import('../../src/directory/import.js');
+      const { mapHeader } = await import('../../src/bulk/columns.js');
+      const { USER_FILE_COLUMNS } = await import('../../src/directory/file-format.js');
+      const kind = usersImport({ now: () => new Date() }, { id: () => crypto.randomUUID(), bytes: (n: number) => Buffer.alloc(n) });
+      const header = mapHeader(['Username', 'Email Address', 'Managed Apple ID'], USER_FILE_COLUMNS);
+      const batch = (first: number, lines: string[][]) => lines.map((cells, i) => ({ row: first + i, cells }));
+      const jobId = crypto.randomUUID();
+      // Neither plan is written: what the second decides from the first comes from the plan alone.
+      const second = await t.services.uow.inAccount(t.accountId, async (s) => {
+        const account = (await s.account.get())!;
+        const first = await kind.plan(s, batch(2, [['fresh', 'fresh@corp.example', 'new@appleid.example.com'], ['giver', '', '-']]), header, account, jobId, null);
+        return kind.plan(s, batch(4, [['FRESH', 'again@corp.example', ''], ['taker', 'taker@corp.example', 'new@appleid.example.com'], ['other', 'other@corp.example', 'moving@appleid.example.com']]), header, account, jobId, first);
+      });
+      expect(second.outcomes).toEqual([
+        { result: 'Failed', issues: [{ code: 'DUPLICATE_IN_FILE', message: 'Username: FRESH in example.com repeats row 2' }] },
+        { result: 'Failed', issues: [{ code: 'MAID_EXISTS', message: 'Managed Apple ID: Managed Apple ID already exists (row 2)' }] },
+        // The MAID giver gives up in the batch before is free.
+        { result: 'Created' },
+      ]);
+      expect(await user(t, 'fresh')).toBeUndefined();
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('plans each batch while the one before is written, from its plan, and from the database again when a row of it went otherwise', async () => {
+    const t = await createTestPippin(engine, {}, { runJobs: false });
+    try {
+      // Batches of 1,000. Batch 1 creates kept0…kept999, but a concurrent writer (simulated) makes
+      // kept7's insert fail. Batch 2 repeats kept5 and kept7; batch 3 repeats kept1005 of batch 2.
+      const lines = ['Username,Email Address,Managed Apple ID'];
+      for (let i = 0; i < 2500; i++) lines.push(`kept${i},kept${i}@corp.example,${i === 3 ? 'kept-maid@appleid.example.com' : ''}`);
+      lines[1501] = 'kept5,again@corp.example,';
+      lines[1601] = 'kept7,again@corp.example,';
+      lines[2101] = 'kept1005,again@corp.example,';
+      lines[2201] = 'late,late@corp.example,kept-maid@appleid.example.com';
+      const id = (await uploadUsers(t, t.owner, 'ahead.csv', lines.join('\r\n'))).json().id;
+      const { createJobRunner } = await import('../../src/jobs/runner.js');
+      const { usersImport } = await import('../../src/directory/import.js');
+      const { runTableJob } = await import('../../src/jobs/table-job.js');
+      const uow = t.services.uow;
+      let lose = true;
+      const losing: typeof uow = {
+        ...uow,
+        inAccount: (accountId, fn) =>
+          uow.inAccount(accountId, (s) =>
+            fn({
+              ...s,
+              users: {
+                ...s.users,
+                insertMany: (users, marks) => {
+                  const kept = users.filter((u) => !(lose && u.username === 'kept7'));
+                  lose &&= kept.length === users.length;
+                  return s.users.insertMany(kept, marks.filter((_, i) => kept.includes(users[i]!)));
+                },
+              },
+            }),
+          ),
+      };
+      const clock = { now: () => new Date() };
+      const random = { id: () => crypto.randomUUID(), bytes: (n: number) => Buffer.alloc(n) };
+      const kind = usersImport(clock, random);
+      const planned: { firstRow: number; fromPlan: boolean }[] = [];
+      const spied: typeof kind = { ...kind, plan: (s, rows, header, account, jobId, previous) => (planned.push({ firstRow: rows[0]!.row, fromPlan: previous !== null }), kind.plan(s, rows, header, account, jobId, previous)) };
+      const runner = createJobRunner(
+        {
+          uow,
+          clock,
+          random,
+          handlers: {
+            users_import: async (work) =>
+              runTableJob({ uow: losing, clock, random, limits: { maxBytes: 1e9, maxRows: 1e6, xlsxMaxRows: 1e5, xlsxMaxInflatedBytes: 1e8 }, filePath: await t.services.files.localPath(work.accountId, work.fileId!), work, batchRows: 1000, planAhead: true }, spied),
+            enrollment_bulk_add: async () => ({ status: 'succeeded' }),
+          },
+        },
+        { node: 'ahead' },
+      );
+      expect(await runner.runOnce()).toBe(true);
+      // Batch 2 was planned from batch 1's plan, then again from the database once kept7 was lost;
+      // batch 3 from batch 2's plan.
+      expect(planned).toEqual([
+        { firstRow: 2, fromPlan: false },
+        { firstRow: 1002, fromPlan: true },
+        { firstRow: 1002, fromPlan: false },
+        { firstRow: 2002, fromPlan: true },
+      ]);
+      const failures = (await results(t, id, true)).map((r) => [r.Row, r.Code, r.Message]);
+      expect(failures).toEqual([
+        ['9', 'MAID_EXISTS', 'Managed Apple ID: Managed Apple ID already exists (taken while the import ran)'],
+        ['1502', 'DUPLICATE_IN_FILE', 'Username: kept5 in example.com repeats row 7'],
+        ['2102', 'DUPLICATE_IN_FILE', 'Username: kept1005 in example.com repeats row 1007'],
+        ['2202', 'MAID_EXISTS', 'Managed Apple ID: Managed Apple ID already exists (row 5)'],
+      ]);
+      // kept7, lost in batch 1, was created by its repeat in batch 2.
+      expect(await user(t, 'kept7')).toMatchObject({ username: 'kept7', email: 'again@corp.example' });
+      expect((await t.call(t.owner, 'GET', `/api/v1/jobs/${id}`)).json().counts).toEqual({ created: 2496, updated: 0, unchanged: 0, refreshed: 0, failed: 4 });
     } finally {
       await t.close();
     }
