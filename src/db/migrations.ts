@@ -479,6 +479,18 @@ function migrations(caps: Caps): Record<string, Migration> {
         await db.schema.alterTable('devices').addColumn('access_token_hash', 'text').execute();
       },
     },
+    '0010_users_without_account_check': {
+      async up(db: Kysely<any>) {
+        // PostgreSQL checks a foreign key row by row, locking the account's row for each new user:
+        // a tenth of its server's work in a million-user import. A user's account is the one its
+        // transaction is confined to (row-level security checks every row written), and accounts
+        // are not deleted, so the check guards nothing there. SQLite's check is one probe of the
+        // accounts table, and dropping it would mean copying the table: it stays.
+        if (caps.engine !== 'postgres') return;
+        const fks = await sql<{ name: string }>`select conname as name from pg_constraint where conrelid = 'users'::regclass and confrelid = 'accounts'::regclass and contype = 'f'`.execute(db);
+        for (const { name } of fks.rows) await db.schema.alterTable('users').dropConstraint(name).execute();
+      },
+    },
   };
 }
 
