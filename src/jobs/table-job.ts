@@ -203,8 +203,8 @@ export async function runTableJob<K extends string, P>(ctx: ImportContext, kind:
   let batchNo = work.batches;
   let batch: FileRow[] = [];
   let batchChars = 0;
-  // The batch being applied while the rows of the next are read (on PostgreSQL the file is parsed,
-  // and the next batch planned, while the database server writes), with its plan when made ahead.
+  // The batch being applied while the rows of the next are read and planned (`planAhead`: the
+  // database server writes meanwhile), with its plan.
   type Applying = { done: Promise<{ step: Step; asPlanned: boolean }>; plan: P | null };
   let applying = null as Applying | null;
   /** Waits for the batch being applied, then starts `rows` (null: only waits); the end of the job when it ends. */
@@ -228,7 +228,9 @@ export async function runTableJob<K extends string, P>(ctx: ImportContext, kind:
     const done = apply(rows, made);
     done.catch(() => {});
     applying = { done, plan: made };
-    return null;
+    // Without planning ahead there is nothing to overlap (SQLite runs its statements in this
+    // thread): the batch ends before the next is read, and one batch is held at a time.
+    return planOutside ? null : next(null);
   };
   try {
     for await (const rows of scan.read()) {
