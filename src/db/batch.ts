@@ -168,6 +168,14 @@ export async function insertRows(tx: Tx, caps: Caps, table: string, columns: rea
       const res = await tx.executeQuery<Record<string, unknown>>(CompiledQuery.raw(text, source.params));
       return opts.returning ? res.rows.map((r) => r[opts.returning!]) : [];
     };
+    // A plain insert that succeeds wrote every row: a returned column it was given need not come back.
+    const given = opts.returning ? columns.indexOf(opts.returning) : -1;
+    const runAll = async () => {
+      if (given < 0) return run(false);
+      const text = cached(caps, `insert|${table}|${columns.join(',')}|${source.shape}|0|`, () => `${head()} select ${source.exprs.join(', ')} from ${source.from}`);
+      await tx.executeQuery(CompiledQuery.raw(text, source.params));
+      return rows.map((r) => r[given]);
+    };
     if (!opts.skipConflicts || rows.length < OPTIMISTIC_ROWS) return run(!!opts.skipConflicts);
     // Many rows that should not clash: first as a plain insert, since `on conflict` makes PostgreSQL
     // check every unique index before each row as well as after it (a 200,000-row import's inserts
@@ -176,7 +184,7 @@ export async function insertRows(tx: Tx, caps: Caps, table: string, columns: rea
     // import's transaction makes at most three, far below the 64 a PostgreSQL backend keeps cached.)
     await tx.executeQuery(CompiledQuery.raw('savepoint pippin_insert'));
     try {
-      const written = await run(false);
+      const written = await runAll();
       await tx.executeQuery(CompiledQuery.raw('release savepoint pippin_insert'));
       return written;
     } catch (e) {
