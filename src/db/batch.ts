@@ -16,11 +16,15 @@ function placeholders(caps: Caps, from: number, count: number): string {
   return out.join(', ');
 }
 
+/** Texts kept at most: a PostgreSQL statement's text also depends on which of its columns a batch holds the same in every row. */
+const MAX_TEXTS = 512;
+
 function cached(caps: Caps, key: string, build: () => string): string {
   const k = `${caps.engine}|${key}`;
   let text = texts.get(k);
   if (text === undefined) {
     text = build();
+    if (texts.size >= MAX_TEXTS) texts.clear();
     texts.set(k, text);
   }
   return text;

@@ -66,9 +66,9 @@ export interface UserStore {
    */
   insertMany(users: UserRecord[], marks: ImportMark[]): Promise<Set<string>>;
   /**
-   * Applies an import batch's changes to existing users whose current rows the caller read in the
-   * same transaction (`before`), marking each as seen by the import; unchanged users are only
-   * marked. Returns the ids whose new username or MAID a concurrent writer took (not applied).
+   * Applies an import batch's changes to existing users whose current rows the caller read (`before`:
+   * in the same transaction, or with plan-ahead in one just before it), marking each as seen by the
+   * import; unchanged users are only marked. Returns the ids whose new username or MAID a concurrent writer took (not applied).
    */
   updateMany(items: { before: ImportedUser; changes: UserChanges; mark: ImportMark }[], at: string): Promise<Set<string>>;
   /** Adds `delta` to the user's enrolled-device count (a device enrolled or checked out). */

@@ -1,7 +1,7 @@
 /**
  * The run of every file import (Bulk Import Users, Bulk Add): a pre-scanned table's rows read in
- * order and applied in short batches by the feature's `applyBatch`. Each batch — its writes, its
- * lines of the results file, the job's progress and the last row applied — commits in one
+ * order and applied in short batches by the feature's `applyBatch` (or its `plan` and `write`).
+ * Each batch — its writes, its lines of the results file, the job's progress and the last row applied — commits in one
  * transaction, so a resumed job applies no row twice, and a batch the database fails is tried
  * again whole.
  */
@@ -94,7 +94,7 @@ export interface ImportContext {
   retry?: { tries: number; firstWaitMs: number };
   /**
    * The database works in a server process, so a kind that plans has its next batch decided (in a
-   * read-only transaction of its own) while the batch before is written. Batches still commit one
+   * transaction of its own that only reads) while the batch before is written. Batches still commit one
    * at a time, in order.
    */
   planAhead?: boolean;
@@ -125,7 +125,7 @@ export async function runTableJob<K extends string, P>(ctx: ImportContext, kind:
 
   const batchRows = ctx.batchRows ?? IMPORT_BATCH_ROWS;
   const retry = ctx.retry ?? BATCH_RETRY;
-  /** A plan made outside the batch's transaction, in a read-only one of its own (`planAhead`). */
+  /** A plan made outside the batch's transaction, in one of its own that only reads (`planAhead`). */
   const planOutside =
     'plan' in kind && ctx.planAhead
       ? (rows: FileRow[], previous: P | null) => uow.inAccount(accountId, async (s) => kind.plan(s, rows, header, (await s.account.get())!, jobId, previous))
