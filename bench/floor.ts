@@ -15,14 +15,20 @@ import { SQLITE_CACHE_MB } from '../src/db/open.js';
 import { normaliseKey } from '../src/core/names.js';
 import { nameWords } from '../src/directory/model.js';
 
+/** A database file opened with the settings of Pippin's job worker (WAL, its cache, its checkpoint interval). */
+function openTuned(file: string): SQLite.Database {
+  const db = new SQLite(file);
+  for (const p of ['journal_mode = WAL', 'synchronous = NORMAL', `cache_size = -${SQLITE_CACHE_MB.worker * 1024}`, 'wal_autocheckpoint = 8000']) db.pragma(p);
+  return db;
+}
+
 /** A fresh database with Pippin's tables and indexes and one account, tuned as Pippin tunes SQLite. */
 export async function floorDatabase(dir: string): Promise<{ db: SQLite.Database; accountId: string }> {
   const dbFile = path.join(dir, 'floor.sqlite');
   const d = openSqlite(dbFile);
   await migrate(d.kysely, d.caps);
   await d.close();
-  const db = new SQLite(dbFile);
-  for (const p of ['journal_mode = WAL', 'synchronous = NORMAL', `cache_size = -${SQLITE_CACHE_MB.worker * 1024}`, 'wal_autocheckpoint = 8000']) db.pragma(p);
+  const db = openTuned(dbFile);
   const accountId = uuidv7();
   db.prepare(`insert into accounts (id, account_id, key, name, deployment_mode, default_request_mode, default_domain, default_auth_mode, seamless_enrollment,
     request_expiry_hours, passcode_length, use_email_as_maid, require_genuine_apple_devices, created_at, updated_at)
@@ -54,11 +60,7 @@ export async function timeCsvBatches(db: SQLite.Database, file: string, write: (
  * budgets were set on, and how much heavier Pippin's own schema (the floor) is than the design's.
  */
 export async function referenceTimes(dir: string, file: string): Promise<{ bareSeconds: number; leanSeconds: number; searchSeconds: number }> {
-  const open = (name: string) => {
-    const db = new SQLite(path.join(dir, `${name}.sqlite`));
-    for (const p of ['journal_mode = WAL', 'synchronous = NORMAL', `cache_size = -${SQLITE_CACHE_MB.worker * 1024}`, 'wal_autocheckpoint = 8000']) db.pragma(p);
-    return db;
-  };
+  const open = (name: string) => openTuned(path.join(dir, `${name}.sqlite`));
   const bare = open('bare');
   bare.exec('create table t (username text, email text, full_name text, maid text)');
   const row = bare.prepare('insert into t values (?, ?, ?, ?)');

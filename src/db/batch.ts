@@ -162,24 +162,19 @@ const OPTIMISTIC_ROWS = 64;
  */
 export async function insertRows(tx: Tx, caps: Caps, table: string, columns: readonly string[], rows: readonly unknown[][], opts: InsertOptions = {}): Promise<unknown[]> {
   const head = () => `insert into ${ident(table)} (${columns.map(ident).join(', ')})`;
-  const tail = (skip: boolean) => (skip ? ' on conflict do nothing' : '') + (opts.returning ? ` returning ${ident(opts.returning)}` : '');
+  const tail = (skip: boolean, returning = opts.returning) => (skip ? ' on conflict do nothing' : '') + (returning ? ` returning ${ident(returning)}` : '');
   if (caps.engine === 'postgres') {
     if (!rows.length) return [];
     const source = await pgRowSource(tx, table, columns, rows);
-    const run = async (skip: boolean) => {
-      const text = cached(caps, `insert|${table}|${columns.join(',')}|${source.shape}|${skip ? 1 : 0}|${opts.returning ?? ''}`, () =>
-        `${head()} select ${source.exprs.join(', ')} from ${source.from}${tail(skip)}`);
+    const run = async (skip: boolean, returning = opts.returning) => {
+      const text = cached(caps, `insert|${table}|${columns.join(',')}|${source.shape}|${skip ? 1 : 0}|${returning ?? ''}`, () =>
+        `${head()} select ${source.exprs.join(', ')} from ${source.from}${tail(skip, returning)}`);
       const res = await tx.executeQuery<Record<string, unknown>>(CompiledQuery.raw(text, source.params));
-      return opts.returning ? res.rows.map((r) => r[opts.returning!]) : [];
+      return returning ? res.rows.map((r) => r[returning]) : [];
     };
     // A plain insert that succeeds wrote every row: a returned column it was given need not come back.
     const given = opts.returning ? columns.indexOf(opts.returning) : -1;
-    const runAll = async () => {
-      if (given < 0) return run(false);
-      const text = cached(caps, `insert|${table}|${columns.join(',')}|${source.shape}|0|`, () => `${head()} select ${source.exprs.join(', ')} from ${source.from}`);
-      await tx.executeQuery(CompiledQuery.raw(text, source.params));
-      return rows.map((r) => r[given]);
-    };
+    const runAll = async () => (given < 0 ? run(false) : (await run(false, undefined), rows.map((r) => r[given])));
     if (!opts.skipConflicts || rows.length < OPTIMISTIC_ROWS) return run(!!opts.skipConflicts);
     // Many rows that should not clash: first as a plain insert, since `on conflict` makes PostgreSQL
     // check every unique index before each row as well as after it (a 200,000-row import's inserts

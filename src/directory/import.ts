@@ -226,7 +226,10 @@ async function writeBatch(s: Stores, plan: Plan): Promise<{ outcomes: Outcome[];
   const { updates, inserts, at, jobId } = plan;
   const outcomes = [...plan.outcomes];
   let asPlanned = true;
-  const taken = () => ((asPlanned = false), failed('MAID_EXISTS', `${LABEL.managedAppleId}: ${MAID_EXISTS_MESSAGE} (taken while the import ran)`));
+  const taken = () => {
+    asPlanned = false;
+    return failed('MAID_EXISTS', `${LABEL.managedAppleId}: ${MAID_EXISTS_MESSAGE} (taken while the import ran)`);
+  };
   const refused = await s.users.updateMany(updates.map((u) => ({ before: u.before, changes: u.changes, mark: { jobId, row: u.row } })), at);
   for (const u of updates) if (refused.has(u.before.id)) outcomes[u.index] = taken();
   const inserted = await s.users.insertMany(inserts.map((i) => i.user), inserts.map((i) => ({ jobId, row: i.row })));

@@ -1,6 +1,7 @@
 import { parse } from 'csv-parse/sync';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RunnerStopped } from '../../src/jobs/runner.js';
+import type { Stores, UnitOfWork } from '../../src/stores.js';
 import { createTestPippin, uploadUsers, waitForJob, type TestPippin } from '../support/app.js';
 import { ENGINES } from '../support/db.js';
 
@@ -17,6 +18,8 @@ const expectEveryRowOnce = async (t: TestPippin, id: string, n: number) => {
   expect(lines.every((l) => l.Result === 'Created')).toBe(true);
   expect((await t.call(t.owner, 'GET', '/api/v1/users/summary')).json().total).toBe(n);
 };
+/** The unit of work with its stores changed by `change` (a fault, a concurrent writer). */
+const withStores = (uow: UnitOfWork, change: (s: Stores) => Stores): UnitOfWork => ({ ...uow, inAccount: (accountId, fn) => uow.inAccount(accountId, (s) => fn(change(s))) });
 const user = async (t: TestPippin, q: string) => (await t.call(t.owner, 'GET', `/api/v1/users?q=${encodeURIComponent(q)}`)).json().items[0];
 
 describe.each(ENGINES)('Bulk Import Users on %s', (engine) => {
@@ -294,22 +297,16 @@ describe.each(ENGINES)('import jobs: lock, cancel and resume on %s', (engine) =>
     const fault = Object.assign(new Error('terminating connection due to administrator command'), { code: '57P01' });
     let left = failures;
     const uow = t.services.uow;
-    const faulty: typeof uow = {
-      ...uow,
-      inAccount: (accountId, fn) =>
-        uow.inAccount(accountId, (s) =>
-          fn({
-            ...s,
-            jobs: {
-              ...s.jobs,
-              async commitBatch(jobId, b, at) {
-                await s.jobs.commitBatch(jobId, b, at);
-                if (b.firstRow > 1001 && b.firstRow <= 2001 && left-- > 0) throw fault; // rolls back the batch's users too
-              },
-            },
-          }),
-        ),
-    };
+    const faulty = withStores(uow, (s) => ({
+      ...s,
+      jobs: {
+        ...s.jobs,
+        async commitBatch(jobId, b, at) {
+          await s.jobs.commitBatch(jobId, b, at);
+          if (b.firstRow > 1001 && b.firstRow <= 2001 && left-- > 0) throw fault; // rolls back the batch's users too
+        },
+      },
+    }));
     const random = { id: () => crypto.randomUUID(), bytes: (n: number) => Buffer.alloc(n) };
     const runner = createJobRunner(
       {
@@ -386,23 +383,17 @@ describe.each(ENGINES)('import jobs: lock, cancel and resume on %s', (engine) =>
       const { runTableJob } = await import('../../src/jobs/table-job.js');
       const uow = t.services.uow;
       let lose = true;
-      const losing: typeof uow = {
-        ...uow,
-        inAccount: (accountId, fn) =>
-          uow.inAccount(accountId, (s) =>
-            fn({
-              ...s,
-              users: {
-                ...s.users,
-                insertMany: (users, marks) => {
-                  const kept = users.filter((u) => !(lose && u.username === 'kept7'));
-                  lose &&= kept.length === users.length;
-                  return s.users.insertMany(kept, marks.filter((_, i) => kept.includes(users[i]!)));
-                },
-              },
-            }),
-          ),
-      };
+      const losing = withStores(uow, (s) => ({
+        ...s,
+        users: {
+          ...s.users,
+          insertMany: (users, marks) => {
+            const kept = users.filter((u) => !(lose && u.username === 'kept7'));
+            lose &&= kept.length === users.length;
+            return s.users.insertMany(kept, marks.filter((_, i) => kept.includes(users[i]!)));
+          },
+        },
+      }));
       const clock = { now: () => new Date() };
       const random = { id: () => crypto.randomUUID(), bytes: (n: number) => Buffer.alloc(n) };
       const kind = usersImport(clock, random);
