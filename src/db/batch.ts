@@ -126,8 +126,9 @@ async function pgRowSource(tx: Tx, table: string, columns: readonly string[], ro
     } else {
       params.push(pgArrayParam(rows.map((r) => r[i])));
       arrays.push(`$${params.length}::${type}[]`);
-      names.push(ident(c));
-      exprs.push(`v.${ident(c)}`);
+      // Named by position: a column may be both set and matched (a version moved on).
+      names.push(`c${i}`);
+      exprs.push(`v.c${i}`);
     }
   });
   return { exprs, from: `unnest(${arrays.join(', ')}) as v(${names.join(', ')})`, params, shape: single.map((b) => (b ? 1 : 0)).join('') };
@@ -222,9 +223,10 @@ export async function updateRow(tx: Tx, caps: Caps, table: string, set: readonly
  * then the key values, in `set` and `where` order; a row's key names one row. SQLite: UPDATE …
  * FROM a VALUES list, statements sized like inserts; PostgreSQL: UPDATE … FROM unnest of one array
  * per column (as inserts do). A statement is one unit: when it breaks a unique index, none of its rows is changed.
+ * Returns how many rows matched their key (a key may include a version the row must still have).
  */
-export async function updateRows(tx: Tx, caps: Caps, table: string, set: readonly string[], where: readonly string[], rows: readonly unknown[][]): Promise<void> {
-  if (!rows.length) return;
+export async function updateRows(tx: Tx, caps: Caps, table: string, set: readonly string[], where: readonly string[], rows: readonly unknown[][]): Promise<number> {
+  if (!rows.length) return 0;
   const all = [...set, ...where];
   const t = ident(table);
   if (caps.engine === 'postgres') {
@@ -232,9 +234,9 @@ export async function updateRows(tx: Tx, caps: Caps, table: string, set: readonl
     const text = cached(caps, `updates|${table}|${set.join(',')}|${where.join(',')}|${source.shape}`, () =>
       `update ${t} set ${set.map((c, i) => `${ident(c)} = ${source.exprs[i]}`).join(', ')} from ${source.from} ` +
       `where ${where.map((c, i) => `${t}.${ident(c)} = ${source.exprs[set.length + i]}`).join(' and ')}`);
-    await tx.executeQuery(CompiledQuery.raw(text, source.params));
-    return;
+    return Number((await tx.executeQuery(CompiledQuery.raw(text, source.params))).numAffectedRows ?? 0);
   }
+  let updated = 0;
   for (const [from, n] of pieces(caps, rows.length, all.length)) {
     const text = cached(caps, `updates|${table}|${set.join(',')}|${where.join(',')}|${n}`, () => {
       // SQLite names a VALUES list's columns column1, column2, …
@@ -242,8 +244,9 @@ export async function updateRows(tx: Tx, caps: Caps, table: string, set: readonl
       return `update ${t} set ${set.map((c, i) => `${ident(c)} = ${v(i)}`).join(', ')} from (values ${valuesList(caps, n, all.length)}) as v ` +
         `where ${where.map((c, i) => `${t}.${ident(c)} = ${v(set.length + i)}`).join(' and ')}`;
     });
-    await tx.executeQuery(CompiledQuery.raw(text, flatten(rows, from, n, all.length)));
+    updated += Number((await tx.executeQuery(CompiledQuery.raw(text, flatten(rows, from, n, all.length)))).numAffectedRows ?? 0);
   }
+  return updated;
 }
 
 /** Deletes the rows whose `where` columns equal one of `keys` (each in `where` order), through the index on those columns. */

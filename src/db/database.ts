@@ -40,11 +40,25 @@ export interface Database {
 export const APP_ROLE = 'pippin_app';
 
 /**
+ * A write found a row otherwise than the transaction's decision had read it: changed or deleted
+ * since, or a key it meant to take taken. Like a lost race, it rolls the transaction back, and the
+ * transaction runs again from its reads. (A signal between the database layer and its callers,
+ * never shown to a client: past the last try it ends as any other database failure.)
+ */
+export class RowChanged extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'RowChanged';
+  }
+}
+
+/**
  * Errors after which a whole transaction may simply run again: SQLite's busy and busy-snapshot
  * (another connection — the job worker or another request — committed between this transaction's
- * read and its write), PostgreSQL's deadlock and serialization failures.
+ * read and its write), PostgreSQL's deadlock and serialization failures, and a RowChanged.
  */
 export function isRetryable(e: unknown): boolean {
+  if (e instanceof RowChanged) return true;
   const err = e as { code?: string; message?: string };
   return /^SQLITE_BUSY/.test(err.code ?? '') || err.code === '40P01' || err.code === '40001' || /database is locked/.test(err.message ?? '');
 }

@@ -491,6 +491,13 @@ function migrations(caps: Caps): Record<string, Migration> {
         for (const { name } of fks.rows) await db.schema.alterTable('users').dropConstraint(name).execute();
       },
     },
+    '0011_users_version': {
+      async up(db: Kysely<any>) {
+        // A user's row counts its updates, so a write decided from an earlier read can say whether
+        // the row is still as read (an import plans a batch while the one before is written).
+        await db.schema.alterTable('users').addColumn('version', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+      },
+    },
   };
 }
 

@@ -110,6 +110,8 @@ export interface UserRow {
   updated_at: string;
   import_job_id: string | null;
   import_row: number | null;
+  /** Updates the row has had: a write decided from an earlier read matches on it (0 when inserted). */
+  version: number;
 }
 
 export interface UserNameWordRow {

@@ -8,6 +8,7 @@ import { unescapeFormula } from '../bulk/formula.js';
 import type { FileRow } from '../bulk/reader.js';
 import type { Account } from '../accounts/model.js';
 import type { Stores } from '../stores.js';
+import { RowChanged } from '../db/database.js';
 import { failedRow, runTableJob, type ImportContext, type ImportEnd, type PlansBatches, type RowIssue, type RowOutcome } from '../jobs/table-job.js';
 import { MAID_EXISTS_MESSAGE, validateManagedAppleId } from './maid.js';
 import { AUTH_TYPES, EMAIL_PATTERN, PHONE_PATTERN, USER_LIMITS, USERNAME_PATTERN, userKey, type AuthType } from './model.js';
@@ -220,21 +221,16 @@ async function planBatch(s: Stores, rows: FileRow[], header: HeaderMap<UserColum
 
 /**
  * Writes what a batch decided: the updates in row order, then the new users in one multi-row
- * insert. A row whose MAID another writer took meanwhile fails; the batch is then not as planned.
+ * insert. When the directory is no longer as the plan read it (another writer changed a user, or
+ * took a username or MAID the batch gives), RowChanged rolls the batch back, and it is planned again
+ * from what is written.
  */
-async function writeBatch(s: Stores, plan: Plan): Promise<{ outcomes: Outcome[]; asPlanned: boolean }> {
+async function writeBatch(s: Stores, plan: Plan): Promise<Outcome[]> {
   const { updates, inserts, at, jobId } = plan;
-  const outcomes = [...plan.outcomes];
-  let asPlanned = true;
-  const taken = () => {
-    asPlanned = false;
-    return failed('MAID_EXISTS', `${LABEL.managedAppleId}: ${MAID_EXISTS_MESSAGE} (taken while the import ran)`);
-  };
-  const refused = await s.users.updateMany(updates.map((u) => ({ before: u.before, changes: u.changes, mark: { jobId, row: u.row } })), at);
-  for (const u of updates) if (refused.has(u.before.id)) outcomes[u.index] = taken();
+  await s.users.updateMany(updates.map((u) => ({ before: u.before, changes: u.changes, mark: { jobId, row: u.row } })), at);
   const inserted = await s.users.insertMany(inserts.map((i) => i.user), inserts.map((i) => ({ jobId, row: i.row })));
-  for (const i of inserts) if (!inserted.has(i.user.id)) outcomes[i.index] = taken();
-  return { outcomes, asPlanned };
+  if (inserted.size < inserts.length) throw new RowChanged('Another writer took a username or Managed Apple ID while the import wrote it');
+  return plan.outcomes;
 }
 
 /** Bulk Import Users as a table job. */

@@ -1,5 +1,5 @@
-import { sql, type ExpressionBuilder, type Expression, type Insertable, type SqlBool } from 'kysely';
-import type { Tx } from '../db/database.js';
+import { sql, type ExpressionBuilder, type Expression, type Insertable, type SqlBool, type Updateable } from 'kysely';
+import { RowChanged, type Tx } from '../db/database.js';
 import type { Caps } from '../db/caps.js';
 import type { Schema, UserRow } from '../db/schema.js';
 import { cappedCount, packedRow, toPage, TOTAL_CAP, unpackRow, type PackedColumn } from '../db/query.js';
@@ -35,7 +35,7 @@ const MAX_CHAR = '\u{10FFFF}';
 
 /** The columns of an ImportedUser, and the keys a look-up by username matches on. */
 const IMPORTED_COLUMNS = [
-  'id', 'username', 'domain', 'username_key', 'domain_key', 'email', 'full_name', 'phone', 'groups_json', 'auth_type', 'maid', 'status', 'import_job_id', 'import_row',
+  'id', 'username', 'domain', 'username_key', 'domain_key', 'email', 'full_name', 'phone', 'groups_json', 'auth_type', 'maid', 'status', 'import_job_id', 'import_row', 'version',
 ] as const satisfies readonly (keyof UserRow)[];
 type ImportedRow = Pick<UserRow, (typeof IMPORTED_COLUMNS)[number]>;
 
@@ -52,6 +52,7 @@ const toImportedUser = (r: ImportedRow): ImportedUser => ({
   status: r.status as User['status'],
   importJobId: r.import_job_id ?? null,
   importRow: r.import_row ?? null,
+  version: r.version,
 });
 
 /**
@@ -402,9 +403,20 @@ export function userStore(tx: Tx, accountId: string, caps: Caps): UserStore {
     async update(id, c: UserChanges, at, mark) {
       const before = await byId(id);
       if (!before) return 'missing';
+      /** Writes `set` to the user if it is still as read (else the transaction runs again). */
+      const write = async (set: Updateable<UserRow>) => {
+        const res = await tx
+          .updateTable('users')
+          .set({ ...set, version: before.version + 1 })
+          .where('account_id', '=', accountId)
+          .where('id', '=', id)
+          .where('version', '=', before.version)
+          .executeTakeFirst();
+        if (Number(res.numUpdatedRows) === 0) throw new RowChanged('A user changed or was deleted while it was being updated');
+      };
       if (mark && Object.keys(c).length === 0) {
         // An unchanged row: only remember that this import saw the user.
-        await tx.updateTable('users').set({ import_job_id: mark.jobId, import_row: mark.row }).where('account_id', '=', accountId).where('id', '=', id).execute();
+        await write({ import_job_id: mark.jobId, import_row: mark.row });
         return 'ok';
       }
       const username = c.username ?? before.username;
@@ -418,11 +430,11 @@ export function userStore(tx: Tx, accountId: string, caps: Caps): UserStore {
         if (other && other.id !== id) return 'maid_taken';
       }
       const { columns, values } = changedColumns(c);
-      const set: Partial<UserRow> = Object.fromEntries(columns.map((k, i) => [k, values[i]]));
+      const set: Updateable<UserRow> = Object.fromEntries(columns.map((k, i) => [k, values[i]]));
       set.updated_at = at;
       if (mark) Object.assign(set, { import_job_id: mark.jobId, import_row: mark.row });
       try {
-        await tx.updateTable('users').set(set).where('account_id', '=', accountId).where('id', '=', id).execute();
+        await write(set);
       } catch (e) {
         // A concurrent writer took the key after our check; on PostgreSQL the transaction is now
         // aborted, so the caller must fail the whole unit of work (the service throws).
@@ -466,14 +478,15 @@ export function userStore(tx: Tx, accountId: string, caps: Caps): UserStore {
       // A username or MAID another row of this batch gives up can only be taken once that row is
       // written: rows taking one go one by one, in row order, after the rest. The rest cannot clash
       // with each other (the import decided them against the batch's state), so rows setting the
-      // same columns go together, many to a statement.
+      // same columns go together, many to a statement. Every row matches on the version read, and
+      // moves it on.
       const released = new Set<string>();
       for (const { before, changes: c } of items) {
         if (c.managedAppleId !== undefined && before.managedAppleId) released.add(`m\u0000${normaliseKey(before.managedAppleId)}`);
         if (c.username !== undefined || c.domain !== undefined) released.add(`u\u0000${userKey(before.username, before.domain)}`);
       }
-      const groups = new Map<string, { columns: (keyof UserRow)[]; rows: unknown[][]; ids: string[] }>();
-      const inOrder: { columns: (keyof UserRow)[]; row: unknown[]; id: string }[] = [];
+      const groups = new Map<string, { columns: (keyof UserRow)[]; rows: unknown[][] }>();
+      const inOrder: { columns: (keyof UserRow)[]; row: unknown[] }[] = [];
       for (const { before, changes: c, mark } of items) {
         // An unchanged user gets only the import marker (which finds later duplicates in the file).
         const { columns, values: row } = changedColumns(c);
@@ -481,47 +494,38 @@ export function userStore(tx: Tx, accountId: string, caps: Caps): UserStore {
           columns.push('updated_at');
           row.push(at);
         }
-        columns.push('import_job_id', 'import_row');
-        row.push(mark.jobId, mark.row, accountId, before.id);
+        columns.push('import_job_id', 'import_row', 'version');
+        row.push(mark.jobId, mark.row, before.version + 1, accountId, before.id, before.version);
         const takesReleased =
           (c.managedAppleId && released.has(`m\u0000${normaliseKey(c.managedAppleId)}`)) ||
           ((c.username !== undefined || c.domain !== undefined) && released.has(`u\u0000${userKey(c.username ?? before.username, c.domain ?? before.domain)}`));
         if (takesReleased) {
-          inOrder.push({ columns, row, id: before.id });
+          inOrder.push({ columns, row });
           continue;
         }
         const key = columns.join(',');
         let group = groups.get(key);
-        if (!group) groups.set(key, (group = { columns, rows: [], ids: [] }));
+        if (!group) groups.set(key, (group = { columns, rows: [] }));
         group.rows.push(row);
-        group.ids.push(before.id);
       }
-      const refused = new Set<string>();
-      /** One row; a unique key a concurrent writer took refuses it (on PostgreSQL the transaction is then aborted and the caller fails the batch). */
-      const one = async (columns: (keyof UserRow)[], row: unknown[], id: string) => {
+      const match = ['account_id', 'id', 'version'];
+      /** Runs an update of `rows`; every one must have matched its user as read. */
+      const all = async (rows: number, update: () => Promise<number>) => {
+        let updated: number;
         try {
-          await updateRow(tx, caps, 'users', columns, ['account_id', 'id'], row);
+          updated = await update();
         } catch (e) {
           if (!caps.isUniqueViolation(e)) throw e;
-          refused.add(id);
+          throw new RowChanged('A username or Managed Apple ID was taken by another writer while the import wrote it');
         }
+        if (updated < rows) throw new RowChanged('A user changed or was deleted while the import wrote it');
       };
-      for (const { columns, rows, ids } of groups.values()) {
-        try {
-          await updateRows(tx, caps, 'users', columns, ['account_id', 'id'], rows);
-        } catch (e) {
-          if (!caps.isUniqueViolation(e)) throw e;
-          // A concurrent writer took a key after the batch read: find whose, row by row (SQLite
-          // undid only the failed statement).
-          for (const [i, row] of rows.entries()) await one(columns, row, ids[i]!);
-        }
-      }
-      for (const { columns, row, id } of inOrder) await one(columns, row, id);
+      for (const { columns, rows } of groups.values()) await all(rows.length, () => updateRows(tx, caps, 'users', columns, match, rows));
+      for (const { columns, row } of inOrder) await all(1, () => updateRow(tx, caps, 'users', columns, match, row));
       let linked = 0;
       const gone: string[][] = [];
       const added: string[][] = [];
       for (const { before, changes: c } of items) {
-        if (refused.has(before.id)) continue;
         if (c.managedAppleId !== undefined) linked += (c.managedAppleId ? 1 : 0) - (before.managedAppleId ? 1 : 0);
         const renamed = c.username !== undefined || c.domain !== undefined;
         if (renamed || (c.fullName !== undefined && c.fullName !== before.fullName)) {
@@ -535,7 +539,6 @@ export function userStore(tx: Tx, accountId: string, caps: Caps): UserStore {
       }
       await moveNameWords(gone, added);
       await bumpStats(0, linked);
-      return refused;
     },
     async countDevices(id, delta) {
       await tx

@@ -7,6 +7,8 @@ export interface UserRecord extends User {
   /** The import job that last touched the user, and at which row (null when none did). */
   importJobId?: string | null;
   importRow?: number | null;
+  /** How many updates the row has had (as read from the store): a write decided from this read matches on it. */
+  version?: number;
 }
 
 /**
@@ -16,10 +18,10 @@ export interface UserRecord extends User {
 export type ImportedUser = Pick<
   UserRecord,
   'id' | 'username' | 'domain' | 'email' | 'fullName' | 'phone' | 'groups' | 'authType' | 'managedAppleId' | 'status' | 'importJobId' | 'importRow'
->;
+> & { version: number };
 
-/** The public shape of a user: no password hash, no import marker. */
-export const toPublicUser = ({ passwordHash: _p, importJobId: _j, importRow: _r, ...u }: UserRecord): User => u;
+/** The public shape of a user: no password hash, no import marker, no version. */
+export const toPublicUser = ({ passwordHash: _p, importJobId: _j, importRow: _r, version: _v, ...u }: UserRecord): User => u;
 
 /** Marks a write as made by an import row (for finding in-file duplicates). */
 export interface ImportMark {
@@ -66,11 +68,13 @@ export interface UserStore {
    */
   insertMany(users: UserRecord[], marks: ImportMark[]): Promise<Set<string>>;
   /**
-   * Applies an import batch's changes to existing users whose current rows the caller read (`before`:
-   * in the same transaction, or with plan-ahead in one just before it), marking each as seen by the
-   * import; unchanged users are only marked. Returns the ids whose new username or MAID a concurrent writer took (not applied).
+   * Applies an import batch's changes to existing users as the caller read them (`before`: in the
+   * same transaction, or with plan-ahead in one just before it), marking each as seen by the
+   * import; unchanged users are only marked. Throws RowChanged, which runs the transaction again,
+   * when a user is no longer as read (another writer updated or deleted it since) or a concurrent
+   * writer took a username or MAID a change gives.
    */
-  updateMany(items: { before: ImportedUser; changes: UserChanges; mark: ImportMark }[], at: string): Promise<Set<string>>;
+  updateMany(items: { before: ImportedUser; changes: UserChanges; mark: ImportMark }[], at: string): Promise<void>;
   /** Adds `delta` to the user's enrolled-device count (a device enrolled or checked out). */
   countDevices(id: string, delta: number): Promise<void>;
   /** True when a user was deleted. */

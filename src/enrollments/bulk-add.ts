@@ -108,7 +108,7 @@ async function applyBatch(deps: Pick<EnrollmentDeps, 'clock' | 'random' | 'secre
     }
     const { username, domain, ask } = r.ok;
     let user: ImportedUser | null = users.get(userKey(username, domain)) ?? null;
-    let created: UserRecord | null = null;
+    let created: (UserRecord & { version: number }) | null = null;
     if (!user && !ask.userEnrollment) {
       if (!ask.email) {
         outcomes.push({ result: 'Failed', issues: [{ code: 'USER_NOT_FOUND', message: `${COLUMNS.username}: there is no user ${username} in ${domain}; give an Email Address to create one` }] });
@@ -116,7 +116,7 @@ async function applyBatch(deps: Pick<EnrollmentDeps, 'clock' | 'random' | 'secre
       }
       created = {
         id: deps.random.id(), username, domain, email: ask.email, fullName: '', phone: ask.phone ?? '', groups: [], authType: 'local',
-        managedAppleId: null, status: 'active', devices: 0, createdAt: stamp, updatedAt: stamp, passwordHash: null,
+        managedAppleId: null, status: 'active', devices: 0, createdAt: stamp, updatedAt: stamp, passwordHash: null, version: 0,
       };
       user = created;
     }

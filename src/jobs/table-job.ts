@@ -71,8 +71,12 @@ export interface PlansBatches<K extends string, P> extends KindBase<K> {
    * batch is committed.
    */
   plan(s: Stores, rows: FileRow[], header: HeaderMap<K>, account: Account, jobId: string, previous: P | null): Promise<P>;
-  /** Writes a plan in the caller's transaction: one outcome per row, and whether every row went as planned (else the next batch's plan, made meanwhile, is made again). */
-  write(s: Stores, plan: P): Promise<{ outcomes: RowOutcome[]; asPlanned: boolean }>;
+  /**
+   * Writes a plan in the caller's transaction: one outcome per row. Throws RowChanged when the
+   * database is no longer as the plan read it; the batch is then rolled back and planned again in
+   * its own transaction (and the next batch's plan, made from this one meanwhile, is made again).
+   */
+  write(s: Stores, plan: P): Promise<RowOutcome[]>;
 }
 
 /** What a kind of import brings to the run: its columns, and how a batch of rows is applied. */
@@ -135,9 +139,12 @@ export async function runTableJob<K extends string, P>(ctx: ImportContext, kind:
   /**
    * Applies one batch: its writes, results lines, progress and last row in one transaction, tried
    * again whole when the database fails. `planned` is its plan when made already (`planAhead`).
-   * Says whether the batch went as planned.
+   * Says whether the batch was written as `planned` said (false when it had to be planned again).
    */
   const apply = async (rows: FileRow[], planned: P | null): Promise<{ step: Step; asPlanned: boolean }> => {
+    // The plan made outside is for the first try only: a try that runs again (the plan's reads were
+    // out of date, or the database failed) decides from what is written by then.
+    let outside = planned;
     let asPlanned = true;
     const commit = () =>
       uow.inAccount(accountId, async (s) => {
@@ -152,9 +159,10 @@ export async function runTableJob<K extends string, P>(ctx: ImportContext, kind:
         let outcomes: RowOutcome[];
         if ('applyBatch' in kind) outcomes = await kind.applyBatch(s, rows, header, account, jobId);
         else {
-          const written = await kind.write(s, planned ?? (await kind.plan(s, rows, header, account, jobId, null)));
-          outcomes = written.outcomes;
-          asPlanned = written.asPlanned;
+          const plan = outside ?? (await kind.plan(s, rows, header, account, jobId, null));
+          asPlanned = planned !== null && plan === planned;
+          outside = null;
+          outcomes = await kind.write(s, plan);
         }
         for (const [i, row] of rows.entries()) {
           const outcome = outcomes[i]!;
@@ -218,7 +226,8 @@ export async function runTableJob<K extends string, P>(ctx: ImportContext, kind:
       const { step, asPlanned } = await before.done;
       const end = ended(step);
       if (end) return end;
-      // A row of the batch before went otherwise than planned: decide these rows again from what is written.
+      // The batch before was planned again (its plan's reads were out of date): decide these rows
+      // again from what is written.
       if (!asPlanned) plan = null;
     }
     if (!rows) return null;

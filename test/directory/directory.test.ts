@@ -371,7 +371,7 @@ describe.each(ENGINES)('Users ▸ Directory on %s', (engine) => {
     const rows = Array.from({ length: 10_050 }, (_, i) => ({
       id: uuidv7(), account_id: acct.accountId, username: `bulk${i}`, domain: 'example.net', username_key: `bulk${i}`, domain_key: 'example.net',
       email: `b${i}@example.net`, email_key: `b${i}@example.net`, full_name: '', full_name_key: '', phone: '', groups_json: '[]',
-      auth_type: 'local', maid: null, maid_key: null, status: 'active', password_hash: null, device_count: 0, created_at: now, updated_at: now,
+      auth_type: 'local', maid: null, maid_key: null, status: 'active', password_hash: null, device_count: 0, created_at: now, updated_at: now, version: 0,
     }));
     await t.db.forAccount(acct.accountId, async (tx) => {
       for (let i = 0; i < rows.length; i += 500) await tx.insertInto('users').values(rows.slice(i, i + 500)).execute();

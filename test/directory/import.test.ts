@@ -366,17 +366,20 @@ describe.each(ENGINES)('import jobs: lock, cancel and resume on %s', (engine) =>
     }
   });
 
-  it('plans each batch while the one before is written, from its plan, and from the database again when a row of it went otherwise', async () => {
+  it('plans each batch while the one before is written, from its plan, and plans a batch again when the directory is no longer as its plan read it', async () => {
     const t = await createTestPippin(engine, {}, { runJobs: false });
     try {
+      await t.call(t.owner, 'POST', '/api/v1/users', { username: 'edited', email: 'edited@corp.example', fullName: 'Old Name' });
       // Batches of 1,000. Batch 1 creates kept0…kept999, but a concurrent writer (simulated) makes
-      // kept7's insert fail. Batch 2 repeats kept5 and kept7; batch 3 repeats kept1005 of batch 2.
-      const lines = ['Username,Email Address,Managed Apple ID'];
-      for (let i = 0; i < 2500; i++) lines.push(`kept${i},kept${i}@corp.example,${i === 3 ? 'kept-maid@appleid.example.com' : ''}`);
-      lines[1501] = 'kept5,again@corp.example,';
-      lines[1601] = 'kept7,again@corp.example,';
-      lines[2101] = 'kept1005,again@corp.example,';
-      lines[2201] = 'late,late@corp.example,kept-maid@appleid.example.com';
+      // kept7's insert fail the first time. Batch 2 repeats kept5 and kept7; batch 3 repeats kept1005
+      // of batch 2 and renames "edited", which an admin renames too between batch 3's plan and its write.
+      const lines = ['Username,Email Address,Managed Apple ID,Full Name'];
+      for (let i = 0; i < 2500; i++) lines.push(`kept${i},kept${i}@corp.example,${i === 3 ? 'kept-maid@appleid.example.com' : ''},`);
+      lines[1501] = 'kept5,again@corp.example,,';
+      lines[1601] = 'kept7,again@corp.example,,';
+      lines[2101] = 'kept1005,again@corp.example,,';
+      lines[2201] = 'late,late@corp.example,kept-maid@appleid.example.com,';
+      lines[2301] = 'edited,,,New Filename';
       const id = (await uploadUsers(t, t.owner, 'ahead.csv', lines.join('\r\n'))).json().id;
       const { createJobRunner } = await import('../../src/jobs/runner.js');
       const { usersImport } = await import('../../src/directory/import.js');
@@ -397,8 +400,24 @@ describe.each(ENGINES)('import jobs: lock, cancel and resume on %s', (engine) =>
       const clock = { now: () => new Date() };
       const random = { id: () => crypto.randomUUID(), bytes: (n: number) => Buffer.alloc(n) };
       const kind = usersImport(clock, random);
-      const planned: { firstRow: number; fromPlan: boolean }[] = [];
-      const spied: typeof kind = { ...kind, plan: (s, rows, header, account, jobId, previous) => (planned.push({ firstRow: rows[0]!.row, fromPlan: previous !== null }), kind.plan(s, rows, header, account, jobId, previous)) };
+      const planned: string[] = [];
+      let batch3Planned!: () => void;
+      const batch3Plan = new Promise<void>((resolve) => (batch3Planned = resolve));
+      const spied: typeof kind = {
+        ...kind,
+        plan: async (s, rows, header, account, jobId, previous) => {
+          planned.push(`${rows[0]!.row} ${previous ? 'from the plan before' : 'from the database'}`);
+          const plan = await kind.plan(s, rows, header, account, jobId, previous);
+          if (rows[0]!.row === 2002) batch3Planned();
+          return plan;
+        },
+      };
+      // Once batch 2 is written and batch 3 planned from it, the admin renames "edited".
+      const afterBatch = async (n: number) => {
+        if (n !== 2) return;
+        await batch3Plan;
+        expect((await t.call(t.owner, 'PATCH', `/api/v1/users/${(await user(t, 'edited')).id}`, { fullName: 'Admin Rename' })).statusCode).toBe(200);
+      };
       const runner = createJobRunner(
         {
           uow,
@@ -406,31 +425,74 @@ describe.each(ENGINES)('import jobs: lock, cancel and resume on %s', (engine) =>
           random,
           handlers: {
             users_import: async (work) =>
-              runTableJob({ uow: losing, clock, random, limits: { maxBytes: 1e9, maxRows: 1e6, xlsxMaxRows: 1e5, xlsxMaxInflatedBytes: 1e8 }, filePath: await t.services.files.localPath(work.accountId, work.fileId!), work, batchRows: 1000, planAhead: true }, spied),
+              runTableJob({ uow: losing, clock, random, limits: { maxBytes: 1e9, maxRows: 1e6, xlsxMaxRows: 1e5, xlsxMaxInflatedBytes: 1e8 }, filePath: await t.services.files.localPath(work.accountId, work.fileId!), work, batchRows: 1000, planAhead: true, afterBatch }, spied),
             enrollment_bulk_add: async () => ({ status: 'succeeded' }),
           },
         },
         { node: 'ahead' },
       );
       expect(await runner.runOnce()).toBe(true);
-      // Batch 2 was planned from batch 1's plan, then again from the database once kept7 was lost;
-      // batch 3 from batch 2's plan.
-      expect(planned).toEqual([
-        { firstRow: 2, fromPlan: false },
-        { firstRow: 1002, fromPlan: true },
-        { firstRow: 1002, fromPlan: false },
-        { firstRow: 2002, fromPlan: true },
+      // Batch 1 was planned again in its transaction once kept7 was lost, so batch 2, planned from
+      // its first plan, was planned again from the database; batch 3 was planned from batch 2's
+      // plan, then again in its transaction once the admin's rename had moved "edited" on.
+      expect(planned.sort()).toEqual([
+        '1002 from the database',
+        '1002 from the plan before',
+        '2 from the database',
+        '2 from the database',
+        '2002 from the database',
+        '2002 from the plan before',
       ]);
       const failures = (await results(t, id, true)).map((r) => [r.Row, r.Code, r.Message]);
       expect(failures).toEqual([
-        ['9', 'MAID_EXISTS', 'Managed Apple ID: Managed Apple ID already exists (taken while the import ran)'],
         ['1502', 'DUPLICATE_IN_FILE', 'Username: kept5 in example.com repeats row 7'],
+        ['1602', 'DUPLICATE_IN_FILE', 'Username: kept7 in example.com repeats row 9'],
         ['2102', 'DUPLICATE_IN_FILE', 'Username: kept1005 in example.com repeats row 1007'],
         ['2202', 'MAID_EXISTS', 'Managed Apple ID: Managed Apple ID already exists (row 5)'],
       ]);
-      // kept7, lost in batch 1, was created by its repeat in batch 2.
-      expect(await user(t, 'kept7')).toMatchObject({ username: 'kept7', email: 'again@corp.example' });
-      expect((await t.call(t.owner, 'GET', `/api/v1/jobs/${id}`)).json().counts).toEqual({ created: 2496, updated: 0, unchanged: 0, refreshed: 0, failed: 4 });
+      expect(await user(t, 'kept7')).toMatchObject({ username: 'kept7', email: 'kept7@corp.example' });
+      // The file's name won, and search knows the user by it alone: no word of the admin's name is left.
+      expect(await user(t, 'edited')).toMatchObject({ fullName: 'New Filename' });
+      expect(await user(t, 'filename')).toMatchObject({ username: 'edited' });
+      expect(await user(t, 'rename')).toBeUndefined();
+      expect(await user(t, 'old')).toBeUndefined();
+      expect((await t.call(t.owner, 'GET', `/api/v1/jobs/${id}`)).json().counts).toEqual({ created: 2495, updated: 1, unchanged: 0, refreshed: 0, failed: 4 });
+      expect((await t.call(t.owner, 'GET', '/api/v1/users/summary')).json()).toMatchObject({ total: 2496, managedAppleIdLinked: 1 });
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('refuses to write an import batch over a user changed or deleted since the batch read it, changing nothing', async () => {
+    const t = await createTestPippin(engine, {}, { runJobs: false });
+    try {
+      const { RowChanged } = await import('../../src/db/database.js');
+      for (const name of ['renamed', 'removed']) await t.call(t.owner, 'POST', '/api/v1/users', { username: name, email: `${name}@corp.example`, fullName: `Was ${name}` });
+      const read = await t.services.uow.inAccount(t.accountId, (s) => s.users.findByUsernames([{ username: 'renamed', domain: 'example.com' }, { username: 'removed', domain: 'example.com' }]));
+      expect(read.map((u) => u.version)).toEqual([0, 0]);
+      const [renamed, removed] = ['renamed', 'removed'].map((n) => read.find((u) => u.username === n)!);
+      expect((await t.call(t.owner, 'PATCH', `/api/v1/users/${renamed!.id}`, { fullName: 'Admin Choice' })).statusCode).toBe(200);
+      expect((await t.call(t.owner, 'DELETE', `/api/v1/users/${removed!.id}`)).statusCode).toBe(204);
+      const mark = { jobId: crypto.randomUUID(), row: 2 };
+      for (const before of [renamed!, removed!]) {
+        await expect(
+          t.services.uow.inAccount(t.accountId, async (s) => {
+            await s.users.updateMany([{ before, changes: { fullName: 'From File', managedAppleId: `${before.username}@appleid.example.com` }, mark }], new Date().toISOString());
+            return 'written';
+          }),
+        ).rejects.toBeInstanceOf(RowChanged);
+      }
+      expect(await user(t, 'renamed')).toMatchObject({ fullName: 'Admin Choice', managedAppleId: null });
+      expect(await user(t, 'file')).toBeUndefined();
+      expect((await t.call(t.owner, 'GET', '/api/v1/users/summary')).json()).toMatchObject({ total: 1, managedAppleIdLinked: 0 });
+      // Read again, the same change goes through and moves the version on.
+      await t.services.uow.inAccount(t.accountId, async (s) => {
+        const [now] = await s.users.findByUsernames([{ username: 'renamed', domain: 'example.com' }]);
+        expect(now!.version).toBe(1);
+        await s.users.updateMany([{ before: now!, changes: { fullName: 'From File' }, mark }], new Date().toISOString());
+      });
+      expect(await user(t, 'file')).toMatchObject({ username: 'renamed', fullName: 'From File' });
+      expect(await user(t, 'choice')).toBeUndefined();
     } finally {
       await t.close();
     }
