@@ -10,6 +10,7 @@ import type { FileRow } from '../bulk/reader.js';
 import { isXlsx } from '../bulk/table.js';
 import type { Account } from '../accounts/model.js';
 import type { Stores } from '../stores.js';
+import { RowChanged } from '../db/database.js';
 import { domainNameProblem } from '../core/names.js';
 import { EMAIL_PATTERN, PHONE_PATTERN, USER_LIMITS, USERNAME_PATTERN, userKey } from '../directory/model.js';
 import type { ImportedUser, UserRecord } from '../directory/store.js';
@@ -139,25 +140,19 @@ async function applyBatch(deps: Pick<EnrollmentDeps, 'clock' | 'random' | 'secre
     outcomes.push({ result: 'Created' });
   }
 
-  // New users first: one a concurrent writer took is not written, and neither is its request.
+  // New users first. One a concurrent writer created meanwhile is not written: the batch then runs
+  // again from its reads (RowChanged), and the row's request goes to that user.
   const inserted = newUsers.length ? await s.users.insertMany(newUsers.map((n) => n.user), newUsers.map((n) => ({ jobId: job.id, row: n.row }))) : new Set<string>();
-  const lost = new Set<number>();
-  for (const n of newUsers) {
-    if (!inserted.has(n.user.id)) {
-      lost.add(n.index);
-      outcomes[n.index] = { result: 'Failed', issues: [{ code: 'USERNAME_EXISTS', message: `${COLUMNS.username}: ${n.user.username} was created by someone else while the file ran; add the row again` }] };
-    }
-  }
-  const createdUsers = new Set(newUsers.filter((n) => inserted.has(n.user.id)).map((n) => n.index));
+  if (inserted.size < newUsers.length) throw new RowChanged('Another writer created a user while the file created it');
+  const createdUsers = new Set(newUsers.map((n) => n.index));
 
   // Issued and written a slice at a time: a slice's requests, notices and statement parameters die
   // young, instead of a whole batch's outliving the collections of the young generation.
-  const live = planned.filter((p) => !lost.has(p.index));
-  for (let from = 0; from < live.length; from += ISSUE_SLICE) {
+  for (let from = 0; from < planned.length; from += ISSUE_SLICE) {
     const inserts: NewRequest[] = [];
     const renewals: { id: string; fields: RequestFields }[] = [];
     const notices: NoticeInputs[] = [];
-    for (const p of live.slice(from, from + ISSUE_SLICE)) {
+    for (const p of planned.slice(from, from + ISSUE_SLICE)) {
       const id = p.refreshId ?? deps.random.id();
       const issued = issue(deps, account, p.user, p.ask, { id, at, requestedBy: job.requestedBy, requestedByLabel: job.requestedByLabel, resend: false, importJobId: job.id, importRow: p.row });
       if (p.refreshId) renewals.push({ id, fields: issued.fields });
@@ -168,7 +163,7 @@ async function applyBatch(deps: Pick<EnrollmentDeps, 'clock' | 'random' | 'secre
       outcomes[p.index] = { result: p.refreshId ? 'Refreshed' : 'Created', extra: secrets, note };
     }
     await s.requests.insertMany(inserts);
-    for (const r of renewals) await s.requests.renew(r.id, r.fields, stamp);
+    for (const r of renewals) await s.requests.renew(r.id, r.fields, stamp, 'pending');
     await deps.enqueueNotices(s, notices);
   }
   return outcomes;

@@ -9,7 +9,6 @@ import type { Page, PageRequest } from '../core/paging.js';
 import { authorize, type Actor } from '../accounts/roles.js';
 import type { Account, AuthMode, RequestMode } from '../accounts/model.js';
 import { auditEvent, type AuditInput } from '../audit/record.js';
-import { isRetryable, withRetry } from '../db/database.js';
 import type { Stores, UnitOfWork } from '../stores.js';
 import type { UserRecord } from '../directory/store.js';
 import { authModeOf, authModeOverridden, requestIssues, requestModeOf, seamlessOf, type RuleIssue } from './rules.js';
@@ -130,12 +129,6 @@ function refusal(issues: RuleIssue<string>[]): AppError {
   return new AppError(first.code as 'PLATFORM_NOT_SUPPORTED' | 'REQUEST_MODE_NOT_AVAILABLE', first.message, { issues: list });
 }
 
-const isUniqueViolation = (e: unknown) => {
-  const code = (e as { code?: string }).code ?? '';
-  return code === '23505' || code.startsWith('SQLITE_CONSTRAINT');
-};
-/** Two creates for the same user and platform at once: the loser runs again and refreshes the winner's request. */
-const CREATE_RETRY = { when: (e: unknown) => isRetryable(e) || isUniqueViolation(e), retries: 4, firstWaitMs: 5, jitterMs: 5 };
 
 const CLOSED = new Set(['completed', 'deleted']);
 
@@ -162,27 +155,25 @@ export function createEnrollmentService(deps: EnrollmentDeps) {
      */
     async create(actor: Actor, body: RequestAsk & { userId?: string; username?: string; domain?: string }): Promise<IssuedRequest> {
       authorize(actor, 'requests.single');
-      const { id, url, passcode, refreshed } = await withRetry(
-        () =>
-          uow.inAccount(actor.accountId, async (s) => {
-            const account = (await s.account.get())!;
-            const user = await findUser(s, account, body);
-            const issues = askIssues(account, user, body);
-            if (issues.length) throw refusal(issues);
-            if (!user) throw AppError.notFound('The user');
-            const pending = (await s.requests.findPending([user.id])).find((p) => p.platform === body.platform);
-            const id = pending?.id ?? random.id();
-            const at = clock.now();
-            const issued = issue(deps, account, user, body, { id, at, requestedBy: actor.adminId, requestedByLabel: actor.label, resend: false });
-            if (pending) await s.requests.renew(id, issued.fields, at.toISOString());
-            else await s.requests.insertMany([{ id, userId: user.id, platform: body.platform as Platform, createdAt: at.toISOString(), ...issued.fields }]);
-            await deps.enqueueNotices(s, issued.notices);
-            const request = (await s.requests.get(id))!;
-            await audit(s, actor, { action: pending ? 'request.refresh' : 'request.create', objectType: 'enrollment_request', objectId: id, after: auditView(request) });
-            return { id, url: issued.url, passcode: issued.passcode, refreshed: !!pending };
-          }),
-        CREATE_RETRY,
-      );
+      // Two creates for the same user and platform at once: the loser's insert throws RowChanged, and
+      // its transaction runs again and refreshes the winner's request.
+      const { id, url, passcode, refreshed } = await uow.inAccount(actor.accountId, async (s) => {
+        const account = (await s.account.get())!;
+        const user = await findUser(s, account, body);
+        const issues = askIssues(account, user, body);
+        if (issues.length) throw refusal(issues);
+        if (!user) throw AppError.notFound('The user');
+        const pending = (await s.requests.findPending([user.id])).find((p) => p.platform === body.platform);
+        const id = pending?.id ?? random.id();
+        const at = clock.now();
+        const issued = issue(deps, account, user, body, { id, at, requestedBy: actor.adminId, requestedByLabel: actor.label, resend: false });
+        if (pending) await s.requests.renew(id, issued.fields, at.toISOString(), 'pending');
+        else await s.requests.insertMany([{ id, userId: user.id, platform: body.platform as Platform, createdAt: at.toISOString(), ...issued.fields }]);
+        await deps.enqueueNotices(s, issued.notices);
+        const request = (await s.requests.get(id))!;
+        await audit(s, actor, { action: pending ? 'request.refresh' : 'request.create', objectType: 'enrollment_request', objectId: id, after: auditView(request) });
+        return { id, url: issued.url, passcode: issued.passcode, refreshed: !!pending };
+      });
       const request = await uow.inAccount(actor.accountId, (s) => s.requests.get(id));
       return { ...request!, url, passcode, refreshed };
     },
@@ -213,7 +204,7 @@ export function createEnrollmentService(deps: EnrollmentDeps) {
         const at = clock.now();
         const ask: RequestAsk = { ...before, authMode: before.authMode, seamless: before.seamless };
         const issued = issue(deps, account, user, ask, { id, at, requestedBy: before.requestedBy.id, requestedByLabel: before.requestedBy.label, resend: true });
-        await s.requests.renew(id, { ...issued.fields, authModeOverridden: before.authModeOverridden }, at.toISOString());
+        await s.requests.renew(id, { ...issued.fields, authModeOverridden: before.authModeOverridden }, at.toISOString(), before.status);
         await deps.enqueueNotices(s, issued.notices);
         const after = (await s.requests.get(id))!;
         await audit(s, actor, { action: 'request.resend', objectType: 'enrollment_request', objectId: id, before: auditView(before), after: auditView(after) });

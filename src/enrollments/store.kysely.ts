@@ -1,5 +1,5 @@
 import type { Selectable } from 'kysely';
-import type { Tx } from '../db/database.js';
+import { RowChanged, type Tx } from '../db/database.js';
 import type { Caps } from '../db/caps.js';
 import { dbBool, flag, type EnrollmentRequestRow } from '../db/schema.js';
 import { cappedCount, toPage, TOTAL_CAP } from '../db/query.js';
@@ -85,24 +85,31 @@ export function requestStore(tx: Tx, accountId: string, caps: Caps): RequestStor
     },
 
     async insertMany(requests) {
-      await insertRows(
-        tx,
-        caps,
-        'enrollment_requests',
-        INSERT_COLUMNS,
-        requests.map((r: NewRequest) => [r.id, accountId, r.userId, r.platform, 'pending', 0, r.createdAt, r.createdAt, ...fieldValues(r)]),
-      );
+      try {
+        await insertRows(
+          tx,
+          caps,
+          'enrollment_requests',
+          INSERT_COLUMNS,
+          requests.map((r: NewRequest) => [r.id, accountId, r.userId, r.platform, 'pending', 0, r.createdAt, r.createdAt, ...fieldValues(r)]),
+        );
+      } catch (e) {
+        // Ids and token hashes are random: the one Pending request a user may have per platform clashed.
+        if (caps.isUniqueViolation(e)) throw new RowChanged('Another writer made a Pending request for the same user and platform');
+        throw e;
+      }
     },
 
-    async renew(id, fields, at) {
-      await updateRow(
+    async renew(id, fields, at, was) {
+      const renewed = await updateRow(
         tx,
         caps,
         'enrollment_requests',
         ['status', 'status_reason', 'failed_attempts', 'updated_at', ...FIELD_COLUMNS],
-        ['account_id', 'id'],
-        ['pending', null, 0, at, ...fieldValues(fields), accountId, id],
+        ['account_id', 'id', 'status'],
+        ['pending', null, 0, at, ...fieldValues(fields), accountId, id, was],
       );
+      if (renewed === 0) throw new RowChanged('The enrollment request changed while it was being renewed');
     },
 
     async setStatus(id, status, reason, at, from) {

@@ -36,10 +36,17 @@ export interface RequestStore {
   get(id: string): Promise<EnrollmentRequest | null>;
   /** The Pending requests of these users (one per platform at most). */
   findPending(userIds: string[]): Promise<PendingRef[]>;
-  /** Inserts new requests (Pending) in as few statements as the engine allows. */
+  /**
+   * Inserts new requests (Pending) in as few statements as the engine allows. Throws RowChanged
+   * when a user already has a Pending request for the platform (another writer made it since the
+   * caller read the user's Pending requests): the transaction runs again and refreshes that one.
+   */
   insertMany(requests: NewRequest[]): Promise<void>;
-  /** Gives a request new fields and secrets and makes it Pending again (refresh, resend). */
-  renew(id: string, fields: RequestFields, at: string): Promise<void>;
+  /**
+   * Gives a request new fields and secrets and makes it Pending again (refresh, resend), if it is
+   * still in the status the caller read (`was`); else throws RowChanged.
+   */
+  renew(id: string, fields: RequestFields, at: string, was: RequestStatus): Promise<void>;
   /** Moves a request to `status` when it is in one of `from`; false when it was not. */
   setStatus(id: string, status: RequestStatus, reason: string | null, at: string, from: readonly RequestStatus[]): Promise<boolean>;
   /** Counts a wrong passcode or password; at `max` the Pending request becomes Exceeded. Returns the count. */

@@ -224,3 +224,75 @@ describe.each(ENGINES)('Bulk Add on %s', (engine) => {
     expect(c.statusCode).toBe(422);
   });
 });
+
+describe.each(ENGINES)('Bulk Add against a concurrent writer on %s', (engine) => {
+  it('runs a batch again when a user it creates was created meanwhile: every row applied once, no row failed', async () => {
+    const t = await createTestPippin(engine, {}, { runJobs: false });
+    try {
+      const rows = ['fresh1', 'fresh2', 'fresh3'].map((u) => `${u},,${u}@corp.example,,macOS,Corporate Owned,No,,,,None,`);
+      const id = (await uploadRequests(t, t.owner, 'fresh.csv', [HEADER, ...rows].join('\n'))).json().id;
+      const { createJobRunner } = await import('../../src/jobs/runner.js');
+      const { runBulkAdd } = await import('../../src/enrollments/bulk-add.js');
+      const { enqueueEnrollmentNotices } = await import('../../src/notify/enrollment-notice.js');
+      const uow = t.services.uow;
+      // The first insert of the batch's new users loses fresh2, as to an admin creating it at that moment.
+      let lose = true;
+      let inserts = 0;
+      const losing: typeof uow = {
+        ...uow,
+        inAccount: (accountId, fn) =>
+          uow.inAccount(accountId, (s) =>
+            fn({
+              ...s,
+              users: {
+                ...s.users,
+                insertMany: (users, marks) => {
+                  inserts++;
+                  const kept = users.filter((u) => !(lose && u.username === 'fresh2'));
+                  lose = false;
+                  return s.users.insertMany(kept, marks.filter((_, i) => kept.includes(users[i]!)));
+                },
+              },
+            }),
+          ),
+      };
+      const clock = { now: () => new Date() };
+      const random = { id: () => crypto.randomUUID(), bytes: (n: number) => crypto.getRandomValues(Buffer.alloc(n)) };
+      const runner = createJobRunner(
+        {
+          uow,
+          clock,
+          random,
+          handlers: {
+            users_import: async () => ({ status: 'succeeded' }),
+            enrollment_bulk_add: async (work) =>
+              runBulkAdd(
+                { uow: losing, clock, random, limits: { maxBytes: 1e9, maxRows: 1e6, xlsxMaxRows: 1e5, xlsxMaxInflatedBytes: 1e8 }, filePath: await t.services.files.localPath(work.accountId, work.fileId!), work },
+                { secretKey: t.secretKey, publicUrl: 'https://pippin.example', enqueueNotices: (s, list) => enqueueEnrollmentNotices(s, list, { secretKey: t.secretKey, clock, random }) },
+              ),
+          },
+        },
+        { node: 'concurrent' },
+      );
+      expect(await runner.runOnce()).toBe(true);
+      expect(inserts).toBe(2);
+      const job = (await t.call(t.owner, 'GET', `/api/v1/jobs/${id}`)).json();
+      expect(job).toMatchObject({ status: 'succeeded', counts: { created: 3, failed: 0 } });
+      const lines = parse((await t.call(t.owner, 'GET', `/api/v1/jobs/${id}/results`)).body, { bom: true, columns: true }) as Record<string, string>[];
+      expect(lines.map((l) => [l.Username, l.Result, l.Message])).toEqual([
+        ['fresh1', 'Created', 'User fresh1 created'],
+        ['fresh2', 'Created', 'User fresh2 created'],
+        ['fresh3', 'Created', 'User fresh3 created'],
+      ]);
+      // Each URL given in the results opens its own request: the first try's secrets died with it.
+      for (const l of lines) {
+        const stored = await t.db.system('operator command', (tx) => tx.selectFrom('enrollment_requests').select('token_hash').where('token_hash', '=', tokenHash(t.secretKey, l['Enrollment URL']!.split('/').pop()!)).execute());
+        expect(stored).toHaveLength(1);
+      }
+      expect((await t.call(t.owner, 'GET', '/api/v1/enrollment-requests?limit=200')).json().items).toHaveLength(3);
+      expect((await t.call(t.owner, 'GET', '/api/v1/users/summary')).json().total).toBe(3);
+    } finally {
+      await t.close();
+    }
+  });
+});

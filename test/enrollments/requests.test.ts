@@ -77,6 +77,36 @@ describe.each(ENGINES)('Enrollment requests on %s', (engine) => {
     expect(mac.id).not.toBe(first.id);
   });
 
+  it('makes one Pending request of several sent at once for the same user and platform; the others refresh it', async () => {
+    const u = await user();
+    const sent = await Promise.all(Array.from({ length: 5 }, () => ask(ue(u.id))));
+    expect(sent.map((r) => r.statusCode)).toEqual([201, 201, 201, 201, 201]);
+    expect(new Set(sent.map((r) => r.json().id)).size).toBe(1);
+    expect(sent.filter((r) => r.json().refreshed)).toHaveLength(4);
+    const list = (await t.call(t.owner, 'GET', `/api/v1/enrollment-requests?userId=${u.id}`)).json();
+    expect(list.items.map((r: any) => r.status)).toEqual(['pending']);
+    // The last one sent is the one whose token works.
+    const stored = await row(list.items[0].id);
+    expect(sent.map((r) => tokenHash(t.secretKey, r.json().url.split('/').pop()))).toContain(stored.token_hash);
+  });
+
+  it('renews a request only in the status it was read in: a request deleted meanwhile stays deleted', async () => {
+    const { RowChanged } = await import('../../src/db/database.js');
+    const u = await user();
+    const r = (await ask(ue(u.id))).json();
+    expect((await t.call(t.owner, 'DELETE', `/api/v1/enrollment-requests/${r.id}`)).statusCode).toBe(200);
+    const stored = await row(r.id);
+    const fields = {
+      email: u.email, phone: '', ownership: 'employee_owned', userEnrollment: true, requestMode: 'enrollment', authMode: 'passcode', authModeOverridden: false,
+      seamless: false, notify: 'email', comments: '', tokenHash: 'renewed-token', passcodeHash: 'renewed-passcode', requestedBy: null, requestedByLabel: 'test',
+      expiresAt: new Date(Date.now() + 3600_000).toISOString(), importJobId: null, importRow: null,
+    } as const;
+    // A resend read it Pending before the delete committed.
+    await expect(t.services.uow.inAccount(t.accountId, (s) => s.requests.renew(r.id, fields, new Date().toISOString(), 'pending'))).rejects.toBeInstanceOf(RowChanged);
+    expect(await row(r.id)).toMatchObject({ status: 'deleted', token_hash: stored.token_hash });
+    expect((await t.call(t.owner, 'POST', `/api/v1/enrollment-requests/${r.id}/resend`)).json().error.code).toBe('REQUEST_CLOSED');
+  });
+
   it('refuses User Enrollment with every broken rule listed (UE_NOT_ELIGIBLE), and creates nothing', async () => {
     const u = await user({ managedAppleId: null });
     const before = (await t.call(t.owner, 'GET', '/api/v1/enrollment-requests')).json().total;
