@@ -196,7 +196,7 @@ async function planBatch(s: Stores, rows: FileRow[], header: HeaderMap<UserColum
       const user: UserRecord = {
         id: random.id(), username: read.username, domain: read.domain!, email: changes.email, fullName: changes.fullName ?? '', phone: changes.phone ?? '',
         groups: changes.groups ?? [], authType: changes.authType ?? 'local', managedAppleId: maid, status: 'active', devices: 0,
-        createdAt: at, updatedAt: at, passwordHash: null,
+        createdAt: at, updatedAt: at, passwordHash: null, version: 0,
       };
       inserts.push({ index, user, row: row.row });
       if (maid) holder.set(maid, { key, row: row.row });

@@ -101,6 +101,7 @@ export function createDirectoryService(deps: { uow: UnitOfWork; clock: Clock; ra
           createdAt: now,
           updatedAt: now,
           passwordHash,
+          version: 0,
         };
         let result = await s.users.insert(user);
         if (result === 'maid_taken' && maidFromSetting) {
@@ -165,7 +166,7 @@ export function createDirectoryService(deps: { uow: UnitOfWork; clock: Clock; ra
         if (devices > 0) {
           throw new AppError('USER_HAS_DEVICES', `${before.username} has ${devices} enrolled device${devices === 1 ? '' : 's'}: unenrol ${devices === 1 ? 'it' : 'them'} first`, { devices });
         }
-        await s.users.delete(id);
+        await s.users.delete(id, before.version);
         await audit(s, actor, { action: 'user.delete', objectType: 'user', objectId: id, before: toPublicUser(before) });
       });
     },

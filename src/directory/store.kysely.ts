@@ -543,16 +543,20 @@ export function userStore(tx: Tx, accountId: string, caps: Caps): UserStore {
     async countDevices(id, delta) {
       await tx
         .updateTable('users')
-        .set((eb) => ({ device_count: eb('device_count', '+', delta) }))
+        // A new version too: a delete decided before the device came (no devices, then) is refused.
+        .set((eb) => ({ device_count: eb('device_count', '+', delta), version: eb('version', '+', 1) }))
         .where('account_id', '=', accountId)
         .where('id', '=', id)
         .execute();
     },
-    async delete(id) {
+    async delete(id, version) {
       const before = await byId(id);
       if (!before) return false;
+      const changed = () => new RowChanged('A user changed while it was being deleted');
+      if (before.version !== version) throw changed();
       await deleteNameWords(id, before.full_name, before.username_key, before.domain_key);
-      await tx.deleteFrom('users').where('account_id', '=', accountId).where('id', '=', id).execute();
+      const res = await tx.deleteFrom('users').where('account_id', '=', accountId).where('id', '=', id).where('version', '=', version).executeTakeFirst();
+      if (Number(res.numDeletedRows) === 0) throw changed();
       await bumpStats(-1, before.maid_key ? -1 : 0);
       return true;
     },

@@ -7,8 +7,8 @@ export interface UserRecord extends User {
   /** The import job that last touched the user, and at which row (null when none did). */
   importJobId?: string | null;
   importRow?: number | null;
-  /** How many updates the row has had (as read from the store): a write decided from this read matches on it. */
-  version?: number;
+  /** How many updates the row has had (0 for a new user): a write decided from a read matches on it. */
+  version: number;
 }
 
 /**
@@ -17,8 +17,8 @@ export interface UserRecord extends User {
  */
 export type ImportedUser = Pick<
   UserRecord,
-  'id' | 'username' | 'domain' | 'email' | 'fullName' | 'phone' | 'groups' | 'authType' | 'managedAppleId' | 'status' | 'importJobId' | 'importRow'
-> & { version: number };
+  'id' | 'username' | 'domain' | 'email' | 'fullName' | 'phone' | 'groups' | 'authType' | 'managedAppleId' | 'status' | 'importJobId' | 'importRow' | 'version'
+>;
 
 /** The public shape of a user: no password hash, no import marker, no version. */
 export const toPublicUser = ({ passwordHash: _p, importJobId: _j, importRow: _r, version: _v, ...u }: UserRecord): User => u;
@@ -77,8 +77,11 @@ export interface UserStore {
   updateMany(items: { before: ImportedUser; changes: UserChanges; mark: ImportMark }[], at: string): Promise<void>;
   /** Adds `delta` to the user's enrolled-device count (a device enrolled or checked out). */
   countDevices(id: string, delta: number): Promise<void>;
-  /** True when a user was deleted. */
-  delete(id: string): Promise<boolean>;
+  /**
+   * Deletes a user (and their name words) as the caller read them, at `version`: false when there
+   * is no such user; RowChanged when it changed since.
+   */
+  delete(id: string, version: number): Promise<boolean>;
   /** Keyset-paged list; the cursor is stable under concurrent inserts. */
   list(query: UserListQuery, page: PageRequest): Promise<Page<User>>;
   /** The same pages as `list` (same users, order and cursors), each user as a tuple: for exports. */

@@ -109,7 +109,7 @@ async function applyBatch(deps: Pick<EnrollmentDeps, 'clock' | 'random' | 'secre
     }
     const { username, domain, ask } = r.ok;
     let user: ImportedUser | null = users.get(userKey(username, domain)) ?? null;
-    let created: (UserRecord & { version: number }) | null = null;
+    let created: UserRecord | null = null;
     if (!user && !ask.userEnrollment) {
       if (!ask.email) {
         outcomes.push({ result: 'Failed', issues: [{ code: 'USER_NOT_FOUND', message: `${COLUMNS.username}: there is no user ${username} in ${domain}; give an Email Address to create one` }] });

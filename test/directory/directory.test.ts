@@ -176,6 +176,24 @@ describe.each(ENGINES)('Users ▸ Directory on %s', (engine) => {
       expect(codes.filter((c) => c === 409)).toHaveLength(9);
       for (const r of results.filter((x) => x.statusCode === 409)) expect(r.json().error.code).toBe('MAID_EXISTS');
     });
+
+    it('moves a user\'s version on with every update and device count, and deletes a user only at the version read', async () => {
+      const { RowChanged } = await import('../../src/db/database.js');
+      const u = (await create(newUser({ fullName: 'Vera Version' }))).json();
+      const version = () => t.services.uow.inAccount(t.accountId, async (s) => (await s.users.get(u.id))!.version);
+      expect(await version()).toBe(0);
+      expect((await t.call(t.owner, 'PATCH', `/api/v1/users/${u.id}`, { fullName: 'Vera Renamed' })).statusCode).toBe(200);
+      expect(await version()).toBe(1);
+      // A device enrolled after a delete read the user (with no devices) makes that delete run again.
+      await t.services.uow.inAccount(t.accountId, (s) => s.users.countDevices(u.id, 1));
+      expect(await version()).toBe(2);
+      await expect(t.services.uow.inAccount(t.accountId, (s) => s.users.delete(u.id, 1))).rejects.toBeInstanceOf(RowChanged);
+      expect((await t.call(t.owner, 'GET', `/api/v1/users?q=renamed`)).json().items.map((x: any) => x.id)).toEqual([u.id]);
+      await t.services.uow.inAccount(t.accountId, (s) => s.users.countDevices(u.id, -1));
+      expect(await t.services.uow.inAccount(t.accountId, (s) => s.users.delete(u.id, 3))).toBe(true);
+      expect((await t.call(t.owner, 'GET', `/api/v1/users?q=renamed`)).json().items).toEqual([]);
+      expect(await t.services.uow.inAccount(t.accountId, (s) => s.users.delete(u.id, 3))).toBe(false);
+    });
   });
 
   describe('the list', () => {
@@ -329,7 +347,7 @@ describe.each(ENGINES)('Users ▸ Directory on %s', (engine) => {
       // The import hands the store MAIDs already lower-cased; the store keys what it is given.
       const id = uuidv7();
       const at = new Date().toISOString();
-      const given = { id, username: 'Keys-Case', domain: 'Example.COM', email: 'Kay@Corp.Example', fullName: 'Kay CASE', phone: '', groups: [], authType: 'local' as const, managedAppleId: 'Kay.Case@AppleID.Example.com', status: 'active' as const, devices: 0, createdAt: at, updatedAt: at, passwordHash: null };
+      const given = { id, username: 'Keys-Case', domain: 'Example.COM', email: 'Kay@Corp.Example', fullName: 'Kay CASE', phone: '', groups: [], authType: 'local' as const, managedAppleId: 'Kay.Case@AppleID.Example.com', status: 'active' as const, devices: 0, createdAt: at, updatedAt: at, passwordHash: null, version: 0 };
       await t.db.forAccount(acct.accountId, (tx) => userStore(tx, acct.accountId, t.db.caps).insertMany([given], [{ jobId: uuidv7(), row: 2 }]));
       const keys = await t.db.forAccount(acct.accountId, (tx) =>
         tx.selectFrom('users').select(['username_key', 'domain_key', 'email_key', 'full_name_key', 'maid_key']).where('id', '=', id).executeTakeFirstOrThrow(),
