@@ -87,7 +87,7 @@ function readRow(row: FileRow, header: HeaderMap<UserColumn>, account: Account) 
     if (maid.clear) changes.managedAppleId = null;
     else {
       const verdict = validateManagedAppleId(maid.value, account.managedAppleIdDomains);
-      if (!verdict.ok) issues.push({ code: verdict.code, message: `${LABEL.managedAppleId}: ${verdict.message}` });
+      if (!verdict.ok) issues.push({ code: verdict.code, message: verdict.message }); // it names the column itself
       else changes.managedAppleId = verdict.value;
     }
   }
@@ -152,11 +152,12 @@ async function planBatch(s: Stores, rows: FileRow[], header: HeaderMap<UserColum
   const seen = new Map<string, number>();
   const holder = new Map<string, { key: string; row: number | null } | null>();
   const seenBefore = (key: string) => seen.get(key) ?? previous?.seen.get(key);
-  const holderOf = (maid: string) => {
+  /** Who holds a MAID: a row of this file (its number), or a user of the directory (named). */
+  const holderOf = (maid: string): { key: string; row: number | null; name?: string } | null => {
     if (holder.has(maid)) return holder.get(maid) ?? null;
     if (previous?.holder.has(maid)) return previous.holder.get(maid) ?? null;
     const u = stored.get(maid);
-    return u ? { key: userKey(u.username, u.domain), row: u.importJobId === jobId ? (u.importRow ?? null) : null } : null;
+    return u ? { key: userKey(u.username, u.domain), row: u.importJobId === jobId ? (u.importRow ?? null) : null, name: `${u.username} in ${u.domain}` } : null;
   };
   const at = clock.now().toISOString();
   const plan: Plan = { outcomes: [], updates: [], inserts: [], at, jobId, seen, holder };
@@ -179,7 +180,7 @@ async function planBatch(s: Stores, rows: FileRow[], header: HeaderMap<UserColum
     if (changes.managedAppleId) {
       const h = holderOf(changes.managedAppleId);
       if (h && h.key !== key) {
-        outcomes.push(failed('MAID_EXISTS', `${LABEL.managedAppleId}: ${MAID_EXISTS_MESSAGE}${h.row !== null ? ` (row ${h.row})` : ''}`));
+        outcomes.push(failed('MAID_EXISTS', `${MAID_EXISTS_MESSAGE} (${h.row !== null ? `row ${h.row}` : `held by ${h.name}`})`));
         continue;
       }
     }

@@ -129,7 +129,6 @@ function refusal(issues: RuleIssue<string>[]): AppError {
   return new AppError(first.code as 'PLATFORM_NOT_SUPPORTED' | 'REQUEST_MODE_NOT_AVAILABLE', first.message, { issues: list });
 }
 
-
 const CLOSED = new Set(['completed', 'deleted']);
 
 const systemActor = (accountId: string, label: string): Actor => ({ kind: 'system', accountId, adminId: null, label, role: 'owner', ip: null, requestId: null });

@@ -86,6 +86,7 @@ describe.skipIf(!CHROMIUM)('Devices ▸ Enrollments in Chromium', () => {
     await failures.getByText(/UE_REQUIRES_MANAGED_APPLE_ID/).waitFor();
     await failures.getByText(/PLATFORM_NOT_SUPPORTED/).waitFor();
     await failures.getByText(/UE_IOS_ONLY/).waitFor();
+    await bulk.getByText(/Rows with Notify None carry their enrollment URL and passcode in the results file/).waitFor();
     await snapAll(page, 'bulk-add-outcome', false);
     const [download] = await Promise.all([page.waitForEvent('download'), bulk.getByRole('link', { name: 'Download results' }).click()]);
     expect(download.suggestedFilename()).toMatch(/\.csv$/);
@@ -117,7 +118,10 @@ describe.skipIf(!CHROMIUM)('Devices ▸ Enrollments in Chromium', () => {
     await expect.poll(() => ue.isDisabled()).toBe(true);
     await form.getByText('Not available: User Enrollment requires the user to have a linked Managed Apple ID').waitFor();
 
-    await pickUser(page, 'dave');
+    // Searching while carol is chosen lists the match first; carol stays an option, after it.
+    await field(form, /^User/).fill('dave');
+    await expect.poll(async () => (await page.getByRole('option').first().textContent()) ?? '').toMatch(/^dave@/);
+    await page.getByRole('option', { name: /^dave@/ }).click();
     await expect.poll(() => ue.isDisabled()).toBe(false);
     await ue.click();
     await form.getByText('macOS', { exact: true }).click();
@@ -196,6 +200,7 @@ describe.skipIf(!CHROMIUM)('Devices ▸ Enrollments in Chromium', () => {
     await page.getByRole('menuitem', { name: 'Delete' }).click();
     const confirm = page.getByRole('dialog', { name: 'Delete request' });
     await confirm.getByRole('button', { name: 'Delete request' }).click();
+    await page.getByText('Request deleted').waitFor();
     await erin.getByTestId('request-status').filter({ hasText: 'Deleted' }).waitFor();
 
     // ── A user's page lists their requests; Add Device opens the form for them ─────────────────

@@ -30,7 +30,7 @@ describe.skipIf(!CHROMIUM)('Bulk Import Users in Chromium', () => {
     expect(counts).toContain('Failed: 2');
     const failures = dialog.getByTestId('job-failures');
     await failures.getByText('MAID_INVALID').waitFor();
-    await failures.getByText('Managed Apple ID: Managed Apple ID already exists (row 5)').waitFor();
+    await failures.getByText('Managed Apple ID already exists (row 5)').waitFor();
     for (const w of WIDTHS) {
       await page.setViewportSize(w);
       await snap(page, 'import-outcome', w.name);
@@ -67,7 +67,16 @@ describe.skipIf(!CHROMIUM)('Bulk Import Users in Chromium', () => {
     await dialog.locator('input[type=file]').setInputFiles({ name: 'broken.csv', mimeType: 'text/csv', buffer: Buffer.from('Username,Email Address\nx1,a@b.example\nx2,"open\n') });
     await dialog.getByText('The file was refused; nothing was changed').waitFor({ timeout: 30_000 });
     await dialog.getByText(/never closed/).waitFor();
+    // No row was applied: no counts of nothing, no results file to download.
+    expect(await dialog.getByTestId('job-counts').count()).toBe(0);
+    expect(await dialog.getByRole('link', { name: 'Download results' }).count()).toBe(0);
     await snap(page, 'import-refused', '1280');
+    await dialog.getByRole('button', { name: 'Done' }).click();
+    // The Jobs page lists it as failed, without a Results link.
+    await page.goto(`${f.server.url}/jobs`);
+    const row = page.getByTestId('job-row-broken.csv');
+    await row.getByText('failed').waitFor();
+    expect(await row.getByRole('link', { name: 'Results' }).count()).toBe(0);
     await context.close();
   });
 });

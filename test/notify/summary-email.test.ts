@@ -35,7 +35,7 @@ describe('the bulk upload summary email', () => {
     expect(email.text).toContain('25 rows failed; the other rows were applied.');
     expect(email.text).toContain('Created 5, updated 0, unchanged 0, failed 25.');
     expect(email.text!.match(/^ {2}Row \d+ — MAID_INVALID/gm)).toHaveLength(20);
-    expect(email.text).toContain('Row 7 — MAID_INVALID: Managed Apple ID: Managed Apple ID is not valid');
+    expect(email.text).toContain('Row 7 — MAID_INVALID: Managed Apple ID is not valid');
     expect(email.html).toContain('<table');
     expect(email.attachments).toHaveLength(1);
     const attachment = email.attachments[0]!;

@@ -127,12 +127,9 @@ export function BulkUploadDialog(props: BulkUploadProps) {
         {jobId && job.data && finished && (
           <>
             <JobOutcome job={job.data} />
-            <Group justify="space-between">
-              <Button component="a" href={`/api/v1/jobs/${jobId}/results`} download variant="light">Download results</Button>
-              <Group gap="xs">
-                <Button variant="default" onClick={reset}>{props.againLabel}</Button>
-                <Button onClick={close}>Done</Button>
-              </Group>
+            <Group justify="flex-end" gap="xs">
+              <Button variant="default" onClick={reset}>{props.againLabel}</Button>
+              <Button onClick={close}>Done</Button>
             </Group>
           </>
         )}

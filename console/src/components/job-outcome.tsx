@@ -1,12 +1,18 @@
-import { Alert, Badge, Code, Group, Progress, Stack, Table, Text } from '@mantine/core';
+import { Alert, Badge, Button, Code, Group, Progress, Stack, Table, Text } from '@mantine/core';
 import { useQuery } from '@tanstack/react-query';
 import { parse } from 'csv-parse/browser/esm/sync';
 import type { Job } from '../api';
 
-export const STATUS_COLOR: Record<Job['status'], string> = { queued: 'gray', running: 'blue', succeeded: 'teal', failed: 'red', cancelled: 'orange' };
+const STATUS_COLOR: Record<Job['status'], string> = { queued: 'gray', running: 'blue', succeeded: 'teal', failed: 'red', cancelled: 'orange' };
+
+/** A job's badge colour: a job that succeeded with failed rows asks for a look. */
+export const jobColor = (job: Job) => (job.status === 'succeeded' && job.counts.failed > 0 ? 'yellow' : STATUS_COLOR[job.status]);
+
+/** A job that applied no row (its file was refused, or it was cancelled first) has no results to give. */
+export const hasResults = (job: Job) => job.progress.processed > 0;
 
 /** Each kind of job in words: its name, and the counts its rows end in (users: Created/Updated/Unchanged; requests: Created/Refreshed). */
-export const JOB_KIND: Record<Job['kind'], { label: string; counts: (keyof Job['counts'])[]; done: string; doneWithFailures: string; allApplied: string }> = {
+export const JOB_KIND: Record<Job['kind'], { label: string; counts: (keyof Job['counts'])[]; done: string; doneWithFailures: string; allApplied: string; resultsNote?: string }> = {
   users_import: {
     label: 'Users import',
     counts: ['created', 'updated', 'unchanged', 'failed'],
@@ -20,6 +26,7 @@ export const JOB_KIND: Record<Job['kind'], { label: string; counts: (keyof Job['
     done: 'Requests added',
     doneWithFailures: 'Requests added, with rows that failed',
     allApplied: 'Every row made or refreshed a request.',
+    resultsNote: 'Rows with Notify None carry their enrollment URL and passcode in the results file: keep it as safe as the passcodes themselves.',
   },
 };
 
@@ -64,8 +71,8 @@ export function Counts({ job }: { job: Job }) {
   );
 }
 
-/** The end of an import: what happened, the failed rows, and the results file. */
-export function JobOutcome({ job }: { job: Job }) {
+/** The end of an import: what happened, the failed rows, and the results file (`tall`: the failures may fill a side panel). */
+export function JobOutcome({ job, tall = false }: { job: Job; tall?: boolean }) {
   const kind = JOB_KIND[job.kind];
   const failures = useQuery({
     queryKey: ['job-failures', job.id],
@@ -81,7 +88,7 @@ export function JobOutcome({ job }: { job: Job }) {
   return (
     <Stack gap="sm">
       {job.status === 'failed' && job.error && (
-        <Alert color="red" title="The file was refused; nothing was changed" role="alert">
+        <Alert color="red" title={hasResults(job) ? 'Stopped; the rows before it were applied' : 'The file was refused; nothing was changed'} role="alert">
           {job.error.message}
           {job.error.line ? ` (line ${job.error.line})` : ''}
         </Alert>
@@ -91,13 +98,13 @@ export function JobOutcome({ job }: { job: Job }) {
           {job.counts.failed ? 'The other rows were applied. Fix the failed rows and upload them again.' : kind.allApplied}
         </Alert>
       )}
-      {job.status === 'cancelled' && <Alert color="orange" title="Cancelled">The rows applied before the cancel stay.</Alert>}
-      <Counts job={job} />
+      {job.status === 'cancelled' && <Alert color="orange" title="Cancelled">{hasResults(job) ? 'The rows applied before the cancel stay.' : 'No row was applied.'}</Alert>}
+      {hasResults(job) && <Counts job={job} />}
       {job.warnings.map((w) => (
         <Text key={w} size="sm" c="yellow.8">{w}</Text>
       ))}
       {job.counts.failed > 0 && failures.data && (
-        <Table.ScrollContainer minWidth={480} mah={260}>
+        <Table.ScrollContainer minWidth={480} mah={tall ? 'calc(100vh - 380px)' : 260}>
           <Table striped verticalSpacing={4} data-testid="job-failures">
             <Table.Thead>
               <Table.Tr>
@@ -117,6 +124,12 @@ export function JobOutcome({ job }: { job: Job }) {
             </Table.Tbody>
           </Table>
         </Table.ScrollContainer>
+      )}
+      {hasResults(job) && (
+        <Group gap="sm" wrap="nowrap" align="center">
+          <Button component="a" href={`/api/v1/jobs/${job.id}/results`} download variant="light" style={{ flexShrink: 0 }}>Download results</Button>
+          {kind.resultsNote && <Text size="xs" c="dimmed">{kind.resultsNote}</Text>}
+        </Group>
       )}
     </Stack>
   );

@@ -55,14 +55,14 @@ function DeviceLink({ request: r }: { request: EnrollmentRequest }) {
 /** User Enrollment requests stand out: they are what this console is mostly for. */
 function RequestTypeText({ type }: { type: EnrollmentRequest['requestType'] }) {
   const ue = type === 'MDM (Apple User Enrollment)';
-  return <Text size="sm" fw={ue ? 600 : undefined} c={ue ? 'grape.8' : undefined} data-testid="request-type">{type}</Text>;
+  return <Text size="sm" fw={ue ? 600 : undefined} c={ue ? 'grape.8' : undefined} miw={ue ? 140 : undefined} data-testid="request-type">{type}</Text>;
 }
 
-/** "Dec 7, 08:03" this year, "Dec 7, 2025, 08:03" otherwise. */
+/** "Dec 7, 08:03" this year, "Dec 7, 2025, 08:03" otherwise (24-hour: the table's columns stay narrow). */
 export function shortTime(iso: string): string {
   const d = new Date(iso);
   const sameYear = d.getFullYear() === new Date().getFullYear();
-  return d.toLocaleString(undefined, { year: sameYear ? undefined : 'numeric', month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' });
+  return d.toLocaleString(undefined, { year: sameYear ? undefined : 'numeric', month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' });
 }
 
 function Actions({ r, onResend, onDelete }: { r: EnrollmentRequest; onResend: () => void; onDelete: () => void }) {
@@ -134,8 +134,8 @@ export function RequestsTable({ items, narrow, writable, showUser = true }: { it
       ))}
     </Stack>
   ) : (
-    <Table.ScrollContainer minWidth={showUser ? 1150 : 860}>
-      <Table striped highlightOnHover verticalSpacing="xs" data-testid="requests-table">
+    <Table.ScrollContainer minWidth={showUser ? 1060 : 800}>
+      <Table striped highlightOnHover verticalSpacing="xs" horizontalSpacing={8} data-testid="requests-table">
         <Table.Thead>
           <Table.Tr>
             {showUser && <Table.Th>Username</Table.Th>}
@@ -154,12 +154,12 @@ export function RequestsTable({ items, narrow, writable, showUser = true }: { it
           {items.map((r) => (
             <Table.Tr key={r.id} data-testid={`request-row-${r.username}-${r.platform}`} data-request-id={r.id}>
               {showUser && <Table.Td>{userCell(r)}</Table.Td>}
-              {showUser && <Table.Td><Text size="sm">{r.email}</Text></Table.Td>}
+              {showUser && <Table.Td maw={220}><Text size="sm" truncate title={r.email}>{r.email}</Text></Table.Td>}
               <Table.Td><Text size="sm">{PLATFORM_LABEL[r.platform] ?? r.platform}</Text></Table.Td>
               <Table.Td><Text size="sm" style={{ whiteSpace: 'nowrap' }}>{OWNERSHIP_LABEL[r.ownership] ?? r.ownership}</Text></Table.Td>
-              <Table.Td miw={120}><RequestTypeText type={r.requestType} /></Table.Td>
+              <Table.Td><RequestTypeText type={r.requestType} /></Table.Td>
               <Table.Td style={{ whiteSpace: 'nowrap' }}><RequestStatusCell request={r} /></Table.Td>
-              <Table.Td><Text size="sm">{r.requestedBy.label}</Text></Table.Td>
+              <Table.Td maw={200}><Text size="sm" truncate title={r.requestedBy.label}>{r.requestedBy.label}</Text></Table.Td>
               <Table.Td><Text size="sm" style={{ whiteSpace: 'nowrap' }} title={formatTime(r.createdAt)}>{shortTime(r.createdAt)}</Text></Table.Td>
               <Table.Td><Text size="sm" style={{ whiteSpace: 'nowrap' }} c={r.status === 'pending' ? undefined : 'dimmed'} title={formatTime(r.expiresAt)}>{shortTime(r.expiresAt)}</Text></Table.Td>
               {writable && <Table.Td style={STICKY}><Actions r={r} onResend={() => resend(r)} onDelete={() => setDeleting(r)} /></Table.Td>}
@@ -190,7 +190,9 @@ export function RequestsTable({ items, narrow, writable, showUser = true }: { it
         confirmLabel="Delete request"
         onClose={() => setDeleting(null)}
         onConfirm={async () => {
-          await api('DELETE', `/enrollment-requests/${deleting!.id}`);
+          const gone = deleting!;
+          await api('DELETE', `/enrollment-requests/${gone.id}`);
+          notifications.show({ color: 'teal', title: 'Request deleted', message: `The ${PLATFORM_LABEL[gone.platform]} request of ${gone.username}@${gone.domain}: its URL and passcode no longer work.` });
           refresh();
         }}
       >

@@ -155,7 +155,7 @@ export function EnrollmentsPage() {
           leftSection={<IconSearch size={16} />}
           value={search}
           onChange={(e) => setSearch(e.currentTarget.value)}
-          style={{ flex: '1 1 260px' }}
+          style={{ flex: '2 1 340px' }}
         />
         <Select
           label="Status"

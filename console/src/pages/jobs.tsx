@@ -5,7 +5,7 @@ import { api, can, formatTime, jobFinished, type Job, type Page } from '../api';
 import { useSession } from '../session';
 import { PageHeader } from '../components/page';
 import { EmptyState, ErrorState, LoadingState } from '../components/states';
-import { countsInWords, JOB_KIND, JobOutcome, JobProgress, STATUS_COLOR } from '../components/job-outcome';
+import { countsInWords, hasResults, JOB_KIND, jobColor, JobOutcome, JobProgress } from '../components/job-outcome';
 
 export function JobsPage() {
   const session = useSession();
@@ -42,14 +42,14 @@ export function JobsPage() {
           <Table.Tbody>
             {jobs.data.items.map((j) => (
               <Table.Tr key={j.id} data-testid={`job-row-${j.fileName}`} style={{ cursor: 'pointer' }} onClick={() => setOpen(j.id)}>
-                <Table.Td><Text size="sm" fw={500}>{j.fileName}</Text></Table.Td>
+                <Table.Td maw={260}><Text size="sm" fw={500} truncate title={j.fileName}>{j.fileName}</Text></Table.Td>
                 <Table.Td><Text size="sm" style={{ whiteSpace: 'nowrap' }}>{JOB_KIND[j.kind].label}</Text></Table.Td>
-                <Table.Td style={{ whiteSpace: 'nowrap' }}><Badge color={STATUS_COLOR[j.status]} variant="light" style={{ overflow: 'visible', flexShrink: 0 }} styles={{ label: { overflow: 'visible' } }}>{j.status}</Badge></Table.Td>
+                <Table.Td style={{ whiteSpace: 'nowrap' }}><Badge color={jobColor(j)} variant="light" style={{ overflow: 'visible', flexShrink: 0 }} styles={{ label: { overflow: 'visible' } }}>{j.status}</Badge></Table.Td>
                 <Table.Td style={{ whiteSpace: 'nowrap' }}><Text size="sm">{j.progress.processed.toLocaleString()}{j.progress.total !== null ? ` / ${j.progress.total.toLocaleString()}` : ''}</Text></Table.Td>
                 <Table.Td><Text size="sm" data-testid="job-applied">{countsInWords(j)}</Text></Table.Td>
                 <Table.Td><Text size="sm" c={j.counts.failed ? 'red' : undefined}>{j.counts.failed.toLocaleString()}</Text></Table.Td>
                 <Table.Td><Text size="sm">{j.requestedBy.label}</Text></Table.Td>
-                <Table.Td><Text size="sm">{formatTime(j.createdAt)}</Text></Table.Td>
+                <Table.Td><Text size="sm" style={{ whiteSpace: 'nowrap' }}>{formatTime(j.createdAt)}</Text></Table.Td>
                 <Table.Td onClick={(e) => e.stopPropagation()}>
                   <Group gap={4} wrap="nowrap" justify="flex-end">
                     {!jobFinished(j) && can.writeUsers(session.admin.role) && (
@@ -57,7 +57,7 @@ export function JobsPage() {
                         {j.cancelRequested ? 'Stopping…' : 'Cancel'}
                       </Button>
                     )}
-                    {jobFinished(j) && <Button size="xs" variant="subtle" component="a" href={`/api/v1/jobs/${j.id}/results`} download>Results</Button>}
+                    {jobFinished(j) && hasResults(j) && <Button size="xs" variant="subtle" component="a" href={`/api/v1/jobs/${j.id}/results`} download>Results</Button>}
                   </Group>
                 </Table.Td>
               </Table.Tr>
@@ -74,7 +74,7 @@ export function JobsPage() {
         {current && (
           <Stack>
             <Text size="sm" c="dimmed">{JOB_KIND[current.kind].label} · started by {current.requestedBy.label} · {formatTime(current.createdAt)}</Text>
-            {jobFinished(current) ? <JobOutcome job={current} /> : <JobProgress job={current} />}
+            {jobFinished(current) ? <JobOutcome job={current} tall /> : <JobProgress job={current} />}
           </Stack>
         )}
       </Drawer>

@@ -51,7 +51,8 @@ function UserPicker({ value, onChange, error }: { value: User | null; onChange: 
     placeholderData: keepPreviousData,
   });
   const found = users.data?.items ?? [];
-  const all = value && !found.some((u) => u.id === value.id) ? [value, ...found] : found;
+  // The chosen user stays an option (the field shows its label), after the matches while searching.
+  const all = value && !found.some((u) => u.id === value.id) ? (typed ? [...found, value] : [value, ...found]) : found;
   const byId = new Map(all.map((u) => [u.id, u]));
   return (
     <Select
@@ -62,6 +63,7 @@ function UserPicker({ value, onChange, error }: { value: User | null; onChange: 
       data={all.map((u) => ({ value: u.id, label: userLabel(u) }))}
       filter={({ options }) => options}
       value={value?.id ?? null}
+      allowDeselect={false}
       onChange={(id) => onChange(id ? byId.get(id) ?? null : null)}
       searchValue={search}
       onSearchChange={setSearch}
