@@ -149,6 +149,9 @@ export interface AuditEvent {
   requestId: string | null;
 }
 
+/** A user's authentication type in words. */
+export const AUTH_TYPE_LABEL: Record<User['authType'], string> = { local: 'Local', corporate: 'Corporate', saml: 'SAML' };
+
 export interface User {
   id: string;
   username: string;

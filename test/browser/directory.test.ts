@@ -104,6 +104,8 @@ describe.skipIf(!CHROMIUM)('Users ▸ Directory in Chromium', () => {
 
     await page.getByTestId('user-row-omar').getByRole('link', { name: 'omar' }).click();
     await page.getByRole('heading', { name: 'Omar Haddad' }).waitFor();
+    // The authentication type in the form's words, not the stored value.
+    await page.getByText('Local', { exact: true }).waitFor();
     for (const w of WIDTHS) {
       await page.setViewportSize(w);
       await snap(page, 'user', w.name);

@@ -2,7 +2,7 @@ import { useEffect, useState } from 'react';
 import { Alert, Button, Group, Modal, PasswordInput, Select, SimpleGrid, Stack, TagsInput, TextInput } from '@mantine/core';
 import { notifications } from '@mantine/notifications';
 import { useMutation, useQueryClient } from '@tanstack/react-query';
-import { api, ApiError, type User } from '../api';
+import { api, ApiError, AUTH_TYPE_LABEL, type User } from '../api';
 
 interface Form {
   username: string;
@@ -85,7 +85,7 @@ export function UserForm({ opened, user, onClose, onSaved }: { opened: boolean; 
           />
           <SimpleGrid cols={{ base: 1, sm: 2 }}>
             <TextInput label="Phone" value={form.phone} error={errors.phone} onChange={(e) => set('phone', e.currentTarget.value)} />
-            <Select label="Authentication type" data={[{ value: 'local', label: 'Local' }, { value: 'corporate', label: 'Corporate' }, { value: 'saml', label: 'SAML' }]} value={form.authType} allowDeselect={false} onChange={(v) => v && set('authType', v as Form['authType'])} />
+            <Select label="Authentication type" data={Object.entries(AUTH_TYPE_LABEL).map(([value, label]) => ({ value, label }))} value={form.authType} allowDeselect={false} onChange={(v) => v && set('authType', v as Form['authType'])} />
           </SimpleGrid>
           <TagsInput label="Groups" placeholder="Add a group and press Enter" value={form.groups} error={errors.groups} onChange={(v) => set('groups', v)} />
           <SimpleGrid cols={{ base: 1, sm: 2 }}>

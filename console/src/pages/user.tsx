@@ -4,7 +4,7 @@ import { useMediaQuery } from '@mantine/hooks';
 import { IconPlus } from '@tabler/icons-react';
 import { useQuery, useQueryClient } from '@tanstack/react-query';
 import { Link, useNavigate, useParams } from 'react-router';
-import { api, can, formatTime, query, type Device, type EnrollmentRequest, type Page, type User } from '../api';
+import { api, AUTH_TYPE_LABEL, can, formatTime, query, type Device, type EnrollmentRequest, type Page, type User } from '../api';
 import { useSession } from '../session';
 import { PageHeader } from '../components/page';
 import { ConfirmModal } from '../components/confirm';
@@ -129,9 +129,9 @@ export function UserPage() {
             <Field label="Email"><Text size="sm">{u.email}</Text></Field>
             <Field label="Phone"><Text size="sm">{u.phone || '—'}</Text></Field>
             <Field label="Status"><Badge color={u.status === 'active' ? 'teal' : 'gray'} variant="light">{u.status}</Badge></Field>
-            <Field label="Authentication type"><Text size="sm">{u.authType}</Text></Field>
+            <Field label="Authentication type"><Text size="sm">{AUTH_TYPE_LABEL[u.authType]}</Text></Field>
             <Field label="Groups">
-              <Group gap={4}>{u.groups.length ? u.groups.map((g) => <Badge key={g} variant="outline" color="gray">{g}</Badge>) : <Text size="sm">—</Text>}</Group>
+              <Group gap={4}>{u.groups.length ? u.groups.map((g) => <Badge key={g} variant="outline" color="gray" tt="none">{g}</Badge>) : <Text size="sm">—</Text>}</Group>
             </Field>
             <Field label="Devices"><Text size="sm">{u.devices}</Text></Field>
             <Field label="Created"><Text size="sm">{formatTime(u.createdAt)}</Text></Field>

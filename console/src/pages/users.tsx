@@ -170,7 +170,7 @@ export function UsersPage() {
                   <Table.Td><Text size="sm">{u.email}</Text></Table.Td>
                   <Table.Td><MaidCell maid={u.managedAppleId} /></Table.Td>
                   <Table.Td>
-                    <Group gap={4}>{u.groups.slice(0, 3).map((g) => <Badge key={g} size="sm" variant="outline" color="gray">{g}</Badge>)}{u.groups.length > 3 && <Text size="xs" c="dimmed">+{u.groups.length - 3}</Text>}</Group>
+                    <Group gap={4}>{u.groups.slice(0, 3).map((g) => <Badge key={g} size="sm" variant="outline" color="gray" tt="none">{g}</Badge>)}{u.groups.length > 3 && <Text size="xs" c="dimmed">+{u.groups.length - 3}</Text>}</Group>
                   </Table.Td>
                   <Table.Td style={{ whiteSpace: 'nowrap' }}><StatusBadge status={u.status} /></Table.Td>
                   <Table.Td ta="right"><Text size="sm">{u.devices}</Text></Table.Td>
