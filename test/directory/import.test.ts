@@ -1,8 +1,7 @@
 import { parse } from 'csv-parse/sync';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RunnerStopped } from '../../src/jobs/runner.js';
-import type { Stores, UnitOfWork } from '../../src/stores.js';
-import { createTestPippin, uploadUsers, waitForJob, type TestPippin } from '../support/app.js';
+import { createTestPippin, TEST_IMPORT_LIMITS, uploadUsers, waitForJob, withStores, type TestPippin } from '../support/app.js';
 import { ENGINES } from '../support/db.js';
 
 const results = async (t: TestPippin, id: string, failed = false) => {
@@ -18,8 +17,6 @@ const expectEveryRowOnce = async (t: TestPippin, id: string, n: number) => {
   expect(lines.every((l) => l.Result === 'Created')).toBe(true);
   expect((await t.call(t.owner, 'GET', '/api/v1/users/summary')).json().total).toBe(n);
 };
-/** The unit of work with its stores changed by `change` (a fault, a concurrent writer). */
-const withStores = (uow: UnitOfWork, change: (s: Stores) => Stores): UnitOfWork => ({ ...uow, inAccount: (accountId, fn) => uow.inAccount(accountId, (s) => fn(change(s))) });
 const user = async (t: TestPippin, q: string) => (await t.call(t.owner, 'GET', `/api/v1/users?q=${encodeURIComponent(q)}`)).json().items[0];
 
 describe.each(ENGINES)('Bulk Import Users on %s', (engine) => {
@@ -315,7 +312,7 @@ describe.each(ENGINES)('import jobs: lock, cancel and resume on %s', (engine) =>
         random,
         handlers: {
           users_import: async (work) =>
-            runUsersImport({ uow: faulty, clock: { now: () => new Date() }, random, limits: { maxBytes: 1e9, maxRows: 1e6, xlsxMaxRows: 1e5, xlsxMaxInflatedBytes: 1e8 }, filePath: await t.services.files.localPath(work.accountId, work.fileId!), work, batchRows: 1000, retry: { tries: 3, firstWaitMs: 1 }, planAhead }),
+            runUsersImport({ uow: faulty, clock: { now: () => new Date() }, random, limits: TEST_IMPORT_LIMITS, filePath: await t.services.files.localPath(work.accountId, work.fileId!), work, batchRows: 1000, retry: { tries: 3, firstWaitMs: 1 }, planAhead }),
           enrollment_bulk_add: async () => ({ status: 'succeeded' }),
         },
       },
@@ -425,7 +422,7 @@ describe.each(ENGINES)('import jobs: lock, cancel and resume on %s', (engine) =>
           random,
           handlers: {
             users_import: async (work) =>
-              runTableJob({ uow: losing, clock, random, limits: { maxBytes: 1e9, maxRows: 1e6, xlsxMaxRows: 1e5, xlsxMaxInflatedBytes: 1e8 }, filePath: await t.services.files.localPath(work.accountId, work.fileId!), work, batchRows: 1000, planAhead: true, afterBatch }, spied),
+              runTableJob({ uow: losing, clock, random, limits: TEST_IMPORT_LIMITS, filePath: await t.services.files.localPath(work.accountId, work.fileId!), work, batchRows: 1000, planAhead: true, afterBatch }, spied),
             enrollment_bulk_add: async () => ({ status: 'succeeded' }),
           },
         },
@@ -536,7 +533,7 @@ describe.each(ENGINES)('import jobs: lock, cancel and resume on %s', (engine) =>
           random: { id: () => crypto.randomUUID(), bytes: (n) => Buffer.alloc(n) },
           handlers: {
             users_import: async (work) =>
-              runUsersImport({ uow: t.services.uow, clock: { now: () => new Date() }, random: { id: () => crypto.randomUUID(), bytes: (n) => Buffer.alloc(n) }, limits: { maxBytes: 1e9, maxRows: 1e6, xlsxMaxRows: 1e5, xlsxMaxInflatedBytes: 1e8 }, filePath: await t.services.files.localPath(work.accountId, work.fileId!), work }),
+              runUsersImport({ uow: t.services.uow, clock: { now: () => new Date() }, random: { id: () => crypto.randomUUID(), bytes: (n) => Buffer.alloc(n) }, limits: TEST_IMPORT_LIMITS, filePath: await t.services.files.localPath(work.accountId, work.fileId!), work }),
             enrollment_bulk_add: async () => ({ status: 'succeeded' }),
           },
         },

@@ -6,7 +6,7 @@ import { simpleParser } from 'mailparser';
 import { until } from '../support/smtp.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tokenHash } from '../../src/enrollments/secrets.js';
-import { createTestPippin, uploadRequests, uploadUsers, waitForJob, type TestPippin } from '../support/app.js';
+import { createTestPippin, TEST_IMPORT_LIMITS, uploadRequests, uploadUsers, waitForJob, withStores, type TestPippin } from '../support/app.js';
 import { ENGINES } from '../support/db.js';
 
 const HEADER = 'Username,Domain,Email Address,Phone Number,Platform,Ownership,Enroll Using iOS User Enrollment,Request Mode,Authentication Mode,Seamless Enrollment,Notify,Comments';
@@ -238,24 +238,18 @@ describe.each(ENGINES)('Bulk Add against a concurrent writer on %s', (engine) =>
       // The first insert of the batch's new users loses fresh2, as to an admin creating it at that moment.
       let lose = true;
       let inserts = 0;
-      const losing: typeof uow = {
-        ...uow,
-        inAccount: (accountId, fn) =>
-          uow.inAccount(accountId, (s) =>
-            fn({
-              ...s,
-              users: {
-                ...s.users,
-                insertMany: (users, marks) => {
-                  inserts++;
-                  const kept = users.filter((u) => !(lose && u.username === 'fresh2'));
-                  lose = false;
-                  return s.users.insertMany(kept, marks.filter((_, i) => kept.includes(users[i]!)));
-                },
-              },
-            }),
-          ),
-      };
+      const losing = withStores(uow, (s) => ({
+        ...s,
+        users: {
+          ...s.users,
+          insertMany: (users, marks) => {
+            inserts++;
+            const kept = users.filter((u) => !(lose && u.username === 'fresh2'));
+            lose = false;
+            return s.users.insertMany(kept, marks.filter((_, i) => kept.includes(users[i]!)));
+          },
+        },
+      }));
       const clock = { now: () => new Date() };
       const random = { id: () => crypto.randomUUID(), bytes: (n: number) => crypto.getRandomValues(Buffer.alloc(n)) };
       const runner = createJobRunner(
@@ -267,7 +261,7 @@ describe.each(ENGINES)('Bulk Add against a concurrent writer on %s', (engine) =>
             users_import: async () => ({ status: 'succeeded' }),
             enrollment_bulk_add: async (work) =>
               runBulkAdd(
-                { uow: losing, clock, random, limits: { maxBytes: 1e9, maxRows: 1e6, xlsxMaxRows: 1e5, xlsxMaxInflatedBytes: 1e8 }, filePath: await t.services.files.localPath(work.accountId, work.fileId!), work },
+                { uow: losing, clock, random, limits: TEST_IMPORT_LIMITS, filePath: await t.services.files.localPath(work.accountId, work.fileId!), work },
                 { secretKey: t.secretKey, publicUrl: 'https://pippin.example', enqueueNotices: (s, list) => enqueueEnrollmentNotices(s, list, { secretKey: t.secretKey, clock, random }) },
               ),
           },

@@ -7,10 +7,18 @@ import { operatorActor } from '../../src/accounts/service.js';
 import type { Role } from '../../src/accounts/model.js';
 import { createPippin, ensureFirstAccount, type Pippin } from '../../src/main.js';
 import type { RunnerOptions } from '../../src/jobs/runner.js';
+import type { ImportLimits } from '../../src/jobs/table-job.js';
+import type { Stores, UnitOfWork } from '../../src/stores.js';
 import { testConfig, type Engine } from './db.js';
 import { freePort } from '../setup/postgres.js';
 
 export const OWNER = { email: 'owner@example.com', password: 'owner-password-1' };
+
+/** Import limits far above any test file, for tests that run an import job by hand. */
+export const TEST_IMPORT_LIMITS: ImportLimits = { maxBytes: 1e9, maxRows: 1e6, xlsxMaxRows: 1e5, xlsxMaxInflatedBytes: 1e8 };
+
+/** The unit of work with its stores changed by `change` (a fault, a concurrent writer). */
+export const withStores = (uow: UnitOfWork, change: (s: Stores) => Stores): UnitOfWork => ({ ...uow, inAccount: (accountId, fn) => uow.inAccount(accountId, (s) => fn(change(s))) });
 
 export interface Caller {
   email: string;
