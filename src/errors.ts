@@ -17,6 +17,7 @@ export const ERROR_CODES = {
   REQUEST_CLOSED: 409,
   PUSH_TOPIC_CHANGED: 409,
   USER_HAS_DEVICES: 409,
+  WRITE_CONFLICT: 409,
   IMPORT_HEADER_MISSING: 422,
   IMPORT_HEADER_DUPLICATE: 422,
   IMPORT_TOO_MANY_ROWS: 413,
@@ -48,7 +49,7 @@ export interface ValidationIssue {
 export class AppError extends Error {
   readonly code: ErrorCode;
   readonly details?: Record<string, unknown>;
-  /** Seconds a client should wait (RATE_LIMITED only). */
+  /** Seconds a client should wait before trying again (RATE_LIMITED, WRITE_CONFLICT, DATABASE_UNAVAILABLE). */
   readonly retryAfter?: number;
 
   constructor(code: ErrorCode, message: string, details?: Record<string, unknown>, retryAfter?: number) {

@@ -53,14 +53,25 @@ export class RowChanged extends Error {
 }
 
 /**
- * Errors after which a whole transaction may simply run again: SQLite's busy and busy-snapshot
- * (another connection — the job worker or another request — committed between this transaction's
- * read and its write), PostgreSQL's deadlock and serialization failures, and a RowChanged.
+ * A transaction lost to other writers over the same rows: PostgreSQL's deadlock and serialization
+ * failures, and a RowChanged. Running it again usually succeeds; past the last try the work meets a
+ * conflict (WRITE_CONFLICT), not a database failure.
+ */
+export function isConflict(e: unknown): boolean {
+  if (e instanceof RowChanged) return true;
+  const code = (e as { code?: string }).code;
+  return code === '40P01' || code === '40001';
+}
+
+/**
+ * Errors after which a whole transaction may simply run again: a conflict (`isConflict`), and
+ * SQLite's busy and busy-snapshot (another connection — the job worker or another request —
+ * committed between this transaction's read and its write, or held the write lock too long).
  */
 export function isRetryable(e: unknown): boolean {
-  if (e instanceof RowChanged) return true;
+  if (isConflict(e)) return true;
   const err = e as { code?: string; message?: string };
-  return /^SQLITE_BUSY/.test(err.code ?? '') || err.code === '40P01' || err.code === '40001' || /database is locked/.test(err.message ?? '');
+  return /^SQLITE_BUSY/.test(err.code ?? '') || /database is locked/.test(err.message ?? '');
 }
 
 /**

@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors, isResponseSerializationError } from 'fastify-type-provider-zod';
+import { isConflict, isTransient } from '../db/database.js';
 import { AppError, ERROR_CODES, type ValidationIssue } from '../errors.js';
 
 /** The one error body. */
@@ -44,12 +45,16 @@ export function toAppError(err: unknown): AppError {
     return AppError.validation([{ path: 'request', message: e.message }], e.message);
   }
   if (e.statusCode === 404) return new AppError('NOT_FOUND', e.message);
+  // Past the store's own retries: other writers kept winning, or the database stayed out of reach.
+  if (isConflict(e)) return new AppError('WRITE_CONFLICT', 'Other changes to the same records kept landing first, so this change was not saved; try it again', undefined, 1);
+  if (isTransient(e)) return new AppError('DATABASE_UNAVAILABLE', 'The database is unreachable or too busy just now; try again shortly', undefined, 5);
   return new AppError('INTERNAL', 'Something went wrong on our side');
 }
 
 export function sendError(err: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
   const appError = toAppError(err);
   if (appError.code === 'INTERNAL') request.log.error({ err }, 'unexpected error');
+  else if (appError.code === 'DATABASE_UNAVAILABLE') request.log.warn({ err }, appError.message);
   else request.log.info({ code: appError.code }, appError.message);
   if (appError.retryAfter) reply.header('retry-after', String(appError.retryAfter));
   const body: ErrorBody = {

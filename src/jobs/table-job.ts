@@ -13,7 +13,7 @@ import type { FileRow } from '../bulk/reader.js';
 import { openTable, type Table, type TableLimits } from '../bulk/table.js';
 import type { Account } from '../accounts/model.js';
 import type { Stores, UnitOfWork } from '../stores.js';
-import { isTransient, withRetry } from '../db/database.js';
+import { isConflict, isTransient, withRetry } from '../db/database.js';
 import { emptyCounts, type JobCounts, type JobError } from './model.js';
 import type { JobWork } from './store.js';
 
@@ -189,17 +189,13 @@ export async function runTableJob<K extends string, P>(ctx: ImportContext, kind:
       stop = await withRetry(commit, { when: isTransient, retries: retry.tries, firstWaitMs: retry.firstWaitMs });
     } catch (e) {
       if (!isTransient(e)) throw e;
-      const first = rows[0]!.row;
-      return {
-        asPlanned: false,
-        step: {
-          fail: {
-            code: 'DATABASE_UNAVAILABLE',
-            message: `The database failed while applying rows ${first}–${rows[rows.length - 1]!.row} (${retry.tries + 1} tries: ${(e as Error).message}). Rows before row ${first} are applied and in the results; import the file again to apply the rest.`,
-            line: first,
-          },
-        },
-      };
+      const [first, last] = [rows[0]!.row, rows[rows.length - 1]!.row];
+      const tries = `${retry.tries + 1} tries: ${(e as Error).message}`;
+      const rest = `Rows before row ${first} are applied and in the results; import the file again to apply the rest.`;
+      const fail = isConflict(e)
+        ? { code: 'WRITE_CONFLICT' as const, message: `Other writers kept changing the records of rows ${first}–${last} while they were applied (${tries}). ${rest}` }
+        : { code: 'DATABASE_UNAVAILABLE' as const, message: `The database failed while applying rows ${first}–${last} (${tries}). ${rest}` };
+      return { asPlanned: false, step: { fail: { ...fail, line: first } } };
     }
     if (stop) return { step: 'cancel', asPlanned: false };
     await ctx.afterBatch?.(++batchNo);

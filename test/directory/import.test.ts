@@ -1,6 +1,7 @@
 import { parse } from 'csv-parse/sync';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RunnerStopped } from '../../src/jobs/runner.js';
+import { RowChanged } from '../../src/db/database.js';
 import { createTestPippin, TEST_IMPORT_LIMITS, uploadUsers, waitForJob, withStores, type TestPippin } from '../support/app.js';
 import { ENGINES } from '../support/db.js';
 
@@ -288,10 +289,10 @@ describe.each(ENGINES)('import jobs: lock, cancel and resume on %s', (engine) =>
    * BAD-INPUTS 38: a runner whose unit of work fails batch 2's transaction after its writes (as a
    * dropped connection would), `failures` times, with fast backoff.
    */
-  async function importThroughFaults(t: TestPippin, id: string, failures: number, planAhead = false) {
+  const connectionLost = () => Object.assign(new Error('terminating connection due to administrator command'), { code: '57P01' });
+  async function importThroughFaults(t: TestPippin, id: string, failures: number, planAhead = false, fault: Error = connectionLost()) {
     const { createJobRunner } = await import('../../src/jobs/runner.js');
     const { runUsersImport } = await import('../../src/directory/import.js');
-    const fault = Object.assign(new Error('terminating connection due to administrator command'), { code: '57P01' });
     let left = failures;
     const uow = t.services.uow;
     const faulty = withStores(uow, (s) => ({
@@ -463,7 +464,6 @@ describe.each(ENGINES)('import jobs: lock, cancel and resume on %s', (engine) =>
   it('refuses to write an import batch over a user changed or deleted since the batch read it, changing nothing', async () => {
     const t = await createTestPippin(engine, {}, { runJobs: false });
     try {
-      const { RowChanged } = await import('../../src/db/database.js');
       for (const name of ['renamed', 'removed']) await t.call(t.owner, 'POST', '/api/v1/users', { username: name, email: `${name}@corp.example`, fullName: `Was ${name}` });
       const read = await t.services.uow.inAccount(t.accountId, (s) => s.users.findByUsernames([{ username: 'renamed', domain: 'example.com' }, { username: 'removed', domain: 'example.com' }]));
       expect(read.map((u) => u.version)).toEqual([0, 0]);
@@ -503,6 +503,19 @@ describe.each(ENGINES)('import jobs: lock, cancel and resume on %s', (engine) =>
       expect(done).toMatchObject({ status: 'failed', progress: { processed: 1000 }, counts: { created: 1000 }, error: { code: 'DATABASE_UNAVAILABLE', line: 1002 } });
       expect(done.error.message).toMatch(/rows 1002–2001 \(4 tries: terminating connection.*Rows before row 1002 are applied/);
       expect((await results(t, id)).map((l) => Number(l.Row))).toEqual(Array.from({ length: 1000 }, (_, i) => i + 2));
+      expect((await t.call(t.owner, 'GET', '/api/v1/users/summary')).json().total).toBe(1000);
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('names a batch that kept losing to other writers past the last retry a WRITE_CONFLICT, not a database failure', async () => {
+    const t = await createTestPippin(engine, {}, { runJobs: false });
+    try {
+      const id = (await uploadUsers(t, t.owner, 'busy.csv', rows(2500, 'b'))).json().id;
+      const done = await importThroughFaults(t, id, Infinity, false, new RowChanged('A user changed or was deleted while the import wrote it'));
+      expect(done).toMatchObject({ status: 'failed', progress: { processed: 1000 }, counts: { created: 1000 }, error: { code: 'WRITE_CONFLICT', line: 1002 } });
+      expect(done.error.message).toMatch(/^Other writers kept changing the records of rows 1002–2001 while they were applied \(4 tries: A user changed.*Rows before row 1002 are applied/);
       expect((await t.call(t.owner, 'GET', '/api/v1/users/summary')).json().total).toBe(1000);
     } finally {
       await t.close();

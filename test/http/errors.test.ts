@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RowChanged } from '../../src/db/database.js';
 import { AppError, ERROR_CODES } from '../../src/errors.js';
 import { toAppError } from '../../src/http/errors.js';
 import { buildApp, JSON_BODY_LIMIT } from '../../src/http/app.js';
@@ -20,6 +21,18 @@ describe('the error catalogue', () => {
   it('maps each code to its status', () => {
     for (const [code, status] of Object.entries(ERROR_CODES)) {
       expect(new AppError(code as keyof typeof ERROR_CODES, 'x').status).toBe(status);
+    }
+  });
+
+  it('answers a race lost past every retry with WRITE_CONFLICT, and a database out of reach with DATABASE_UNAVAILABLE, both with Retry-After and no internals', () => {
+    const pg = (code: string, message: string) => Object.assign(new Error(message), { code });
+    for (const e of [new RowChanged('A user changed or was deleted while it was being updated'), pg('40001', 'could not serialize access'), pg('40P01', 'deadlock detected')]) {
+      expect(toAppError(e)).toMatchObject({ code: 'WRITE_CONFLICT', status: 409, retryAfter: 1, message: expect.stringMatching(/not saved; try it again$/) });
+    }
+    for (const e of [pg('57P01', 'terminating connection due to administrator command'), pg('ECONNREFUSED', 'connect ECONNREFUSED 127.0.0.1:5432'), pg('SQLITE_BUSY', 'database is locked'), pg('SQLITE_IOERR_WRITE', 'disk I/O error')]) {
+      const a = toAppError(e);
+      expect(a).toMatchObject({ code: 'DATABASE_UNAVAILABLE', status: 503, retryAfter: 5 });
+      expect(a.message).not.toContain(e.message);
     }
   });
 
