@@ -4,10 +4,10 @@
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Worker } from 'node:worker_threads';
 import type { FastifyInstance } from 'fastify';
 import type { Config } from './config.js';
 import type { Clock } from './core/clock.js';
+import { startThread } from './core/thread.js';
 import type { Database } from './db/database.js';
 import { openDatabase } from './db/open.js';
 import { buildApp } from './http/app.js';
@@ -36,8 +36,7 @@ export interface Pippin {
  * once it is ready; `kick` wakes it when a job is queued.
  */
 export async function startJobWorker(config: Readonly<Config>, secretKey: Buffer, opts: { runner?: { pollMs?: number; staleMs?: number; batchRows?: number }; hangAfterBatch?: number } = {}) {
-  // The compiled worker loads as it is; from the sources, an entry registers tsx in the thread first.
-  const worker = new Worker(new URL(COMPILED ? './jobs/worker.js' : './jobs/worker-entry.mjs', import.meta.url), {
+  const worker = startThread(import.meta.url, './jobs/worker', {
     workerData: { config: { ...config, secretKey: undefined, secretKeyHex: secretKey.toString('hex') }, runner: opts.runner ?? {}, hangAfterBatch: opts.hangAfterBatch },
     // A batch's objects outlive a young-generation collection and die with the batch: a capped old
     // generation is collected before it grows far past what a batch holds (IMPORT_BATCH_ROWS and

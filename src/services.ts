@@ -131,7 +131,7 @@ export function createServices(db: Database, opts: ServiceOptions = {}) {
         enrollment_bulk_add: async (work, hooks) =>
           runBulkAdd(
             { uow, clock, random, limits, filePath: await files.localPath(work.accountId, work.fileId!), work, ...hooks },
-            { secretKey, publicUrl: mail.publicUrl, enqueueNotices: notices },
+            { secretKey, publicUrl: mail.publicUrl },
           ),
       },
       onFinish: async (s, job) => {

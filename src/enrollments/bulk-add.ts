@@ -17,7 +17,9 @@ import type { ImportedUser, UserRecord } from '../directory/store.js';
 import { runTableJob, type ImportContext, type ImportEnd, type RowIssue, type RowOutcome, type TableJobKind } from '../jobs/table-job.js';
 import { COLUMNS, COMMENTS_MAX, optional, parseAuthMode, parseNotify, parseOwnership, parsePlatform, parseRequestMode, parseYesNo, type Parsed, type Platform } from './model.js';
 import { REQUEST_FILE_COLUMNS, REQUEST_RESULT_EXTRA, type RequestColumn } from './file-format.js';
-import { askIssues, issue, type EnrollmentDeps, type NoticeInputs, type RequestAsk } from './service.js';
+import { askIssues, draftIssue, type EnrollmentDeps, type RequestAsk } from './service.js';
+import { inThreadSecrets, offThreadSecrets, type SecretsDone, type SecretsRunner } from './bulk-secrets.js';
+import { enqueueSealedNotices } from '../notify/enrollment-notice.js';
 import type { NewRequest, RequestFields } from './store.js';
 
 interface ReadRow {
@@ -76,6 +78,9 @@ function readRow(row: FileRow, header: HeaderMap<RequestColumn>, account: Accoun
   };
 }
 
+/** What Bulk Add works with: the single request's dependencies, and where a large batch's secrets are made. */
+export type BulkAddDeps = Pick<EnrollmentDeps, 'clock' | 'random' | 'secretKey' | 'publicUrl'> & { secrets: SecretsRunner };
+
 /** Requests issued and written together within a batch (a multi-row INSERT's worth). */
 const ISSUE_SLICE = 512;
 
@@ -86,7 +91,7 @@ const withColumn = (i: { column: string; message: string; code: string }): RowIs
  * Pending requests; decisions in row order (a row sees what earlier rows did); then new users,
  * new requests and notices in multi-row inserts, refreshes one by one.
  */
-async function applyBatch(deps: Pick<EnrollmentDeps, 'clock' | 'random' | 'secretKey' | 'publicUrl' | 'enqueueNotices'>, s: Stores, rows: FileRow[], header: HeaderMap<RequestColumn>, account: Account, job: { id: string; requestedBy: string | null; requestedByLabel: string }): Promise<RowOutcome[]> {
+async function applyBatch(deps: BulkAddDeps, s: Stores, rows: FileRow[], header: HeaderMap<RequestColumn>, account: Account, job: { id: string; requestedBy: string | null; requestedByLabel: string }): Promise<RowOutcome[]> {
   const read = rows.map((row) => readRow(row, header, account));
   const wanted = read.flatMap((r) => ('ok' in r ? [{ username: r.ok.username, domain: r.ok.domain }] : []));
   const users = new Map((await s.users.findByUsernames(wanted)).map((u) => [userKey(u.username, u.domain), u]));
@@ -146,31 +151,50 @@ async function applyBatch(deps: Pick<EnrollmentDeps, 'clock' | 'random' | 'secre
   if (inserted.size < newUsers.length) throw new RowChanged('Another writer created a user while the file created it');
   const createdUsers = new Set(newUsers.map((n) => n.index));
 
-  // Issued and written a slice at a time: a slice's requests, notices and statement parameters die
-  // young, instead of a whole batch's outliving the collections of the young generation.
-  for (let from = 0; from < planned.length; from += ISSUE_SLICE) {
+  // Issued a slice at a time, in a pipeline: while one slice's HMACs and sealed notices are made
+  // (on the secrets thread when the batch is large), the slice before it is written. A slice's
+  // requests, notices and statement parameters die young, instead of a whole batch's outliving
+  // the collections of the young generation.
+  const secrets = planned.length > ISSUE_SLICE ? deps.secrets : inThreadSecrets(deps.secretKey);
+  type Slice = { drafts: { p: Planned; id: string; d: ReturnType<typeof draftIssue> }[]; done: Promise<SecretsDone> };
+  const draft = (from: number): Slice => {
+    const drafts = planned.slice(from, from + ISSUE_SLICE).map((p) => {
+      const id = p.refreshId ?? deps.random.id();
+      const req = { id, at, requestedBy: job.requestedBy, requestedByLabel: job.requestedByLabel, resend: false, importJobId: job.id, importRow: p.row };
+      return { p, id, d: draftIssue(deps, account, p.user, p.ask, req) };
+    });
+    const done = secrets.run({ requests: drafts.map(({ id, d }) => ({ id, token: d.token, passcode: d.passcode })), notices: drafts.flatMap(({ d }) => d.notices.map((n) => JSON.stringify(n))) });
+    done.catch(() => {}); // awaited when the slice is written, or dropped with its batch
+    return { drafts, done };
+  };
+  const write = async ({ drafts, done }: Slice) => {
+    const { tokenHashes, passcodeHashes, sealed } = await done;
     const inserts: NewRequest[] = [];
     const renewals: { id: string; fields: RequestFields }[] = [];
-    const notices: NoticeInputs[] = [];
-    for (const p of planned.slice(from, from + ISSUE_SLICE)) {
-      const id = p.refreshId ?? deps.random.id();
-      const issued = issue(deps, account, p.user, p.ask, { id, at, requestedBy: job.requestedBy, requestedByLabel: job.requestedByLabel, resend: false, importJobId: job.id, importRow: p.row });
-      if (p.refreshId) renewals.push({ id, fields: issued.fields });
-      else inserts.push({ id, userId: p.user.id, platform: p.ask.platform as Platform, createdAt: stamp, ...issued.fields });
-      notices.push(...issued.notices);
-      const secrets = issued.fields.notify === 'none' ? [issued.url, issued.passcode ?? ''] : undefined;
+    for (let i = 0; i < drafts.length; i++) {
+      const { p, id, d } = drafts[i]!;
+      const [tokenHash, passcodeHash] = [tokenHashes[i]!, passcodeHashes[i]!];
+      if (p.refreshId) renewals.push({ id, fields: { ...d.fields, tokenHash, passcodeHash } });
+      else inserts.push({ id, userId: p.user.id, platform: p.ask.platform as Platform, createdAt: stamp, ...d.fields, tokenHash, passcodeHash });
+      const shown = d.fields.notify === 'none' ? [d.url, d.shown ?? ''] : undefined;
       const note = createdUsers.has(p.index) ? `User ${p.user.username} created` : undefined;
-      outcomes[p.index] = { result: p.refreshId ? 'Refreshed' : 'Created', extra: secrets, note };
+      outcomes[p.index] = { result: p.refreshId ? 'Refreshed' : 'Created', extra: shown, note };
     }
     await s.requests.insertMany(inserts);
     for (const r of renewals) await s.requests.renew(r.id, r.fields, stamp, 'pending');
-    await deps.enqueueNotices(s, notices);
+    const notices = drafts.flatMap(({ d }) => d.notices);
+    await enqueueSealedNotices(s, notices.map((n, i) => ({ requestId: n.requestId, sealed: sealed[i]! })), deps);
+  };
+  for (let slice = planned.length ? draft(0) : null, from = ISSUE_SLICE; slice; from += ISSUE_SLICE) {
+    const next = from < planned.length ? draft(from) : null;
+    await write(slice);
+    slice = next;
   }
   return outcomes;
 }
 
 /** Bulk Add as a table job: CSV and TXT only. */
-export function bulkAdd(deps: Pick<EnrollmentDeps, 'clock' | 'random' | 'secretKey' | 'publicUrl' | 'enqueueNotices'>, job: { requestedBy: string | null; requestedByLabel: string }): TableJobKind<RequestColumn> {
+export function bulkAdd(deps: BulkAddDeps, job: { requestedBy: string | null; requestedByLabel: string }): TableJobKind<RequestColumn> {
   return {
     columns: REQUEST_FILE_COLUMNS,
     extraResultColumns: REQUEST_RESULT_EXTRA,
@@ -179,8 +203,13 @@ export function bulkAdd(deps: Pick<EnrollmentDeps, 'clock' | 'random' | 'secretK
   };
 }
 
-/** Runs (or resumes) a Bulk Add to its end. */
-export function runBulkAdd(ctx: ImportContext, deps: Pick<EnrollmentDeps, 'secretKey' | 'publicUrl' | 'enqueueNotices'>): Promise<ImportEnd> {
+/** Runs (or resumes) a Bulk Add to its end; its secrets are made on a thread of the job's own (`secrets` to give another). */
+export async function runBulkAdd(ctx: ImportContext, deps: Pick<EnrollmentDeps, 'secretKey' | 'publicUrl'> & { secrets?: SecretsRunner }): Promise<ImportEnd> {
   const job = ctx.work.job;
-  return runTableJob(ctx, bulkAdd({ ...deps, clock: ctx.clock, random: ctx.random }, { requestedBy: job.requestedBy.id, requestedByLabel: job.requestedBy.label }));
+  const secrets = deps.secrets ?? offThreadSecrets(deps.secretKey);
+  try {
+    return await runTableJob(ctx, bulkAdd({ ...deps, secrets, clock: ctx.clock, random: ctx.random }, { requestedBy: job.requestedBy.id, requestedByLabel: job.requestedBy.label }));
+  } finally {
+    if (!deps.secrets) await secrets.close();
+  }
 }

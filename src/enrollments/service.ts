@@ -71,21 +71,24 @@ export function askIssues(account: Account, user: Pick<UserRecord, 'managedApple
   return issues;
 }
 
-/** New secrets and the resolved fields of a request; the notices that carry them. */
-export function issue(
-  deps: Pick<EnrollmentDeps, 'random' | 'secretKey' | 'publicUrl'>,
+/**
+ * A request as issued, but for its two HMACs: new secrets (the token and the passcode, in clear),
+ * its fields, its URL and its notices. `issue` adds the HMACs; Bulk Add has them made on a thread.
+ */
+export function draftIssue(
+  deps: Pick<EnrollmentDeps, 'random' | 'publicUrl'>,
   account: Account,
   user: Pick<UserRecord, 'username' | 'fullName' | 'email' | 'phone' | 'managedAppleId'>,
   ask: RequestAsk,
   req: { id: string; at: Date; requestedBy: string | null; requestedByLabel: string; resend: boolean; importJobId?: string | null; importRow?: number | null },
-): { fields: RequestFields; url: string; passcode: string | null; notices: NoticeInputs[] } {
+): { token: string; passcode: string; fields: Omit<RequestFields, 'tokenHash' | 'passcodeHash'>; url: string; shown: string | null; notices: NoticeInputs[] } {
   const token = newToken(deps.random);
   const passcode = newPasscode(deps.random, account.passcodeLength);
   const authMode = authModeOf(account, ask);
   const seamless = seamlessOf(account, ask);
   const notify = ask.notify ?? 'email';
   const expiresAt = new Date(req.at.getTime() + account.requestExpiryHours * 3600_000).toISOString();
-  const fields: RequestFields = {
+  const fields = {
     email: ask.email || user.email,
     phone: ask.phone || user.phone,
     ownership: ask.ownership,
@@ -96,8 +99,6 @@ export function issue(
     seamless,
     notify,
     comments: ask.comments ?? '',
-    tokenHash: tokenHash(deps.secretKey, token),
-    passcodeHash: passcodeHash(deps.secretKey, req.id, passcode),
     requestedBy: req.requestedBy,
     requestedByLabel: req.requestedByLabel,
     expiresAt,
@@ -113,7 +114,20 @@ export function issue(
   const notices: NoticeInputs[] = [];
   if (notify === 'email' || notify === 'email_sms') notices.push(notice('email', fields.email));
   if (notify === 'sms' || notify === 'email_sms') notices.push(notice('sms', fields.phone));
-  return { fields, url, passcode: shown, notices };
+  return { token, passcode, fields, url, shown, notices };
+}
+
+/** Issues a request's secrets: its fields with the HMACs of its token and passcode, its URL, the passcode to show (null when none is needed) and its notices. */
+export function issue(
+  deps: Pick<EnrollmentDeps, 'random' | 'secretKey' | 'publicUrl'>,
+  account: Account,
+  user: Pick<UserRecord, 'username' | 'fullName' | 'email' | 'phone' | 'managedAppleId'>,
+  ask: RequestAsk,
+  req: Parameters<typeof draftIssue>[4],
+): { fields: RequestFields; url: string; passcode: string | null; notices: NoticeInputs[] } {
+  const d = draftIssue(deps, account, user, ask, req);
+  const fields: RequestFields = { ...d.fields, tokenHash: tokenHash(deps.secretKey, d.token), passcodeHash: passcodeHash(deps.secretKey, req.id, d.passcode) };
+  return { fields, url: d.url, passcode: d.shown, notices: d.notices };
 }
 
 /** The refusal for a request's issues: UE_NOT_ELIGIBLE when a User Enrollment rule is broken, else the first issue's code; every issue in details. */

@@ -33,10 +33,15 @@ export interface EnrollmentNoticeInputs {
  * commit together — many at once for Bulk Add. The inputs, passcode included, are sealed under the
  * secret key; each message names its request (`ref_id`).
  */
-export async function enqueueEnrollmentNotices(s: Stores, notices: EnrollmentNoticeInputs[], deps: { secretKey: Buffer; clock: Clock; random: Random }): Promise<void> {
+export function enqueueEnrollmentNotices(s: Stores, notices: EnrollmentNoticeInputs[], deps: { secretKey: Buffer; clock: Clock; random: Random }): Promise<void> {
+  return enqueueSealedNotices(s, notices.map((n) => ({ requestId: n.requestId, sealed: seal(deps.secretKey, n) })), deps);
+}
+
+/** Queues notices sealed already (by `seal`, as `enqueueEnrollmentNotices` seals them: Bulk Add seals on a thread). */
+export async function enqueueSealedNotices(s: Stores, notices: { requestId: string; sealed: string }[], deps: { clock: Clock; random: Random }): Promise<void> {
   if (!notices.length) return;
   const at = deps.clock.now().toISOString();
-  await s.outbox.enqueueMany(notices.map((n) => ({ id: deps.random.id(), kind: ENROLLMENT_NOTICE, sealed: seal(deps.secretKey, n), at, refId: n.requestId })));
+  await s.outbox.enqueueMany(notices.map((n) => ({ id: deps.random.id(), kind: ENROLLMENT_NOTICE, sealed: n.sealed, at, refId: n.requestId })));
 }
 
 /** Queues one notice. */

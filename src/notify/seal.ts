@@ -32,9 +32,14 @@ function nonce(): Buffer {
 }
 
 export function seal(secret: Buffer, value: unknown, purpose = OUTBOX_PURPOSE): string {
+  return sealJson(secret, JSON.stringify(value), purpose);
+}
+
+/** `seal` of a value already in JSON. */
+export function sealJson(secret: Buffer, json: string, purpose = OUTBOX_PURPOSE): string {
   const iv = nonce();
   const cipher = createCipheriv('aes-256-gcm', key(secret, purpose), iv);
-  const body = Buffer.concat([cipher.update(JSON.stringify(value), 'utf8'), cipher.final()]);
+  const body = Buffer.concat([cipher.update(json, 'utf8'), cipher.final()]);
   return Buffer.concat([iv, cipher.getAuthTag(), body]).toString('base64');
 }
 
