@@ -1,5 +1,6 @@
 import { PassThrough, Readable } from 'node:stream';
 import { escapeFormula } from './formula.js';
+import { writeXlsx } from './xlsx-writer.js';
 
 /** The most data rows one XLSX sheet holds (Excel's 1,048,576 rows, less the header). */
 export const XLSX_MAX_ROWS = 1_048_575;
@@ -55,9 +56,10 @@ export function csvStream(columns: SheetColumn[], batches: AsyncIterable<string[
 }
 
 /**
- * An XLSX download: one sheet with a bold, frozen header, column widths and plain string cells
- * (never formulas or hyperlinks), formula-neutralised like CSV; optional extra sheets (e.g.
- * Instructions) follow. Streamed through exceljs' WorkbookWriter.
+ * An XLSX download: one sheet with a bold, frozen header on the brand colour, column widths and
+ * plain string cells (never formulas or hyperlinks), formula-neutralised like CSV; optional extra
+ * sheets (e.g. Instructions, their first line a title) follow. Streamed in constant memory by
+ * `xlsx-writer.ts`, as fast as the client reads it.
  */
 export function xlsxStream(
   sheetName: string,
@@ -65,36 +67,15 @@ export function xlsxStream(
   batches: AsyncIterable<string[][]>,
   extraSheets: { name: string; lines: string[][]; widths?: number[] }[] = [],
 ): Readable {
-  const out = new PassThrough();
-  (async () => {
-    try {
-      // exceljs is large: loaded when the first workbook is written, not with the server.
-      const { default: ExcelJS } = await import('exceljs');
-      const wb = new ExcelJS.stream.xlsx.WorkbookWriter({ stream: out, useStyles: true, useSharedStrings: false });
-      const ws = wb.addWorksheet(sheetName, { views: [{ state: 'frozen', ySplit: 1 }] });
-      ws.columns = columns.map((c) => ({ header: escapeFormula(c.header), width: c.width ?? 20 }));
-      const head = ws.getRow(1);
-      head.font = { bold: true, color: { argb: 'FFFFFFFF' } };
-      head.fill = { type: 'pattern', pattern: 'solid', fgColor: { argb: 'FF0B7A6E' } };
-      head.commit();
-      for await (const batch of batches) for (const row of batch) ws.addRow(row.map(escapeFormula)).commit();
-      ws.commit();
-      for (const extra of extraSheets) {
-        const s = wb.addWorksheet(extra.name);
-        s.columns = (extra.widths ?? [100]).map((w) => ({ width: w }));
-        extra.lines.forEach((line, i) => {
-          const r = s.addRow(line.map(escapeFormula));
-          if (i === 0) r.font = { bold: true, size: 14 };
-          r.commit();
-        });
-        s.commit();
-      }
-      await wb.commit();
-    } catch (e) {
-      out.destroy(e as Error);
-    }
-  })();
-  return out;
+  const neutral = (rows: readonly string[][]) => rows.map((r) => r.map(escapeFormula));
+  const rows = async function* () {
+    yield [columns.map((c) => escapeFormula(c.header))];
+    for await (const batch of batches) yield neutral(batch);
+  };
+  return writeXlsx([
+    { name: sheetName, widths: columns.map((c) => c.width ?? 20), first: 'header', rows: rows() },
+    ...extraSheets.map((x) => ({ name: x.name, widths: x.widths ?? [100], first: 'title' as const, rows: fromArray([neutral(x.lines)]) })),
+  ]);
 }
 
 export async function* fromArray<T>(items: T[]): AsyncIterable<T> {

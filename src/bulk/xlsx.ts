@@ -1,9 +1,9 @@
 /**
  * XLSX intake (DESIGN.md "File formats"; BAD-INPUTS.md §1.2): a zip pre-check that counts the bytes
  * each entry really inflates to (declared sizes are not trusted), then our own streaming reader
- * (`xlsx-sheet.ts`) on the chosen sheet, with every cell normalised to text. exceljs still writes
- * templates and exports; it no longer reads rows (our reader is 3–4 times faster than its streaming
- * reader, which also failed now and then on workbooks whose parts were in an unusual order).
+ * (`xlsx-sheet.ts`) on the chosen sheet, with every cell normalised to text. Templates and exports
+ * are written by `xlsx-writer.ts`. (exceljs' streaming reader was 3–4 times slower, and failed now
+ * and then on workbooks whose parts were in an unusual order; its writer held a whole sheet.)
  */
 import fs from 'node:fs';
 import yauzl from 'yauzl';
