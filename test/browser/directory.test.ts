@@ -1,7 +1,17 @@
 /** Users ▸ Directory in headless Chromium: the Managed Apple ID column, the Not linked filter, field errors. */
 import fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { chooseSheet, readXlsxRows, xlsxPrecheck } from '../../src/bulk/xlsx.js';
+import { USER_EXPORT_COLUMNS, USER_TEMPLATE_COLUMNS } from '../../src/directory/file-format.js';
 import { bodyFits, CHROMIUM, field, consoleFixture, openPage, signIn, snap, WIDTHS } from './browser.js';
+
+/** A downloaded workbook's rows as an import reads them (header first). */
+async function workbookRows(file: string): Promise<string[][]> {
+  const sheets = await xlsxPrecheck(file, { maxInflatedBytes: 1 << 26, maxEntries: 100 });
+  const rows: string[][] = [];
+  for await (const r of readXlsxRows(file, chooseSheet(sheets), 10_000)) rows.push(r.cells);
+  return rows;
+}
 
 describe.skipIf(!CHROMIUM)('Users ▸ Directory in Chromium', () => {
   const f = consoleFixture();
@@ -64,9 +74,19 @@ describe.skipIf(!CHROMIUM)('Users ▸ Directory in Chromium', () => {
     expect(csv.subarray(0, 3)).toEqual(Buffer.from([0xef, 0xbb, 0xbf]));
     expect(csv.toString('utf8')).toContain('jane@appleid.example.com');
     expect(download.suggestedFilename()).toMatch(/^users-.*\.csv$/);
+    // The same view as Excel: a workbook the import's own reader reads back, header and rows.
+    await page.getByRole('button', { name: 'Export' }).click();
+    const [excel] = await Promise.all([page.waitForEvent('download'), page.getByRole('menuitem', { name: 'Excel (.xlsx)' }).click()]);
+    expect(excel.suggestedFilename()).toMatch(/^users-.*\.xlsx$/);
+    const exported = await workbookRows((await excel.path())!);
+    expect(exported[0]).toEqual(USER_EXPORT_COLUMNS.map((c) => c.header));
+    expect(exported.flat()).toContain('jane@appleid.example.com');
     await page.getByRole('button', { name: 'More' }).click();
     const [template] = await Promise.all([page.waitForEvent('download'), page.getByRole('menuitem', { name: 'Download template (Excel)' }).click()]);
     expect(template.suggestedFilename()).toBe('users-template.xlsx');
+    const sample = await workbookRows((await template.path())!);
+    expect(sample[0]).toEqual(USER_TEMPLATE_COLUMNS.map((c) => c.header));
+    expect(sample).toHaveLength(2);
 
     // Reusing the MAID (in another case): the server's message sits under the Managed Apple ID field.
     const dialog = await addUser({ username: 'jane2', fullName: 'Jane Two', email: 'jane2@corp.example.com', maid: 'JANE@appleid.example.com' });
