@@ -137,6 +137,8 @@ export function createServices(db: Database, opts: ServiceOptions = {}) {
       onFinish: async (s, job) => {
         await enqueueImportSummary(s, job, { secretKey, clock, random });
         setImmediate(() => outbox.kick());
+        // An import can change the directory's size a thousandfold: the planner's statistics follow.
+        setImmediate(() => void db.optimize().catch((e) => console.error('optimize after a job:', (e as Error).message)));
       },
     },
     { node: `${os.hostname()}:${process.pid}`, ...opts.runner },
