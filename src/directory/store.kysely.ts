@@ -4,7 +4,7 @@ import type { Caps } from '../db/caps.js';
 import type { Schema, UserRow } from '../db/schema.js';
 import { cappedCount, packedRow, toPage, TOTAL_CAP, unpackRow, type PackedColumn } from '../db/query.js';
 import { deleteRows, insertRows, selectByKeys, updateRow, updateRows } from '../db/batch.js';
-import { LIMIT_DEFAULT, decodeCursor, encodeCursor, type Page, type PageRequest } from '../core/paging.js';
+import { capTotal, LIMIT_DEFAULT, decodeCursor, encodeCursor, type Page, type PageRequest } from '../core/paging.js';
 import { normaliseKey } from '../core/names.js';
 import { indexedNameWords, searchTerms, userKey, type User, type UserListQuery, type UserSort, type UserTuple } from './model.js';
 import { toPublicUser, type ImportedUser, type ImportMark, type UserChanges, type UserRecord, type UserStore } from './store.js';
@@ -267,8 +267,8 @@ export function userStore(tx: Tx, accountId: string, caps: Caps): UserStore {
     await insertRows(tx, caps, 'user_name_words', WORD_KEY, wordRows([{ id: userId, fullName, username, domain }]), { skipConflicts: true });
   }
 
-  /** Users matching one search term, with their username sort key, from index ranges (a leading-word match reads the user row for its key). */
-  function termMatches(term: string) {
+  /** The index ranges one search term matches: the username, email, MAID and full-name keys, and the name words; each gives its users' ids with their username sort key. */
+  function termRanges(term: string) {
     const hi = term + MAX_CHAR;
     const byKey = (col: 'username_key' | 'email_key' | 'maid_key' | 'full_name_key') =>
       tx
@@ -277,18 +277,49 @@ export function userStore(tx: Tx, accountId: string, caps: Caps): UserStore {
         .where('account_id', '=', accountId)
         .where(col, '>=', term)
         .where(col, '<', hi);
-    return byKey('username_key')
-      .union(byKey('email_key'))
-      .union(byKey('maid_key'))
-      .union(byKey('full_name_key'))
-      .union(
-        tx
-          .selectFrom('user_name_words')
-          .select(['user_id as id', 'username_key', 'domain_key'])
-          .where('account_id', '=', accountId)
-          .where('word', '>=', term)
-          .where('word', '<', hi),
-      );
+    const words = tx
+      .selectFrom('user_name_words')
+      .select(['user_id as id', 'username_key', 'domain_key'])
+      .where('account_id', '=', accountId)
+      .where('word', '>=', term)
+      .where('word', '<', hi);
+    // Each wrapped alike, so all five are one shape: (id, username_key, domain_key).
+    return [byKey('username_key'), byKey('email_key'), byKey('maid_key'), byKey('full_name_key'), words].map((range) =>
+      tx.selectFrom(range.as('x')).select(['x.id', 'x.username_key', 'x.domain_key']),
+    );
+  }
+
+  /** Users matching one search term, with their username sort key, from index ranges. */
+  function termMatches(term: string) {
+    const [first, ...rest] = termRanges(term);
+    return rest.reduce((acc, q) => acc.union(q), first!);
+  }
+
+  /**
+   * One term's first page in username order: each range gives only its own first `limit + 1`
+   * after the cursor (a top-N sort, not a sort of all its matches), and the page is cut from their
+   * union — the page's users are among them. A prefix matching most of a million users then reads
+   * its ranges once instead of sorting and merging all of them.
+   */
+  function termPage(term: string, after: [string, string, string] | null, descending: boolean, limit: number) {
+    const dir = descending ? 'desc' : 'asc';
+    const tops = termRanges(term).map((range, i) => {
+      let q = range;
+      if (after) q = q.where((eb) => eb(eb.refTuple('x.username_key', 'x.domain_key', 'x.id'), descending ? '<' : '>', eb.tuple(...after)));
+      return tx.selectFrom(q.orderBy('x.username_key', dir).orderBy('x.domain_key', dir).orderBy('x.id', dir).limit(limit).as(`r${i}`)).selectAll();
+    });
+    const [first, ...rest] = tops;
+    return rest.reduce((acc, q) => acc.union(q), first!);
+  }
+
+  /** How many users one term matches, up to the cap: the ranges' ids gathered until the cap is passed. */
+  async function termCount(term: string): Promise<{ total: number; totalCapped: boolean }> {
+    const ids = new Set<string>();
+    for (const range of termRanges(term)) {
+      for (const r of await range.limit(TOTAL_CAP + 1).execute()) ids.add(r.id);
+      if (ids.size > TOTAL_CAP) break;
+    }
+    return capTotal(ids.size);
   }
 
   /**
@@ -297,15 +328,14 @@ export function userStore(tx: Tx, accountId: string, caps: Caps): UserStore {
    */
   async function searchByUsername<T>(terms: string[], descending: boolean, page: PageRequest, reading: Reading<T>): Promise<Page<T>> {
     const limit = page.limit ?? LIMIT_DEFAULT;
+    const after = page.cursor ? (decodeCursor(page.cursor, 3) as [string, string, string]) : null;
     const matches = () => {
       const [first, ...rest] = terms.map((t, i) => tx.selectFrom(termMatches(t).as(`t${i}`)).selectAll());
       return rest.reduce((acc, q) => acc.intersect(q), first!);
     };
-    let q = tx.selectFrom(matches().as('m')).select(['m.id', 'm.username_key', 'm.domain_key']);
-    if (page.cursor) {
-      const [uk, dk, id] = decodeCursor(page.cursor, 3) as [string, string, string];
-      q = q.where((eb) => eb(eb.refTuple('m.username_key', 'm.domain_key', 'm.id'), descending ? '<' : '>', eb.tuple(uk, dk, id)));
-    }
+    const single = terms.length === 1;
+    let q = tx.selectFrom((single ? termPage(terms[0]!, after, descending, limit + 1) : matches()).as('m')).select(['m.id', 'm.username_key', 'm.domain_key']);
+    if (after) q = q.where((eb) => eb(eb.refTuple('m.username_key', 'm.domain_key', 'm.id'), descending ? '<' : '>', eb.tuple(...after)));
     const dir = descending ? 'desc' : 'asc';
     const keys = await q.orderBy('m.username_key', dir).orderBy('m.domain_key', dir).orderBy('m.id', dir).limit(limit + 1).execute();
     const ids = keys.slice(0, limit).map((k) => k.id);
@@ -315,7 +345,9 @@ export function userStore(tx: Tx, accountId: string, caps: Caps): UserStore {
     const last = keys[limit - 1];
     const counted = page.skipTotal
       ? { total: 0, totalCapped: false }
-      : await cappedCount(tx, tx.selectFrom(matches().as('c')).select('c.id').limit(TOTAL_CAP + 1));
+      : single
+        ? await termCount(terms[0]!)
+        : await cappedCount(tx, tx.selectFrom(matches().as('c')).select('c.id').limit(TOTAL_CAP + 1));
     return { items, nextCursor: keys.length > limit && last ? encodeCursor([last.username_key, last.domain_key, last.id]) : null, ...counted };
   }
 
