@@ -149,6 +149,45 @@ describe.each(ENGINES)('users template and export on %s', (engine) => {
     }
   });
 
+  it('pages a one-term search in username order exactly as the whole match set sorts, forwards and backwards, whichever index matched', async () => {
+    // Users matched by "sea" through each index: username, email, MAID, full name, a later name word; several through more than one.
+    const people = [
+      { username: 'seal', email: 'a1@x.example', fullName: 'Plain One' },
+      { username: 'zeta', email: 'sea.mail@x.example', fullName: 'Plain Two' },
+      { username: 'alpha', email: 'a2@x.example', fullName: 'Plain Three', managedAppleId: 'sea.maid@appleid.example.com' },
+      { username: 'mid', email: 'a3@x.example', fullName: 'Sean Fullname' },
+      { username: 'last', email: 'a4@x.example', fullName: 'Ann Seaborn' },
+      { username: 'seam', email: 'seam@x.example', fullName: 'Sea Sea', managedAppleId: 'seam@appleid.example.com' },
+      { username: 'seam', domain: 'other.example', email: 'a5@x.example', fullName: 'Other Domain' },
+      { username: 'nomatch', email: 'b@x.example', fullName: 'Nobody Here' },
+    ];
+    for (const u of people) expect((await t.call(t.owner, 'POST', '/api/v1/users', u)).statusCode).toBe(201);
+    const walk = async (query: UserListQuery, limit: number) => {
+      const seen: User[] = [];
+      let cursor: string | undefined;
+      let total = -1;
+      do {
+        const page = await t.services.uow.inAccount(t.accountId, (s) => s.users.list(query, { limit, cursor }));
+        seen.push(...page.items);
+        total = page.total;
+        cursor = page.nextCursor ?? undefined;
+      } while (cursor);
+      return { seen, total };
+    };
+    // The whole match set, through the other search path (every sort but username reads it whole), in username order.
+    const key = (u: User) => [u.username.toLowerCase(), u.domain, u.id] as const;
+    const order = (a: User, b: User) => { const [x, y] = [key(a), key(b)]; for (let i = 0; i < 3; i++) if (x[i] !== y[i]) return x[i]! < y[i]! ? -1 : 1; return 0; };
+    const whole = (await walk({ sort: 'fullName', q: 'sea' }, 200)).seen.sort(order);
+    expect(whole.map((u) => `${u.username}@${u.domain}`)).toEqual(['alpha@example.com', 'last@example.com', 'mid@example.com', 'seal@example.com', 'seam@example.com', 'seam@other.example', 'zeta@example.com']);
+    for (const limit of [1, 2, 3, 50]) {
+      const up = await walk({ sort: 'username', q: 'sea' }, limit);
+      expect(up.seen.map((u) => u.id)).toEqual(whole.map((u) => u.id));
+      expect(up.total).toBe(whole.length);
+      const down = await walk({ sort: 'username', q: 'SEA', descending: true }, limit);
+      expect(down.seen.map((u) => u.id)).toEqual([...whole].reverse().map((u) => u.id));
+    }
+  });
+
   it('refuses a bad format', async () => {
     expect((await t.call(t.owner, 'GET', '/api/v1/users/export?format=xls')).statusCode).toBe(400);
   });
