@@ -1,17 +1,9 @@
 /** Users ▸ Directory in headless Chromium: the Managed Apple ID column, the Not linked filter, field errors. */
 import fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { chooseSheet, readXlsxRows, xlsxPrecheck } from '../../src/bulk/xlsx.js';
 import { USER_EXPORT_COLUMNS, USER_TEMPLATE_COLUMNS } from '../../src/directory/file-format.js';
+import { workbookRows } from '../support/xlsx.js';
 import { bodyFits, CHROMIUM, field, consoleFixture, openPage, signIn, snap, WIDTHS } from './browser.js';
-
-/** A downloaded workbook's rows as an import reads them (header first). */
-async function workbookRows(file: string): Promise<string[][]> {
-  const sheets = await xlsxPrecheck(file, { maxInflatedBytes: 1 << 26, maxEntries: 100 });
-  const rows: string[][] = [];
-  for await (const r of readXlsxRows(file, chooseSheet(sheets), 10_000)) rows.push(r.cells);
-  return rows;
-}
 
 describe.skipIf(!CHROMIUM)('Users ▸ Directory in Chromium', () => {
   const f = consoleFixture();

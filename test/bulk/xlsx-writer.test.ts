@@ -11,10 +11,10 @@ import ExcelJS from 'exceljs';
 import fc from 'fast-check';
 import yauzl from 'yauzl';
 import { describe, expect, it } from 'vitest';
-import { chooseSheet, readXlsxRows, xlsxPrecheck } from '../../src/bulk/xlsx.js';
 import { columnName, writeXlsx, type XlsxSheet } from '../../src/bulk/xlsx-writer.js';
 import { xlsxStream } from '../../src/bulk/writers.js';
 import { tempDir } from '../support/db.js';
+import { workbookRows } from '../support/xlsx.js';
 
 async function* batches(rows: string[][], size = 1000): AsyncGenerator<string[][]> {
   for (let i = 0; i < rows.length; i += size) yield rows.slice(i, i + size);
@@ -26,13 +26,6 @@ async function save(sheets: XlsxSheet[]): Promise<string> {
   return file;
 }
 
-/** Every row of the sheet as Pippin's import reads it (header included). */
-async function readBack(file: string, sheet?: string): Promise<string[][]> {
-  const names = await xlsxPrecheck(file, { maxInflatedBytes: 1 << 30, maxEntries: 100 });
-  const rows: string[][] = [];
-  for await (const r of readXlsxRows(file, sheet ?? chooseSheet(names), 1_048_575)) rows.push(r.cells);
-  return rows;
-}
 
 /** Each zip entry's stored CRC-32 and size against its inflated bytes. */
 async function checkEntries(file: string): Promise<string[]> {
@@ -66,7 +59,7 @@ describe('the streaming XLSX writer', () => {
     const rows = [['Head 1', 'Head 2', ...Array.from({ length: 28 }, (_, i) => `H${i + 3}`)], ...odd.map((v, i) => [v, `row ${i}`, ...Array.from({ length: 28 }, (_, c) => (c % 3 ? `${v}-${c}` : ''))])];
     const file = await save([{ name: 'Users & <more>', widths: [30, 12], first: 'header', rows: batches(rows, 3) }]);
     expect(await checkEntries(file)).toEqual(['[Content_Types].xml', '_rels/.rels', 'xl/workbook.xml', 'xl/_rels/workbook.xml.rels', 'xl/styles.xml', 'xl/worksheets/sheet1.xml']);
-    const back = await readBack(file, 'Users & <more>');
+    const back = await workbookRows(file, 'Users & <more>');
     // The reader pads a row to the header's width; an empty cell is written as no cell.
     expect(back).toEqual(rows);
   });
@@ -75,7 +68,7 @@ describe('the streaming XLSX writer', () => {
     await fc.assert(
       fc.asyncProperty(fc.array(fc.array(fc.oneof(fc.string({ unit: 'binary', maxLength: 12 }), fc.string({ unit: 'grapheme', maxLength: 6 })), { minLength: 2, maxLength: 4 }), { minLength: 1, maxLength: 8 }), async (cells) => {
         const rows = [['A', 'B', 'C', 'D'], ...cells.map((r) => [...r, '', '', ''].slice(0, 4).map((v) => (v.trim() === '' ? 'x' + v : v)))];
-        expect(await readBack(await save([{ name: 'Users', widths: [], rows: batches(rows, 2) }]))).toEqual(rows);
+        expect(await workbookRows(await save([{ name: 'Users', widths: [], rows: batches(rows, 2) }]))).toEqual(rows);
       }),
       { numRuns: 60 },
     );
