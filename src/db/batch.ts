@@ -6,7 +6,7 @@
  */
 import { CompiledQuery } from 'kysely';
 import type { Caps } from './caps.js';
-import type { Tx } from './database.js';
+import { EACH_ROW, type EachRowResult, type Tx } from './database.js';
 
 const texts = new Map<string, string>();
 
@@ -41,33 +41,6 @@ export interface InsertOptions {
   /** A column to return from the rows actually inserted. */
   returning?: string;
 }
-
-/**
- * Cuts `total` rows into statements of at most `step` rows (the most the bind-parameter limit
- * allows for `width` values a row, and no more than 512): full ones, then the rest in powers of
- * two, so a table has at most ten statement shapes and the prepared statements kept stay few.
- */
-function* pieces(caps: Caps, total: number, width: number): Generator<[from: number, count: number]> {
-  const step = Math.max(1, Math.min(512, 2 ** Math.floor(Math.log2(caps.maxBindParams / width))));
-  for (let i = 0; i < total; ) {
-    let n = step;
-    while (n > total - i) n >>= 1;
-    yield [i, n];
-    i += n;
-  }
-}
-
-/** The values of rows `from`..`from + count` one after another (a loop: `slice` and `flat` cost more than the rest of a call). */
-function flatten(rows: readonly unknown[][], from: number, count: number, width: number): unknown[] {
-  const params: unknown[] = new Array(count * width);
-  let k = 0;
-  for (let r = from; r < from + count; r++) for (const v of rows[r]!) params[k++] = v;
-  return params;
-}
-
-/** `(?, ?), (?, ?), …`: a VALUES list of `count` rows of `width` parameters. */
-const valuesList = (caps: Caps, count: number, width: number) =>
-  Array.from({ length: count }, (_, r) => `(${placeholders(caps, r * width + 1, width)})`).join(', ');
 
 /**
  * A backslash in JSON text before anything but a quote or a backslash: an escape PostgreSQL would
@@ -151,15 +124,26 @@ function columnTypes(tx: Tx, table: string): Promise<Map<string, string>> {
   return types;
 }
 
+/**
+ * SQLite: runs a one-row statement once for each row, in one request (EACH_ROW); how many rows each
+ * run changed. A run that fails undoes the runs before it, so the rows change together or not at
+ * all, as with one statement.
+ */
+async function eachRow(tx: Tx, text: string, rows: readonly unknown[][]): Promise<number[]> {
+  const res = await tx.executeQuery<EachRowResult>(CompiledQuery.raw(EACH_ROW, [text, rows]));
+  return res.rows[0]!.changes;
+}
+
 /** From this many rows, a PostgreSQL insert that skips conflicts is tried first without the clause. */
 const OPTIMISTIC_ROWS = 64;
 
 /**
  * Inserts rows (each an array in `columns` order); returns the `returning` column of the rows
- * written. SQLite: multi-row INSERTs sized within its bind-parameter limit. PostgreSQL: one
- * INSERT … SELECT from `unnest` of one array per column (one value for a column the same in every
- * row), whatever the number of rows: parsing and planning a VALUES list of thousands of parameters
- * cost its server more than the writes did.
+ * written. SQLite: a prepared one-row INSERT run for each row, in one request (which rows a
+ * skipped conflict left out is known from each run's changes). PostgreSQL: one INSERT … SELECT
+ * from `unnest` of one array per column (one value for a column the same in every row), whatever
+ * the number of rows: parsing and planning a VALUES list of thousands of parameters cost its server
+ * more than the writes did. Either way the rows are written together or, on an error, none of them.
  */
 export async function insertRows(tx: Tx, caps: Caps, table: string, columns: readonly string[], rows: readonly unknown[][], opts: InsertOptions = {}): Promise<unknown[]> {
   const head = () => `insert into ${ident(table)} (${columns.map(ident).join(', ')})`;
@@ -193,14 +177,17 @@ export async function insertRows(tx: Tx, caps: Caps, table: string, columns: rea
       return run(true);
     }
   }
-  const returned: unknown[] = [];
-  for (const [from, n] of pieces(caps, rows.length, columns.length)) {
-    const text = cached(caps, `insert|${table}|${columns.join(',')}|${n}|${opts.skipConflicts ? 1 : 0}|${opts.returning ?? ''}`, () =>
-      `${head()} values ${valuesList(caps, n, columns.length)}${tail(!!opts.skipConflicts)}`);
-    const res = await tx.executeQuery<Record<string, unknown>>(CompiledQuery.raw(text, flatten(rows, from, n, columns.length)));
-    if (opts.returning) for (const r of res.rows) returned.push(r[opts.returning]);
-  }
-  return returned;
+  if (!rows.length) return [];
+  const text = cached(caps, `insert-row|${table}|${columns.join(',')}|${opts.skipConflicts ? 1 : 0}`, () =>
+    `${head()} values (${placeholders(caps, 1, columns.length)})${opts.skipConflicts ? ' on conflict do nothing' : ''}`);
+  const changes = await eachRow(tx, text, rows);
+  if (!opts.returning) return [];
+  // A row was written when its insert changed a row (a conflict skipped it).
+  const given = columns.indexOf(opts.returning);
+  if (given < 0) throw new Error(`${opts.returning} is not among the columns inserted`);
+  const written: unknown[] = [];
+  for (let i = 0; i < rows.length; i++) if (changes[i]) written.push(rows[i]![given]);
+  return written;
 }
 
 /**
@@ -220,9 +207,9 @@ export async function updateRow(tx: Tx, caps: Caps, table: string, set: readonly
 
 /**
  * Updates many rows, each setting the same columns to its own values: `rows` hold the set values
- * then the key values, in `set` and `where` order; a row's key names one row. SQLite: UPDATE …
- * FROM a VALUES list, statements sized like inserts; PostgreSQL: UPDATE … FROM unnest of one array
- * per column (as inserts do). A statement is one unit: when it breaks a unique index, none of its rows is changed.
+ * then the key values, in `set` and `where` order; a row's key names one row. SQLite: a prepared
+ * one-row UPDATE run for each row, in one request; PostgreSQL: UPDATE … FROM unnest of one array
+ * per column (as inserts do). The rows are one unit: when one breaks a unique index, none is changed.
  * Returns how many rows matched their key (a key may include a version the row must still have).
  */
 export async function updateRows(tx: Tx, caps: Caps, table: string, set: readonly string[], where: readonly string[], rows: readonly unknown[][]): Promise<number> {
@@ -236,16 +223,14 @@ export async function updateRows(tx: Tx, caps: Caps, table: string, set: readonl
       `where ${where.map((c, i) => `${t}.${ident(c)} = ${source.exprs[set.length + i]}`).join(' and ')}`);
     return Number((await tx.executeQuery(CompiledQuery.raw(text, source.params))).numAffectedRows ?? 0);
   }
+  const text = cached(caps, `update-row|${table}|${set.join(',')}|${where.join(',')}`, () => {
+    let n = 1;
+    const assign = set.map((c) => `${ident(c)} = ${placeholders(caps, n++, 1)}`).join(', ');
+    const match = where.map((c) => `${ident(c)} = ${placeholders(caps, n++, 1)}`).join(' and ');
+    return `update ${t} set ${assign} where ${match}`;
+  });
   let updated = 0;
-  for (const [from, n] of pieces(caps, rows.length, all.length)) {
-    const text = cached(caps, `updates|${table}|${set.join(',')}|${where.join(',')}|${n}`, () => {
-      // SQLite names a VALUES list's columns column1, column2, …
-      const v = (c: number) => `v.column${c + 1}`;
-      return `update ${t} set ${set.map((c, i) => `${ident(c)} = ${v(i)}`).join(', ')} from (values ${valuesList(caps, n, all.length)}) as v ` +
-        `where ${where.map((c, i) => `${t}.${ident(c)} = ${v(set.length + i)}`).join(' and ')}`;
-    });
-    updated += Number((await tx.executeQuery(CompiledQuery.raw(text, flatten(rows, from, n, all.length)))).numAffectedRows ?? 0);
-  }
+  for (const c of await eachRow(tx, text, rows)) updated += c;
   return updated;
 }
 
@@ -259,10 +244,8 @@ export async function deleteRows(tx: Tx, caps: Caps, table: string, where: reado
     await tx.executeQuery(CompiledQuery.raw(text, source.params));
     return;
   }
-  for (const [from, n] of pieces(caps, keys.length, where.length)) {
-    const text = cached(caps, `deletes|${table}|${where.join(',')}|${n}`, () => `delete from ${ident(table)} where ${cols} in (values ${valuesList(caps, n, where.length)})`);
-    await tx.executeQuery(CompiledQuery.raw(text, flatten(keys, from, n, where.length)));
-  }
+  const text = cached(caps, `delete-row|${table}|${where.join(',')}`, () => `delete from ${ident(table)} where ${where.map((c) => `${ident(c)} = ?`).join(' and ')}`);
+  await eachRow(tx, text, keys);
 }
 
 /** Key-list sizes a look-up statement is built for: a list is cut into these, the last piece padded by repeating a key. */

@@ -23,8 +23,6 @@ export interface Caps {
    * thread) goes on while one runs; SQLite's run in the calling thread, one after another.
    */
   serverProcess: boolean;
-  /** Most bind parameters one statement may carry. */
-  maxBindParams: number;
   /** Unique-violation detection for the driver's errors. */
   isUniqueViolation(e: unknown): boolean;
 }
@@ -39,7 +37,6 @@ export const SQLITE_CAPS: Caps = {
   rowLevelSecurity: false,
   supportsSkipLocked: false,
   serverProcess: false,
-  maxBindParams: 32_766,
   isUniqueViolation: (e) =>
     typeof e === 'object' && e !== null && /^SQLITE_CONSTRAINT_(UNIQUE|PRIMARYKEY)$/.test(String((e as { code?: string }).code)),
 };
@@ -54,7 +51,6 @@ export const POSTGRES_CAPS: Caps = {
   rowLevelSecurity: true,
   supportsSkipLocked: true,
   serverProcess: true,
-  maxBindParams: 65_535,
   isUniqueViolation: (e) => typeof e === 'object' && e !== null && (e as { code?: string }).code === '23505',
 };
 

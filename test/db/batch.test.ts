@@ -88,6 +88,26 @@ describe.each(ENGINES)('key look-ups on %s', (engine) => {
     expect(committed.length).toBe(199);
   });
 
+  it('insert all the rows or none: a row that breaks a unique index, not skipped, leaves none of those before it', async () => {
+    const at = '2026-01-01T00:00:00.000Z';
+    const cols = ['id', 'account_id', 'username', 'domain', 'username_key', 'domain_key', 'email', 'email_key', 'full_name', 'full_name_key', 'phone', 'groups_json', 'auth_type', 'status', 'created_at', 'updated_at'];
+    const row = (i: number, username: string) => [`01900000-0000-7000-c000-${String(i).padStart(12, '0')}`, ACC, username, 'example.com', username, 'example.com', 'n@x.io', 'n@x.io', '', '', '', '[]', 'local', 'active', at, at];
+    // 300 new users, the last of which takes u9's username (written in the set-up).
+    const rows = Array.from({ length: 300 }, (_, i) => row(i, i === 299 ? 'u9' : `none${i}`));
+    const err = await db
+      .forAccount(ACC, async (tx) => {
+        const e = await insertRows(tx, db.caps, 'users', cols, rows).catch((x) => x);
+        if (engine === 'sqlite') {
+          // SQLite's transaction goes on after a failed statement: none of the 299 rows is in it.
+          expect(await tx.selectFrom('users').select('id').where('username_key', 'like', 'none%').execute()).toEqual([]);
+        }
+        throw e;
+      })
+      .catch((e) => e);
+    expect(db.caps.isUniqueViolation(err)).toBe(true);
+    expect(await db.forAccount(ACC, (tx) => tx.selectFrom('users').select('id').where('username_key', 'like', 'none%').execute())).toEqual([]);
+  });
+
   it('carry any text through an insert, a look-up by it, an update and a delete (PostgreSQL: as array literals)', async () => {
     // Any text PostgreSQL stores (no NUL), as keys and as values: quotes, backslashes, braces, commas, "NULL", spaces.
     const text = fc.oneof(fc.string({ unit: 'binary', maxLength: 12 }), fc.constantFrom('NULL', '"', '\\', '{', '}', ',', ' ', '', '\\"')).map((t) => t.replace(/\u0000/g, ''));
