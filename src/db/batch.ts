@@ -126,8 +126,8 @@ function columnTypes(tx: Tx, table: string): Promise<Map<string, string>> {
 
 /**
  * SQLite: runs a one-row statement once for each row, in one request (EACH_ROW); how many rows each
- * run changed. A run that fails undoes the runs before it, so the rows change together or not at
- * all, as with one statement.
+ * run changed. When a run fails, the transaction takes nothing but a rollback (as on PostgreSQL
+ * after a failed statement), so the rows change together or not at all.
  */
 async function eachRow(tx: Tx, text: string, rows: readonly unknown[][]): Promise<number[]> {
   const res = await tx.executeQuery<EachRowResult>(CompiledQuery.raw(EACH_ROW, [text, rows]));
@@ -143,7 +143,8 @@ const OPTIMISTIC_ROWS = 64;
  * skipped conflict left out is known from each run's changes). PostgreSQL: one INSERT … SELECT
  * from `unnest` of one array per column (one value for a column the same in every row), whatever
  * the number of rows: parsing and planning a VALUES list of thousands of parameters cost its server
- * more than the writes did. Either way the rows are written together or, on an error, none of them.
+ * more than the writes did. Either way the rows are written together or, after an error, none of
+ * them: the transaction then takes nothing but a rollback.
  */
 export async function insertRows(tx: Tx, caps: Caps, table: string, columns: readonly string[], rows: readonly unknown[][], opts: InsertOptions = {}): Promise<unknown[]> {
   const head = () => `insert into ${ident(table)} (${columns.map(ident).join(', ')})`;
@@ -209,7 +210,8 @@ export async function updateRow(tx: Tx, caps: Caps, table: string, set: readonly
  * Updates many rows, each setting the same columns to its own values: `rows` hold the set values
  * then the key values, in `set` and `where` order; a row's key names one row. SQLite: a prepared
  * one-row UPDATE run for each row, in one request; PostgreSQL: UPDATE … FROM unnest of one array
- * per column (as inserts do). The rows are one unit: when one breaks a unique index, none is changed.
+ * per column (as inserts do). The rows are one unit: when one breaks a unique index, none is changed
+ * (the transaction then takes nothing but a rollback).
  * Returns how many rows matched their key (a key may include a version the row must still have).
  */
 export async function updateRows(tx: Tx, caps: Caps, table: string, set: readonly string[], where: readonly string[], rows: readonly unknown[][]): Promise<number> {

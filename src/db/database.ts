@@ -145,13 +145,24 @@ export interface EachRowResult {
 /**
  * Keeps the most recently used prepared statements by their SQL text: Kysely prepares on every
  * execution, and preparing costs as much as running for the short statements a batch repeats.
- * A statement still being iterated (a streamed read) is never handed out twice. Also answers
- * EACH_ROW requests: SQLite runs a prepared one-row INSERT ten thousand times in two thirds of
- * the time it takes over the same rows as multi-row VALUES lists (bench/NOTES.md).
+ * A statement still being iterated (a streamed read) is never handed out twice.
+ *
+ * Also answers EACH_ROW requests: SQLite runs a prepared one-row INSERT ten thousand times in about
+ * two thirds of the time it takes over the same rows as multi-row VALUES lists (bench/NOTES.md).
+ * When a run fails, the runs before it are in the transaction, so the transaction then takes
+ * nothing but a rollback, as PostgreSQL's does after any failed statement: the rows are written
+ * together or not at all. (A savepoint around the runs would let the transaction go on, but holds
+ * a statement journal of every page the runs change: ~5 MB more at an import's peak.)
  */
 function withStatementCache(db: SQLite.Database) {
   const cache = new Map<string, SQLite.Statement>();
+  /** A run of an EACH_ROW request failed in the transaction still open. */
+  let broken = false;
   const prepare = (text: string) => {
+    if (broken) {
+      if (!db.inTransaction) broken = false;
+      else if (text !== 'rollback') throw new Error('A write of many rows failed earlier in this transaction, which can now only be rolled back');
+    }
     const hit = cache.get(text);
     if (hit && !hit.busy) {
       cache.delete(text);
@@ -165,17 +176,24 @@ function withStatementCache(db: SQLite.Database) {
     }
     return stmt;
   };
-  // Inside the caller's transaction the runs go under a savepoint (better-sqlite3 makes one for a
-  // nested transaction), so a run that fails undoes the runs before it, as one statement would.
-  const runEach = db.transaction((stmt: SQLite.Statement, rows: readonly unknown[][]) => {
+  const runEach = (stmt: SQLite.Statement, rows: readonly unknown[][]) => {
     const changes = new Array<number>(rows.length);
     for (let i = 0; i < rows.length; i++) changes[i] = stmt.run(rows[i]).changes;
     return changes;
-  });
+  };
+  // Outside a transaction the runs make one of their own.
+  const runEachAlone = db.transaction(runEach);
   const eachRow = {
     reader: true,
     all([text, rows]: [string, readonly unknown[][]]): EachRowResult[] {
-      return [{ changes: runEach(prepare(text), rows) }];
+      const stmt = prepare(text);
+      if (!db.inTransaction) return [{ changes: runEachAlone(stmt, rows) }];
+      try {
+        return [{ changes: runEach(stmt, rows) }];
+      } catch (e) {
+        broken = true;
+        throw e;
+      }
     },
   };
   return {

@@ -88,24 +88,30 @@ describe.each(ENGINES)('key look-ups on %s', (engine) => {
     expect(committed.length).toBe(199);
   });
 
-  it('insert all the rows or none: a row that breaks a unique index, not skipped, leaves none of those before it', async () => {
+  it('insert all the rows or none: after a row that breaks a unique index the transaction only rolls back, on both engines', async () => {
     const at = '2026-01-01T00:00:00.000Z';
     const cols = ['id', 'account_id', 'username', 'domain', 'username_key', 'domain_key', 'email', 'email_key', 'full_name', 'full_name_key', 'phone', 'groups_json', 'auth_type', 'status', 'created_at', 'updated_at'];
     const row = (i: number, username: string) => [`01900000-0000-7000-c000-${String(i).padStart(12, '0')}`, ACC, username, 'example.com', username, 'example.com', 'n@x.io', 'n@x.io', '', '', '', '[]', 'local', 'active', at, at];
     // 300 new users, the last of which takes u9's username (written in the set-up).
     const rows = Array.from({ length: 300 }, (_, i) => row(i, i === 299 ? 'u9' : `none${i}`));
+    const seen: { insert?: unknown; later?: unknown } = {};
+    // A caller that catches the error and tries to go on and commit: its next statement fails, and
+    // nothing of the transaction is written.
     const err = await db
       .forAccount(ACC, async (tx) => {
-        const e = await insertRows(tx, db.caps, 'users', cols, rows).catch((x) => x);
-        if (engine === 'sqlite') {
-          // SQLite's transaction goes on after a failed statement: none of the 299 rows is in it.
-          expect(await tx.selectFrom('users').select('id').where('username_key', 'like', 'none%').execute()).toEqual([]);
-        }
-        throw e;
+        seen.insert = await insertRows(tx, db.caps, 'users', cols, rows).catch((x) => x);
+        seen.later = await tx.selectFrom('users').select('id').where('username_key', 'like', 'none%').execute().catch((x) => x);
+        await insertRows(tx, db.caps, 'users', cols, [row(500, 'after-the-error')]);
       })
       .catch((e) => e);
-    expect(db.caps.isUniqueViolation(err)).toBe(true);
-    expect(await db.forAccount(ACC, (tx) => tx.selectFrom('users').select('id').where('username_key', 'like', 'none%').execute())).toEqual([]);
+    expect(db.caps.isUniqueViolation(seen.insert)).toBe(true);
+    expect(seen.later).toBeInstanceOf(Error);
+    expect(err).toBeInstanceOf(Error);
+    const left = await db.forAccount(ACC, (tx) => tx.selectFrom('users').select('id').where((eb) => eb.or([eb('username_key', 'like', 'none%'), eb('username_key', '=', 'after-the-error')])).execute());
+    expect(left).toEqual([]);
+    // The connection is good again for the next transaction.
+    await db.forAccount(ACC, (tx) => insertRows(tx, db.caps, 'users', cols, [row(501, 'next-transaction')]));
+    expect((await db.forAccount(ACC, (tx) => tx.selectFrom('users').select('id').where('username_key', '=', 'next-transaction').execute())).length).toBe(1);
   });
 
   it('carry any text through an insert, a look-up by it, an update and a delete (PostgreSQL: as array literals)', async () => {
@@ -141,20 +147,19 @@ describe.each(ENGINES)('key look-ups on %s', (engine) => {
       { id: ids[1499], full_name: 'Name 1499', import_row: 1499 },
       { id: ids[1500], full_name: '', import_row: null },
     ]);
-    // Two rows given the same username: the second breaks the unique index, and neither is changed.
-    // (SQLite runs the rows one by one: the transaction goes on, so it is read within it.)
+    // Two rows given the same username: the second breaks the unique index, the transaction then
+    // takes nothing but a rollback (a read within it fails too), and neither row is changed.
     const clash = [['same', 'x', ACC, ids[1600]], ['same', 'x', ACC, ids[1601]]];
+    let within: unknown;
     const err = await db
       .forAccount(ACC, async (tx) => {
         const e = await updateRows(tx, db.caps, 'users', ['username_key', 'full_name'], ['account_id', 'id'], clash).catch((x) => x);
-        if (engine === 'sqlite') {
-          const within = await tx.selectFrom('users').select('full_name').where('id', 'in', [ids[1600]!, ids[1601]!]).execute();
-          expect(within.map((r) => r.full_name)).toEqual(['', '']);
-        }
+        within = await tx.selectFrom('users').select('full_name').where('id', 'in', [ids[1600]!, ids[1601]!]).execute().catch((x) => x);
         throw e;
       })
       .catch((e) => e);
     expect(db.caps.isUniqueViolation(err)).toBe(true);
+    expect(within).toBeInstanceOf(Error);
     const untouched = await db.forAccount(ACC, (tx) => tx.selectFrom('users').select('full_name').where('id', 'in', [ids[1600]!, ids[1601]!]).execute());
     expect(untouched.map((r) => r.full_name)).toEqual(['', '']);
   });
