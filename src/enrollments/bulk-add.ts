@@ -81,7 +81,7 @@ function readRow(row: FileRow, header: HeaderMap<RequestColumn>, account: Accoun
 /** What Bulk Add works with: the single request's dependencies, and where a large batch's secrets are made. */
 export type BulkAddDeps = Pick<EnrollmentDeps, 'clock' | 'random' | 'secretKey' | 'publicUrl'> & { secrets: SecretsRunner };
 
-/** Requests issued and written together within a batch (a multi-row INSERT's worth). */
+/** Requests issued and written together within a batch (so their objects die young). */
 const ISSUE_SLICE = 512;
 
 const withColumn = (i: { column: string; message: string; code: string }): RowIssue => ({ code: i.code, message: `${i.column}: ${i.message}` });
@@ -89,7 +89,7 @@ const withColumn = (i: { column: string; message: string; code: string }): RowIs
 /**
  * Applies a batch in the caller's transaction: one read for the batch's users and one for their
  * Pending requests; decisions in row order (a row sees what earlier rows did); then new users,
- * new requests and notices in multi-row inserts, refreshes one by one.
+ * new requests and notices many to a request (`insertRows`), refreshes one by one.
  */
 async function applyBatch(deps: BulkAddDeps, s: Stores, rows: FileRow[], header: HeaderMap<RequestColumn>, account: Account, job: { id: string; requestedBy: string | null; requestedByLabel: string }): Promise<RowOutcome[]> {
   const read = rows.map((row) => readRow(row, header, account));
