@@ -14,6 +14,7 @@
  */
 import { createRequire } from 'node:module';
 import { DOMParser } from '@xmldom/xmldom';
+import { escapeXmlText } from '../core/xml.js';
 
 /**
  * xmldom's SAX reader compiles a large Unicode-name RegExp for every end tag it reads (grammar.reg);
@@ -252,7 +253,7 @@ function escape(s: string): string {
   if (FORBIDDEN_CHARS.test(s) || /[\uD800-\uDFFF]/.test(s.replace(/[\uD800-\uDBFF][\uDC00-\uDFFF]/g, ''))) {
     throw new PlistError('unrepresentable', 'The string holds a character an XML plist cannot carry');
   }
-  return s.replace(/[&<>\r]/g, (c) => (c === '&' ? '&amp;' : c === '<' ? '&lt;' : c === '>' ? '&gt;' : '&#13;'));
+  return escapeXmlText(s);
 }
 
 function realText(n: number): string {

@@ -11,6 +11,7 @@
 import { once } from 'node:events';
 import { PassThrough, type Readable } from 'node:stream';
 import zlib from 'node:zlib';
+import { escapeXmlText } from '../core/xml.js';
 
 export interface XlsxSheet {
   name: string;
@@ -58,13 +59,9 @@ export function columnName(index: number): string {
 const NOT_XML = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffe\uffff]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]|_(?=x[0-9A-Fa-f]{4}_)/g;
 const hex4 = (c: string) => `_x${c.charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')}_`;
 
-/**
- * Text for an XML element: `&`, `<`, `>` escaped, a carriage return as a character reference (a
- * parser turns a literal one into a line feed), and what XML cannot hold as Excel escapes it.
- */
+/** Text for an XML element (`escapeXmlText`), and what XML cannot hold as Excel escapes it. */
 export function xmlText(s: string): string {
-  let out = s;
-  if (/[&<>\r]/.test(out)) out = out.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;').replaceAll('\r', '&#13;');
+  const out = escapeXmlText(s);
   NOT_XML.lastIndex = 0;
   return NOT_XML.test(out) ? out.replace(NOT_XML, hex4) : out;
 }

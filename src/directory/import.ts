@@ -221,10 +221,10 @@ async function planBatch(s: Stores, rows: FileRow[], header: HeaderMap<UserColum
 }
 
 /**
- * Writes what a batch decided: the updates in row order, then the new users, all in one
- * request (`insertRows`). When the directory is no longer as the plan read it (another writer changed a user, or
- * took a username or MAID the batch gives), RowChanged rolls the batch back, and it is planned again
- * from what is written.
+ * Writes what a batch decided: the updates in row order, then the new users, all in one request
+ * (`insertRows`). When the directory is no longer as the plan read it (another writer changed a
+ * user, or took a username or MAID the batch gives), RowChanged rolls the batch back, and it is
+ * planned again from what is written.
  */
 async function writeBatch(s: Stores, plan: Plan): Promise<Outcome[]> {
   const { updates, inserts, at, jobId } = plan;

@@ -335,7 +335,8 @@ export function userStore(tx: Tx, accountId: string, caps: Caps): UserStore {
     };
     const single = terms.length === 1;
     let q = tx.selectFrom((single ? termPage(terms[0]!, after, descending, limit + 1) : matches()).as('m')).select(['m.id', 'm.username_key', 'm.domain_key']);
-    if (after) q = q.where((eb) => eb(eb.refTuple('m.username_key', 'm.domain_key', 'm.id'), descending ? '<' : '>', eb.tuple(...after)));
+    // A single term's ranges start after the cursor already.
+    if (after && !single) q = q.where((eb) => eb(eb.refTuple('m.username_key', 'm.domain_key', 'm.id'), descending ? '<' : '>', eb.tuple(...after)));
     const dir = descending ? 'desc' : 'asc';
     const keys = await q.orderBy('m.username_key', dir).orderBy('m.domain_key', dir).orderBy('m.id', dir).limit(limit + 1).execute();
     const ids = keys.slice(0, limit).map((k) => k.id);
