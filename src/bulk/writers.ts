@@ -13,6 +13,9 @@ export interface SheetColumn {
 
 const NEEDS_QUOTES = { ',': /[",\r\n]/, '\t': /["\t\r\n]/ } as const;
 
+/** A cell as CSV writes it: quoted, its quotes doubled, when it holds the delimiter, a quote or a line break. */
+const csvCell = (v: string, special: RegExp) => (special.test(v) ? `"${v.replaceAll('"', '""')}"` : v);
+
 /**
  * Rows as CSV text (or tab-separated with `'\t'`), each line ended by CRLF: a cell is quoted, its
  * quotes doubled, when it holds the delimiter, a quote or a line break; other cells go as they are.
@@ -25,13 +28,30 @@ export function csvText(rows: readonly (readonly string[])[], delimiter: ',' | '
   let out = '';
   for (const row of rows) {
     for (let i = 0; i < row.length; i++) {
-      const v = cell(row[i]!);
       if (i) out += delimiter;
-      out += special.test(v) ? `"${v.replaceAll('"', '""')}"` : v;
+      out += csvCell(cell(row[i]!), special);
     }
     out += '\r\n';
   }
   return out;
+}
+
+/**
+ * One CSV line (CRLF-ended) of a row's first `width` cells (a missing cell is empty) followed by
+ * `tail`: a results line written straight from the file's row, without copying its cells first.
+ */
+export function csvLine(cells: readonly (string | undefined)[], width: number, tail: readonly string[]): string {
+  const special = NEEDS_QUOTES[','];
+  let out = '';
+  for (let i = 0; i < width; i++) {
+    if (i) out += ',';
+    out += csvCell(cells[i] ?? '', special);
+  }
+  for (let i = 0; i < tail.length; i++) {
+    if (width || i) out += ',';
+    out += csvCell(tail[i]!, special);
+  }
+  return out + '\r\n';
 }
 
 /**

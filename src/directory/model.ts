@@ -81,9 +81,23 @@ export interface UserSummary {
   managedAppleIdMissing: number;
 }
 
+const WORD_BREAK = /[\s,.;:()"/\\_-]+/u;
+
+/**
+ * The words of a normalised name, each once, in order. A re-import splits two names a row: a name
+ * of a few words is checked for repeats by a scan rather than through a Set and two more arrays.
+ */
+function wordsOfKey(key: string): string[] {
+  const parts = key.split(WORD_BREAK);
+  if (parts.length > 8) return [...new Set(parts.filter((w) => w.length > 0))];
+  const words: string[] = [];
+  for (const w of parts) if (w.length > 0 && !words.includes(w)) words.push(w);
+  return words;
+}
+
 /** The lower-cased words of a full name, for prefix search (punctuation splits words; duplicates dropped). */
 export function nameWords(fullName: string): string[] {
-  return [...new Set(normaliseKey(fullName).split(/[\s,.;:()"/\\_-]+/u).filter((w) => w.length > 0))];
+  return wordsOfKey(normaliseKey(fullName));
 }
 
 /**
@@ -92,8 +106,9 @@ export function nameWords(fullName: string): string[] {
  * two-word names, and the rows, not the parsing, set what an import costs.)
  */
 export function indexedNameWords(fullName: string): string[] {
-  const words = nameWords(fullName);
-  return words.length && normaliseKey(fullName).startsWith(words[0]!) ? words.slice(1) : words;
+  const key = normaliseKey(fullName);
+  const words = wordsOfKey(key);
+  return words.length && key.startsWith(words[0]!) ? words.slice(1) : words;
 }
 
 /** The search terms of a query string: normalised words. */

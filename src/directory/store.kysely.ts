@@ -18,16 +18,24 @@ const compareKeys = (a: string[], b: string[]): number => {
   return 0;
 };
 
+/** Where a user's name words sit in the name-word index: the user's username and domain keys. */
+export interface WordHolder {
+  fullName: string;
+  usernameKey: string;
+  domainKey: string;
+}
+
 /**
- * The name-word rows a change of name or username replaces: those only before it go, those only
- * after it come, and a word the user keeps stays as it is (a name re-imported in another case, or a
- * first name corrected, then writes no name word at all).
+ * The words a change of name or username replaces: those only before it go, those only after it
+ * come, and a word the user keeps under the same username stays as it is (a name re-imported in
+ * another case, or a first name corrected, then writes no name word at all). A new username or
+ * domain moves every word, as the words are keyed by them.
  */
-export function nameWordChanges(before: string[][], after: string[][]): { gone: string[][]; added: string[][] } {
-  const key = (r: string[]) => r.join('\u0000');
-  const was = new Set(before.map(key));
-  const now = new Set(after.map(key));
-  return { gone: before.filter((r) => !now.has(key(r))), added: after.filter((r) => !was.has(key(r))) };
+export function nameWordChanges(before: WordHolder, after: WordHolder): { gone: string[]; added: string[] } {
+  const was = indexedNameWords(before.fullName);
+  const now = indexedNameWords(after.fullName);
+  if (before.usernameKey !== after.usernameKey || before.domainKey !== after.domainKey) return { gone: was, added: now };
+  return { gone: was.filter((w) => !now.includes(w)), added: now.filter((w) => !was.includes(w)) };
 }
 
 /** The highest code point: `key < prefix + MAX` bounds a prefix range in binary order. */
@@ -241,9 +249,20 @@ export function userStore(tx: Tx, accountId: string, caps: Caps): UserStore {
     return Object.fromEntries(INSERT_COLUMNS.map((c, i) => [c, values[i]])) as Insertable<UserRow>;
   };
 
+  /** The keys (in WORD_KEY order) of a user's name-word rows for these words. */
+  const wordRowsOf = (userId: string, words: readonly string[], usernameKey: string, domainKey: string) =>
+    words.map((word) => [accountId, word, usernameKey, domainKey, userId]);
+
   /** The keys (in WORD_KEY order) of the name words a user was written with. */
   const wordKeys = (userId: string, fullName: string, usernameKey: string, domainKey: string) =>
-    indexedNameWords(fullName).map((word) => [accountId, word, usernameKey, domainKey, userId]);
+    wordRowsOf(userId, indexedNameWords(fullName), usernameKey, domainKey);
+
+  /** Adds to `gone` and `added` the name-word rows a user's change of name or username moves. */
+  const collectWordMoves = (userId: string, before: WordHolder, after: WordHolder, gone: string[][], added: string[][]) => {
+    const words = nameWordChanges(before, after);
+    for (const word of words.gone) gone.push([accountId, word, before.usernameKey, before.domainKey, userId]);
+    for (const word of words.added) added.push([accountId, word, after.usernameKey, after.domainKey, userId]);
+  };
 
   /** Removes a user's name words, found by the name and keys they were written with. */
   const deleteNameWords = (userId: string, fullName: string, usernameKey: string, domainKey: string) =>
@@ -478,9 +497,14 @@ export function userStore(tx: Tx, accountId: string, caps: Caps): UserStore {
       }
       const renamed = c.username !== undefined || c.domain !== undefined;
       if (renamed || (c.fullName !== undefined && c.fullName !== before.full_name)) {
-        const { gone, added } = nameWordChanges(
-          wordKeys(id, before.full_name, before.username_key, before.domain_key),
-          wordKeys(id, c.fullName ?? before.full_name, normaliseKey(username), normaliseKey(domain)),
+        const gone: string[][] = [];
+        const added: string[][] = [];
+        collectWordMoves(
+          id,
+          { fullName: before.full_name, usernameKey: before.username_key, domainKey: before.domain_key },
+          { fullName: c.fullName ?? before.full_name, usernameKey: normaliseKey(username), domainKey: normaliseKey(domain) },
+          gone,
+          added,
         );
         await moveNameWords(gone, added);
       }
@@ -562,12 +586,19 @@ export function userStore(tx: Tx, accountId: string, caps: Caps): UserStore {
         if (c.managedAppleId !== undefined) linked += (c.managedAppleId ? 1 : 0) - (before.managedAppleId ? 1 : 0);
         const renamed = c.username !== undefined || c.domain !== undefined;
         if (renamed || (c.fullName !== undefined && c.fullName !== before.fullName)) {
-          const words = nameWordChanges(
-            wordKeys(before.id, before.fullName, normaliseKey(before.username), normaliseKey(before.domain)),
-            wordKeys(before.id, c.fullName ?? before.fullName, normaliseKey(c.username ?? before.username), normaliseKey(c.domain ?? before.domain)),
+          const usernameKey = normaliseKey(before.username);
+          const domainKey = normaliseKey(before.domain);
+          collectWordMoves(
+            before.id,
+            { fullName: before.fullName, usernameKey, domainKey },
+            {
+              fullName: c.fullName ?? before.fullName,
+              usernameKey: c.username === undefined ? usernameKey : normaliseKey(c.username),
+              domainKey: c.domain === undefined ? domainKey : normaliseKey(c.domain),
+            },
+            gone,
+            added,
           );
-          gone.push(...words.gone);
-          added.push(...words.added);
         }
       }
       await moveNameWords(gone, added);

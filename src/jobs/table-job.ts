@@ -5,7 +5,7 @@
  * transaction, so a resumed job applies no row twice, and a batch the database fails is tried
  * again whole.
  */
-import { csvText } from '../bulk/writers.js';
+import { csvLine } from '../bulk/writers.js';
 import { AppError } from '../errors.js';
 import type { Clock, Random } from '../core/clock.js';
 import { mapHeader, type ColumnSpec, type HeaderMap } from '../bulk/columns.js';
@@ -154,7 +154,7 @@ export async function runTableJob<K extends string, P>(ctx: ImportContext, kind:
         if ((await s.jobs.committedThrough(jobId)) >= rows[rows.length - 1]!.row) return false;
         const account = (await s.account.get())!;
         const counts: JobCounts = emptyCounts();
-        const lines: string[][] = [];
+        let resultsCsv = '';
         let failed = 0;
         let outcomes: RowOutcome[];
         if ('applyBatch' in kind) outcomes = await kind.applyBatch(s, rows, header, account, jobId);
@@ -164,21 +164,23 @@ export async function runTableJob<K extends string, P>(ctx: ImportContext, kind:
           outside = null;
           outcomes = await kind.write(s, plan);
         }
-        for (const [i, row] of rows.entries()) {
+        const width = header.headers.length;
+        for (let i = 0; i < rows.length; i++) {
+          const row = rows[i]!;
           const outcome = outcomes[i]!;
           counts[outcome.result.toLowerCase() as keyof JobCounts]++;
-          const cells = header.headers.map((_, c) => row.cells[c] ?? '');
+          // The row's cells as read (as many as the header has), then what became of it.
           if (outcome.result === 'Failed') {
             failed++;
             const codes = outcome.issues.map((x) => x.code).join(';');
-            lines.push([...cells, ...extra.map(() => ''), String(row.row), 'Failed', codes, outcome.issues.map((x) => x.message).join('; ')]);
+            resultsCsv += csvLine(row.cells, width, [...extra.map(() => ''), String(row.row), 'Failed', codes, outcome.issues.map((x) => x.message).join('; ')]);
           } else {
-            lines.push([...cells, ...extra.map((_, e) => outcome.extra?.[e] ?? ''), String(row.row), outcome.result, '', outcome.note ?? '']);
+            resultsCsv += csvLine(row.cells, width, [...extra.map((_, e) => outcome.extra?.[e] ?? ''), String(row.row), outcome.result, '', outcome.note ?? '']);
           }
         }
         await s.jobs.commitBatch(
           jobId,
-          { firstRow: rows[0]!.row, lastRow: rows[rows.length - 1]!.row, processed: rows.length, counts, resultsCsv: csvText(lines), failedInBatch: failed },
+          { firstRow: rows[0]!.row, lastRow: rows[rows.length - 1]!.row, processed: rows.length, counts, resultsCsv, failedInBatch: failed },
           clock.now().toISOString(),
         );
         return false;

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { stringify } from 'csv-stringify/sync';
 import { parse } from 'csv-parse/sync';
-import { csvText } from '../../src/bulk/writers.js';
+import { csvLine, csvText } from '../../src/bulk/writers.js';
 import { CsvScanner } from '../../src/bulk/csv-scanner.js';
 import type { FileRow } from '../../src/bulk/reader.js';
 
@@ -46,5 +46,15 @@ describe('csvText', () => {
     expect(csvText([['plain', 'a,b', 'say "hi"', 'two\nlines', ''], ['x']])).toBe('plain,"a,b","say ""hi""","two\nlines",\r\nx\r\n');
     expect(csvText([['a,b', 'c\td']], '\t')).toBe('a,b\t"c\td"\r\n');
     expect(csvText([['lone\rreturn', 'lone\nfeed']])).toBe('"lone\rreturn","lone\nfeed"\r\n');
+  });
+});
+
+describe('csvLine', () => {
+  it('writes a row cut or padded to the width, then the tail, as csvText writes the same cells', () => {
+    fc.assert(fc.property(fc.array(cell, { maxLength: 8 }), fc.nat(10), fc.array(cell, { maxLength: 5 }), (cells, width, tail) => {
+      const padded = Array.from({ length: width }, (_, i) => cells[i] ?? '');
+      const all = [...padded, ...tail];
+      expect(csvLine(cells, width, tail)).toBe(all.length ? csvText([all]) : '\r\n');
+    }), { numRuns: 500 });
   });
 });

@@ -6,21 +6,40 @@ import { ENGINES } from '../support/db.js';
 import { sql } from 'kysely';
 import fc from 'fast-check';
 import { nameWordChanges, userStore } from '../../src/directory/store.kysely.js';
+import { indexedNameWords, nameWords } from '../../src/directory/model.js';
 import type { UserChanges, UserStore } from '../../src/directory/store.js';
 
 /** Binary (UTF-8 byte) order, as both engines sort key columns. */
 const byteCompare = (a: string, b: string) => Buffer.compare(Buffer.from(a), Buffer.from(b));
 
 describe('name-word changes', () => {
-  it('take the words before to the words after, touching none that both hold', () => {
-    const row = fc.tuple(fc.constantFrom('acc'), fc.constantFrom('ada', 'byron', 'king', 'x'), fc.constantFrom('u1', 'u2'), fc.constantFrom('d'), fc.constantFrom('id'));
+  it('split a name into its words once each, in order, however many words it has', () => {
+    const word = fc.constantFrom('Ada', 'ada', 'ÅSA', 'a\u030asa', 'King', 'x', '', '-', '(', 'O.Neil', '_');
     fc.assert(
-      fc.property(fc.uniqueArray(row, { selector: (r) => r.join('|') }), fc.uniqueArray(row, { selector: (r) => r.join('|') }), (before, after) => {
+      fc.property(fc.array(word, { maxLength: 30 }), fc.constantFrom(' ', '  ', ',', '\t'), (words, sep) => {
+        const name = words.join(sep);
+        const expected = [...new Set(normaliseKey(name).split(/[\s,.;:()"/\\_-]+/u).filter((w) => w.length > 0))];
+        expect(nameWords(name)).toEqual(expected);
+      }),
+    );
+  });
+
+  it('take the rows before to the rows after, touching none that both hold', () => {
+    const holder = fc.record({
+      fullName: fc.array(fc.constantFrom('Ada', 'ada', 'Byron', 'King', 'x', 'Lovelace-King', '(Ada)'), { maxLength: 12 }).map((w) => w.join(' ')),
+      usernameKey: fc.constantFrom('u1', 'u2'),
+      domainKey: fc.constantFrom('d1', 'd2'),
+    });
+    const rows = (h: { fullName: string; usernameKey: string; domainKey: string }) => indexedNameWords(h.fullName).map((w) => `${w}|${h.usernameKey}|${h.domainKey}`);
+    fc.assert(
+      fc.property(holder, holder, (before, after) => {
         const { gone, added } = nameWordChanges(before, after);
-        const key = (r: string[]) => r.join('|');
-        const result = new Set([...before.map(key).filter((k) => !gone.map(key).includes(k)), ...added.map(key)]);
-        expect([...result].sort()).toEqual(after.map(key).sort());
-        for (const r of [...gone, ...added]) expect(before.map(key).includes(key(r)) && after.map(key).includes(key(r))).toBe(false);
+        const goneRows = gone.map((w) => `${w}|${before.usernameKey}|${before.domainKey}`);
+        const addedRows = added.map((w) => `${w}|${after.usernameKey}|${after.domainKey}`);
+        const result = new Set([...rows(before).filter((r) => !goneRows.includes(r)), ...addedRows]);
+        expect([...result].sort()).toEqual(rows(after).sort());
+        for (const r of [...goneRows, ...addedRows]) expect(rows(before).includes(r) && rows(after).includes(r)).toBe(false);
+        expect(goneRows.every((r) => rows(before).includes(r))).toBe(true);
       }),
     );
   });
