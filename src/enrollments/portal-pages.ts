@@ -4,8 +4,7 @@
  */
 import type { EnrollmentRequest } from './model.js';
 import type { PortalView } from './portal.js';
-
-export const esc = (s: string) => s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+import { escapeHtml } from '../core/html.js';
 
 const STYLE = `
 *{box-sizing:border-box}body{margin:0;font:16px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;background:#f4f6f8;color:#1d2329}
@@ -23,8 +22,8 @@ button{width:100%;margin-top:16px;font-size:17px;font-weight:600;padding:14px;bo
 
 export function page(title: string, brand: string, body: string): string {
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
-<meta name="robots" content="noindex"><title>${esc(title)}</title><style>${STYLE}</style></head>
-<body><header>${esc(brand)}</header><main>${body}</main></body></html>`;
+<meta name="robots" content="noindex"><title>${escapeHtml(title)}</title><style>${STYLE}</style></head>
+<body><header>${escapeHtml(brand)}</header><main>${body}</main></body></html>`;
 }
 
 const device = (r: EnrollmentRequest) => (r.platform === 'macos' ? 'Mac' : 'iPhone or iPad');
@@ -43,9 +42,9 @@ function installSteps(r: EnrollmentRequest): string {
 function notice(r: EnrollmentRequest, brand: string): string {
   const owned = r.ownership === 'employee_owned';
   const sees = owned
-    ? `${esc(brand)} manages only its own apps, settings and data on your ${device(r)}. It cannot see your personal email, messages, photos, browsing or location.`
-    : `This ${device(r)} belongs to ${esc(brand)}, which will manage it: its settings, apps and restrictions. ${esc(brand)} can see the device's name, model, serial number, installed apps and its management status; it cannot read your personal email, messages or photos.`;
-  return `<p>${sees}</p><p class="muted">Removing the profile later removes ${esc(brand)}'s management${owned ? ' and its data' : ''} from the device.</p>`;
+    ? `${escapeHtml(brand)} manages only its own apps, settings and data on your ${device(r)}. It cannot see your personal email, messages, photos, browsing or location.`
+    : `This ${device(r)} belongs to ${escapeHtml(brand)}, which will manage it: its settings, apps and restrictions. ${escapeHtml(brand)} can see the device's name, model, serial number, installed apps and its management status; it cannot read your personal email, messages or photos.`;
+  return `<p>${sees}</p><p class="muted">Removing the profile later removes ${escapeHtml(brand)}'s management${owned ? ' and its data' : ''} from the device.</p>`;
 }
 
 /** iOS 13–17 on the User-Agent: the profile-based path is pre-selected (the employee may still choose). */
@@ -57,9 +56,9 @@ export function olderIos(userAgent: string | undefined): boolean {
 /** A User Enrollment request's first choice: account-driven enrolment in Settings, with the Managed Apple ID to type. */
 function accountDrivenSteps(r: EnrollmentRequest, brand: string): string {
   const maid = r.managedAppleId ?? '';
-  return `<div class="card"><h1>Enroll with your work account</h1><p>On iOS or iPadOS 15 or later, ${esc(brand)} uses User Enrollment: your personal data stays yours, and ${esc(brand)} manages only a separate work space.</p>
+  return `<div class="card"><h1>Enroll with your work account</h1><p>On iOS or iPadOS 15 or later, ${escapeHtml(brand)} uses User Enrollment: your personal data stays yours, and ${escapeHtml(brand)} manages only a separate work space.</p>
 <ol><li>Open <b>Settings ▸ General ▸ VPN &amp; Device Management</b>.</li>
-<li>Tap <b>Sign In to Work or School Account</b> and enter your Managed Apple Account:<br><input type="text" readonly value="${esc(maid)}" aria-label="Managed Apple Account" style="margin-top:6px"></li>
+<li>Tap <b>Sign In to Work or School Account</b> and enter your Managed Apple Account:<br><input type="text" readonly value="${escapeHtml(maid)}" aria-label="Managed Apple Account" style="margin-top:6px"></li>
 <li>When asked, sign in with the passcode from your invitation, then follow the steps on screen.</li></ol></div>`;
 }
 
@@ -78,7 +77,7 @@ export function renderPortal(view: PortalView, actionUrl: string, opts: { userAg
     case 'unavailable':
       return {
         status: 503,
-        html: page('Enrollment unavailable', view.accountName, `<div class="card"><h1>Enrollment is not available yet</h1><p>${esc(view.accountName)} has not finished setting up device enrollment.</p><p>Contact your IT team, then open this link again.</p></div>`),
+        html: page('Enrollment unavailable', view.accountName, `<div class="card"><h1>Enrollment is not available yet</h1><p>${escapeHtml(view.accountName)} has not finished setting up device enrollment.</p><p>Contact your IT team, then open this link again.</p></div>`),
       };
     case 'sign_in': {
       const r = view.request;
@@ -87,7 +86,7 @@ export function renderPortal(view: PortalView, actionUrl: string, opts: { userAg
         ? `<label for="username">Username</label><input id="username" name="username" type="text" autocomplete="username" autocapitalize="none" required>
 <label for="password">Password</label><input id="password" name="password" type="password" autocomplete="current-password" required>`
         : `<label for="passcode">Passcode</label><input id="passcode" class="code" name="passcode" type="text" inputmode="text" autocomplete="one-time-code" autocapitalize="characters" spellcheck="false" required>`;
-      const error = view.error ? `<div class="error" role="alert">${esc(view.error)}${view.attemptsLeft !== undefined ? ` ${view.attemptsLeft} attempt${view.attemptsLeft === 1 ? '' : 's'} left.` : ''}</div>` : '';
+      const error = view.error ? `<div class="error" role="alert">${escapeHtml(view.error)}${view.attemptsLeft !== undefined ? ` ${view.attemptsLeft} attempt${view.attemptsLeft === 1 ? '' : 's'} left.` : ''}</div>` : '';
       if (r.userEnrollment) {
         // Account-driven first; the profile-based path (iOS 13.1–17) as an alternative the employee chooses.
         const open = !!view.error || olderIos(opts.userAgent);
@@ -98,7 +97,7 @@ export function renderPortal(view: PortalView, actionUrl: string, opts: { userAg
             view.accountName,
             `${accountDrivenSteps(r, view.accountName)}
 <details class="card"${open ? ' open' : ''}><summary><b>Older iPhone or iPad (iOS 13 to 17)?</b></summary><p>Enter the passcode from your invitation to download an enrollment profile instead.</p>
-${error}<form method="post" action="${esc(actionUrl)}">${fields}<button type="submit">Continue</button></form></details>`,
+${error}<form method="post" action="${escapeHtml(actionUrl)}">${fields}<button type="submit">Continue</button></form></details>`,
           ),
         };
       }
@@ -107,8 +106,8 @@ ${error}<form method="post" action="${esc(actionUrl)}">${fields}<button type="su
         html: page(
           'Enroll your device',
           view.accountName,
-          `<div class="card"><h1>Enroll your ${device(r)}</h1><p>Hello ${esc(r.fullName || r.username)}. ${esc(view.accountName)} has invited you to enroll your ${device(r)}.</p>
-${error}<form method="post" action="${esc(actionUrl)}">${fields}<button type="submit">Continue</button></form>
+          `<div class="card"><h1>Enroll your ${device(r)}</h1><p>Hello ${escapeHtml(r.fullName || r.username)}. ${escapeHtml(view.accountName)} has invited you to enroll your ${device(r)}.</p>
+${error}<form method="post" action="${escapeHtml(actionUrl)}">${fields}<button type="submit">Continue</button></form>
 <p class="muted">${local ? 'Sign in with your username and directory password.' : 'Enter the passcode from your invitation email or text message.'}</p></div>`,
         ),
       };
@@ -122,7 +121,7 @@ ${error}<form method="post" action="${esc(actionUrl)}">${fields}<button type="su
           view.accountName,
           `<div class="card"><h1>Before you install</h1>${notice(r, view.accountName)}</div>
 <div class="card"><h1>Install the enrollment profile</h1>${installSteps(r)}
-<form method="post" action="${esc(actionUrl)}/profile"><input type="hidden" name="ticket" value="${esc(view.ticket)}"><button type="submit">Download profile</button></form>
+<form method="post" action="${escapeHtml(actionUrl)}/profile"><input type="hidden" name="ticket" value="${escapeHtml(view.ticket)}"><button type="submit">Download profile</button></form>
 <p class="muted">The download works for 15 minutes; after that, open your invitation link again.</p></div>`,
         ),
       };

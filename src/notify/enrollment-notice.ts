@@ -1,7 +1,8 @@
 import { qrPng } from './qr-png.js';
 import type { Clock, Random } from '../core/clock.js';
 import type { Stores } from '../stores.js';
-import { esc, oneLine, PermanentSendError, type Email, type Sms } from './message.js';
+import { escapeHtml } from '../core/html.js';
+import { oneLine, PermanentSendError, type Email, type Sms } from './message.js';
 import { seal } from './seal.js';
 
 export const ENROLLMENT_NOTICE = 'enrollment_notice';
@@ -54,7 +55,7 @@ type Step = Part[];
 
 const value = (v: string): Part => ({ value: v });
 const stepText = (step: Step) => step.map((p) => (typeof p === 'string' ? p : p.value)).join('');
-const stepHtml = (step: Step) => step.map((p) => (typeof p === 'string' ? esc(p) : `<strong>${esc(p.value)}</strong>`)).join('');
+const stepHtml = (step: Step) => step.map((p) => (typeof p === 'string' ? escapeHtml(p) : `<strong>${escapeHtml(p.value)}</strong>`)).join('');
 
 /** What proves who the employee is, once the link is open; null when the link alone is enough. */
 function signInStep(i: EnrollmentNoticeInputs, ifAsked: boolean): Step | null {
@@ -156,18 +157,18 @@ export async function renderEnrollmentEmail(i: EnrollmentNoticeInputs): Promise<
 
   const p = (body: string) => `<p style="font-family:sans-serif">${body}</p>`;
   const html = [
-    p(`Hello ${esc(name)},`),
-    p(esc(intro)),
-    replaces ? p(`<em>${esc(replaces)}</em>`) : '',
-    p(`<a href="${esc(i.url)}" style="font-size:1.1em">Enrol your ${esc(device)}</a><br><span style="color:#555">${esc(i.url)}</span>`),
-    passcodeLine ? p(i.passcode && !i.seamless ? `Your passcode: <strong style="font-family:monospace;font-size:1.2em">${esc(i.passcode)}</strong>` : esc(passcodeLine)) : '',
+    p(`Hello ${escapeHtml(name)},`),
+    p(escapeHtml(intro)),
+    replaces ? p(`<em>${escapeHtml(replaces)}</em>`) : '',
+    p(`<a href="${escapeHtml(i.url)}" style="font-size:1.1em">Enrol your ${escapeHtml(device)}</a><br><span style="color:#555">${escapeHtml(i.url)}</span>`),
+    passcodeLine ? p(i.passcode && !i.seamless ? `Your passcode: <strong style="font-family:monospace;font-size:1.2em">${escapeHtml(i.passcode)}</strong>` : escapeHtml(passcodeLine)) : '',
     ...sections.map(
       (s) =>
-        `${s.heading ? p(`<strong>${esc(s.heading)}</strong>`) : ''}<ol style="font-family:sans-serif">${s.steps.map((step) => `<li>${stepHtml(step)}</li>`).join('')}</ol>`,
+        `${s.heading ? p(`<strong>${escapeHtml(s.heading)}</strong>`) : ''}<ol style="font-family:sans-serif">${s.steps.map((step) => `<li>${stepHtml(step)}</li>`).join('')}</ol>`,
     ),
-    p(`The same link as a QR code, for the camera of your ${esc(device)}:<br><img src="cid:${esc(qrCid(i))}" alt="QR code of the enrolment link" width="180" height="180">`),
-    p(esc(expiry)),
-    p(`<small>${esc(caution)}</small>`),
+    p(`The same link as a QR code, for the camera of your ${escapeHtml(device)}:<br><img src="cid:${escapeHtml(qrCid(i))}" alt="QR code of the enrolment link" width="180" height="180">`),
+    p(escapeHtml(expiry)),
+    p(`<small>${escapeHtml(caution)}</small>`),
   ]
     .filter(Boolean)
     .join('\n');

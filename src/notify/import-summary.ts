@@ -4,7 +4,8 @@ import type { Clock, Random } from '../core/clock.js';
 import type { Stores } from '../stores.js';
 import type { Job } from '../jobs/model.js';
 import { seal } from './seal.js';
-import { esc, oneLine, type Email } from './message.js';
+import { escapeHtml } from '../core/html.js';
+import { oneLine, type Email } from './message.js';
 
 export const IMPORT_SUMMARY = 'import_summary';
 /** Failed rows attached to the email; beyond this the email links to the whole results file. */
@@ -73,11 +74,11 @@ export async function renderImportSummary(
     attach ? 'The failed rows are attached as CSV: fix them and import the file again.' : failedTotal > ATTACH_MAX_FAILED ? `More than ${ATTACH_MAX_FAILED.toLocaleString('en')} rows failed: download the whole results file at ${resultsUrl}` : '',
     `Results: ${resultsUrl}`,
   ].join('\n');
-  const html = `<h2 style="font-family:sans-serif">${title}: ${esc(name)}</h2>
-<p style="font-family:sans-serif">${esc(outcome)}<br>${esc(countLine)}</p>
-${job.warnings.map((w) => `<p style="font-family:sans-serif;color:#a15c00">${esc(w)}</p>`).join('\n')}
-${first.length ? `<table style="font-family:sans-serif;border-collapse:collapse" border="1" cellpadding="4"><tr><th>Row</th><th>Code</th><th>Message</th></tr>${first.map((f) => `<tr><td>${esc(f.row)}</td><td>${esc(f.code)}</td><td>${esc(f.message)}</td></tr>`).join('')}</table>` : ''}
-<p style="font-family:sans-serif"><a href="${esc(resultsUrl)}">Download the results file</a></p>`;
+  const html = `<h2 style="font-family:sans-serif">${title}: ${escapeHtml(name)}</h2>
+<p style="font-family:sans-serif">${escapeHtml(outcome)}<br>${escapeHtml(countLine)}</p>
+${job.warnings.map((w) => `<p style="font-family:sans-serif;color:#a15c00">${escapeHtml(w)}</p>`).join('\n')}
+${first.length ? `<table style="font-family:sans-serif;border-collapse:collapse" border="1" cellpadding="4"><tr><th>Row</th><th>Code</th><th>Message</th></tr>${first.map((f) => `<tr><td>${escapeHtml(f.row)}</td><td>${escapeHtml(f.code)}</td><td>${escapeHtml(f.message)}</td></tr>`).join('')}</table>` : ''}
+<p style="font-family:sans-serif"><a href="${escapeHtml(resultsUrl)}">Download the results file</a></p>`;
   return {
     to: inputs.to,
     subject: oneLine(bulkAdd ? `${title}: ${name} — ${c.created} created, ${c.refreshed} refreshed, ${c.failed} failed` : `${title}: ${name} — ${c.created} created, ${c.updated} updated, ${c.failed} failed`),
