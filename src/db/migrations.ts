@@ -498,6 +498,20 @@ function migrations(caps: Caps): Record<string, Migration> {
         await db.schema.alterTable('users').addColumn('version', 'integer', (c) => c.notNull().defaultTo(0)).execute();
       },
     },
+    '0012_users_sort_indexes': {
+      async up(db: Kysely<any>) {
+        // Every sort the directory offers reads a page from an index (bench/directory-list.ts):
+        // - The MAID index holds linked users only. A page sorted by MAID takes them from it, then
+        //   the unlinked users from users_unlinked, by username; and "maid_key is null" can no longer
+        //   lead the planner to the MAID index (every unlinked user read, then sorted, for a page).
+        //   An unlinked user is then no entry of it either: an import of users without MAIDs writes
+        //   one index entry a row fewer.
+        // - Creation time: new users go at its end, as their ids and instants only grow.
+        await db.schema.dropIndex('users_maid').execute();
+        await db.schema.createIndex('users_maid').on('users').columns(['account_id', 'maid_key']).unique().where(sql.ref('maid_key'), 'is not', null).execute();
+        await db.schema.createIndex('users_created').on('users').columns(['account_id', 'created_at', 'id']).execute();
+      },
+    },
   };
 }
 

@@ -6,7 +6,7 @@ import { cappedCount, packedRow, toPage, TOTAL_CAP, unpackRow, type PackedColumn
 import { deleteRows, insertRows, selectByKeys, updateRow, updateRows } from '../db/batch.js';
 import { capTotal, LIMIT_DEFAULT, decodeCursor, encodeCursor, type Page, type PageRequest } from '../core/paging.js';
 import { normaliseKey } from '../core/names.js';
-import { indexedNameWords, searchTerms, userKey, type User, type UserListQuery, type UserSort, type UserTuple } from './model.js';
+import { indexedNameWords, searchTerms, userKey, type User, type UserListQuery, type UserSort, type UserSummary, type UserTuple } from './model.js';
 import { toPublicUser, type ImportedUser, type ImportMark, type UserChanges, type UserRecord, type UserStore } from './store.js';
 
 /** A name word's key, in column order. */
@@ -126,7 +126,8 @@ const SORT_COLUMNS: Record<UserSort, (keyof UserRow)[]> = {
   username: ['username_key', 'domain_key', 'id'],
   fullName: ['full_name_key', 'id'],
   email: ['email_key', 'id'],
-  managedAppleId: ['maid_key', 'id'],
+  // Linked users by MAID (unique: the order is total), then the unlinked by username.
+  managedAppleId: ['maid_key', 'username_key', 'domain_key', 'id'],
   createdAt: ['created_at', 'id'],
 };
 
@@ -169,23 +170,9 @@ function asTuples(caps: Caps): Reading<UserTuple> {
 
 type EB = ExpressionBuilder<Schema, 'users'>;
 
-/**
- * Rows strictly after the cursor in the sort order (lexicographic over the sort columns). A null
- * MAID sorts after every MAID, in both directions.
- */
+/** Rows strictly after the cursor in the sort order (lexicographic over the sort columns): both engines walk the sort index from it. */
 function afterCursor(eb: EB, columns: (keyof UserRow)[], values: (string | number | null)[], descending: boolean): Expression<SqlBool> {
-  const op = descending ? '<' : '>';
-  if (!columns.includes('maid_key')) {
-    // A row-value comparison: both engines walk the sort index from the cursor.
-    return eb(eb.refTuple(...(columns as [keyof UserRow, keyof UserRow])), op, eb.tuple(...(values as [string, string])));
-  }
-  const [maid, id] = values as [string | null, string];
-  if (maid === null) return eb.and([eb('maid_key', 'is', null), eb('id', op, id)]);
-  return eb.or([
-    eb('maid_key', op, maid),
-    eb.and([eb('maid_key', '=', maid), eb('id', op, id)]),
-    eb('maid_key', 'is', null),
-  ]);
+  return eb(eb.refTuple(...(columns as [keyof UserRow, keyof UserRow])), descending ? '<' : '>', eb.tuple(...(values as [string, string])));
 }
 
 export function userStore(tx: Tx, accountId: string, caps: Caps): UserStore {
@@ -379,19 +366,56 @@ export function userStore(tx: Tx, accountId: string, caps: Caps): UserStore {
     const terms = searchTerms(query.q);
     if (terms.length && sort === 'username' && !query.managedAppleId) return searchByUsername(terms, desc, page, reading);
     const columns = SORT_COLUMNS[sort];
-    let q = filtered(query).select(reading.select(columns));
-    if (page.cursor) {
-      const values = decodeCursor(page.cursor, columns.length);
-      q = q.where((eb) => afterCursor(eb, columns, values, desc));
-    }
+    const cursor = page.cursor ? decodeCursor(page.cursor, columns.length) : null;
     const dir = desc ? 'desc' : 'asc';
-    for (const col of columns) {
-      if (col === 'maid_key') q = q.orderBy(sql`maid_key is null`, 'asc');
-      q = q.orderBy(col, dir);
+    let rows: any[];
+    if (sort === 'managedAppleId') {
+      // Two index ranges, each in its index's order: the linked users by MAID (from users_maid),
+      // then, when the page is not full, the unlinked by username (from users_unlinked). Unlinked
+      // users come last in both directions. A cursor in the second range has no MAID.
+      const op = desc ? '<' : '>';
+      rows = [];
+      if (query.managedAppleId !== 'missing' && !(cursor && cursor[0] === null)) {
+        let linked = filtered(query).select(reading.select(columns)).where('maid_key', 'is not', null);
+        if (cursor) linked = linked.where('maid_key', op, cursor[0] as string);
+        rows = await linked.orderBy('maid_key', dir).limit(limit + 1).execute();
+      }
+      if (rows.length <= limit && query.managedAppleId !== 'present') {
+        const byUsername = SORT_COLUMNS.username;
+        let unlinked = filtered(query).select(reading.select(columns)).where('maid_key', 'is', null);
+        if (cursor && cursor[0] === null) unlinked = unlinked.where((eb) => afterCursor(eb, byUsername, cursor.slice(1), desc));
+        for (const col of byUsername) unlinked = unlinked.orderBy(col, dir);
+        rows.push(...(await unlinked.limit(limit + 1 - rows.length).execute()));
+      }
+    } else {
+      let q = filtered(query).select(reading.select(columns));
+      if (cursor) q = q.where((eb) => afterCursor(eb, columns, cursor, desc));
+      for (const col of columns) q = q.orderBy(col, dir);
+      rows = await q.limit(limit + 1).execute();
     }
-    const rows = await q.limit(limit + 1).execute();
-    const counted = page.skipTotal ? { total: 0, totalCapped: false } : await cappedCount(tx, filtered(query).select('id').limit(TOTAL_CAP + 1));
+    const counted = page.skipTotal
+      ? { total: 0, totalCapped: false }
+      : terms.length
+        ? await cappedCount(tx, filtered(query).select('id').limit(TOTAL_CAP + 1))
+        : capTotal(await filterTotal(query.managedAppleId));
     return toPage(rows, limit, (r) => reading.keys(r, columns), (r) => reading.item(r), counted);
+  }
+
+  /** The directory's exact figures, kept with every user write (see bumpStats). */
+  async function stats(): Promise<UserSummary> {
+    const row = await tx.selectFrom('user_stats').select(['total', 'linked']).where('account_id', '=', accountId).executeTakeFirst();
+    const total = Number(row?.total ?? 0);
+    const linked = Number(row?.linked ?? 0);
+    return { total, managedAppleIdLinked: linked, managedAppleIdMissing: total - linked };
+  }
+
+  /**
+   * How many users a list without search terms holds, from the figures rather than by counting
+   * (up to 10,000 index entries a page, most of a list request's time while an import runs).
+   */
+  async function filterTotal(maid: UserListQuery['managedAppleId']): Promise<number> {
+    const figures = await stats();
+    return maid === 'present' ? figures.managedAppleIdLinked : maid === 'missing' ? figures.managedAppleIdMissing : figures.total;
   }
 
   function filtered(query: UserListQuery) {
@@ -633,11 +657,6 @@ export function userStore(tx: Tx, accountId: string, caps: Caps): UserStore {
         .executeTakeFirstOrThrow();
       return Number(row.n);
     },
-    async summary() {
-      const row = await tx.selectFrom('user_stats').select(['total', 'linked']).where('account_id', '=', accountId).executeTakeFirst();
-      const total = Number(row?.total ?? 0);
-      const linked = Number(row?.linked ?? 0);
-      return { total, managedAppleIdLinked: linked, managedAppleIdMissing: total - linked };
-    },
+    summary: stats,
   };
 }

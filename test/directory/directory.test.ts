@@ -264,16 +264,20 @@ describe.each(ENGINES)('Users ▸ Directory on %s', (engine) => {
       expect((await all('sort=-createdAt')).map((u) => u.username)).toEqual(people.map((p) => p.username).reverse());
     });
 
-    it('sorts by MAID with unlinked users last in both directions', async () => {
-      const linked = people.filter((p) => p.managedAppleId).map((p) => p.managedAppleId!).sort(byteCompare);
-      const asc = await all('sort=managedAppleId', 2);
-      expect(asc.slice(0, linked.length).map((u) => u.managedAppleId)).toEqual(linked);
-      expect(asc.slice(linked.length).every((u) => u.managedAppleId === null)).toBe(true);
-      expect(asc).toHaveLength(people.length);
-      const desc = await all('sort=-managedAppleId', 2);
-      expect(desc.slice(0, linked.length).map((u) => u.managedAppleId)).toEqual([...linked].reverse());
-      expect(desc).toHaveLength(people.length);
-      expect(new Set(desc.map((u) => u.id)).size).toBe(people.length);
+    it('sorts by MAID, then the unlinked users by username, last in both directions, across pages of every size', async () => {
+      const linked = people.filter((p) => p.managedAppleId).map((p) => normaliseKey(p.managedAppleId!)).sort(byteCompare);
+      const unlinked = people.filter((p) => !p.managedAppleId).map((p) => p.username).sort((a, b) => byteCompare(normaliseKey(a), normaliseKey(b)));
+      for (const limit of [1, 2, 3, 4, 5, 50]) {
+        const asc = await all('sort=managedAppleId', limit);
+        expect(asc.slice(0, linked.length).map((u) => normaliseKey(u.managedAppleId)), `limit ${limit}`).toEqual(linked);
+        expect(asc.slice(linked.length).map((u) => u.username), `limit ${limit}`).toEqual(unlinked);
+        const desc = await all('sort=-managedAppleId', limit);
+        expect(desc.slice(0, linked.length).map((u) => normaliseKey(u.managedAppleId)), `limit ${limit}`).toEqual([...linked].reverse());
+        expect(desc.slice(linked.length).map((u) => u.username), `limit ${limit}`).toEqual([...unlinked].reverse());
+      }
+      expect((await all('sort=managedAppleId&managedAppleId=present', 3)).map((u) => normaliseKey(u.managedAppleId))).toEqual(linked);
+      expect((await all('sort=-managedAppleId&managedAppleId=missing', 3)).map((u) => u.username)).toEqual([...unlinked].reverse());
+      expect((await list('sort=managedAppleId&managedAppleId=missing&limit=2')).total).toBe(unlinked.length);
     });
 
     it('filters Linked / Not linked with exact totals', async () => {
