@@ -91,6 +91,19 @@ export async function benchDirectoryList() {
   const deepCursor = encodeCursor([deep.username_key, deep.domain_key, deep.id]);
   const surname = normaliseKey(LAST[3]!);
 
+  /** The unlinked users after the deep cursor, by username: one page's floor. */
+  const unlinkedAfterDeep = {
+    sql: `select * from users where account_id = ? and maid_key is null and (username_key, domain_key, id) > (?, ?, ?)
+          order by username_key, domain_key, id limit 51`,
+    args: [account!.id, deep.username_key, deep.domain_key, deep.id],
+  };
+  /** A first page of every user in one sort, and its floor: the same rows in the same order straight from SQLite. */
+  const everyone = (name: string, sort: string, orderBy: string, where = '') => ({
+    name: `everyone, ${name}`,
+    path: `/api/v1/users?sort=${sort}&limit=50`,
+    floor: { sql: `select * from users where account_id = ?${where} order by ${orderBy} limit 51`, args: [account!.id] },
+    budgetP99Ms: 25,
+  });
   const cases = [
     {
       name: 'not linked, by username, first page',
@@ -104,11 +117,7 @@ export async function benchDirectoryList() {
     {
       name: 'not linked, by username, deep cursor page',
       path: `/api/v1/users?managedAppleId=missing&sort=username&limit=50&cursor=${deepCursor}`,
-      floor: {
-        sql: `select * from users where account_id = ? and maid_key is null and (username_key, domain_key, id) > (?, ?, ?)
-              order by username_key, domain_key, id limit 51`,
-        args: [account!.id, deep.username_key, deep.domain_key, deep.id],
-      },
+      floor: unlinkedAfterDeep,
       budgetP99Ms: 25,
     },
     {
@@ -126,6 +135,17 @@ export async function benchDirectoryList() {
       },
       budgetP99Ms: 25,
     },
+    everyone('by full name, first page', 'fullName', 'full_name_key, id'),
+    everyone('by email, first page', 'email', 'email_key, id'),
+    everyone('by MAID, first page', 'managedAppleId', 'maid_key', ' and maid_key is not null'),
+    {
+      // Past the linked users: the unlinked, by username.
+      name: 'everyone, by MAID, a page of the unlinked',
+      path: `/api/v1/users?sort=managedAppleId&limit=50&cursor=${encodeCursor([null, deep.username_key, deep.domain_key, deep.id])}`,
+      floor: unlinkedAfterDeep,
+      budgetP99Ms: 25,
+    },
+    everyone('newest first', '-createdAt', 'created_at desc, id desc'),
     {
       name: 'summary',
       path: '/api/v1/users/summary',
