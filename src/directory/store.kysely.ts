@@ -35,7 +35,12 @@ export function nameWordChanges(before: WordHolder, after: WordHolder): { gone: 
   const was = indexedNameWords(before.fullName);
   const now = indexedNameWords(after.fullName);
   if (before.usernameKey !== after.usernameKey || before.domainKey !== after.domainKey) return { gone: was, added: now };
-  return { gone: was.filter((w) => !now.includes(w)), added: now.filter((w) => !was.includes(w)) };
+  // A scan for a name of a few words; a Set when a name has many (a 200-character name can have
+  // dozens, and a file of them must not take quadratic time).
+  const had = was.length > 8 ? new Set(was) : was;
+  const has = now.length > 8 ? new Set(now) : now;
+  const holds = (words: string[] | Set<string>, w: string) => (Array.isArray(words) ? words.includes(w) : words.has(w));
+  return { gone: was.filter((w) => !holds(has, w)), added: now.filter((w) => !holds(had, w)) };
 }
 
 /** The highest code point: `key < prefix + MAX` bounds a prefix range in binary order. */
@@ -247,8 +252,8 @@ export function userStore(tx: Tx, accountId: string, caps: Caps): UserStore {
   /** Adds to `gone` and `added` the name-word rows a user's change of name or username moves. */
   const collectWordMoves = (userId: string, before: WordHolder, after: WordHolder, gone: string[][], added: string[][]) => {
     const words = nameWordChanges(before, after);
-    for (const word of words.gone) gone.push([accountId, word, before.usernameKey, before.domainKey, userId]);
-    for (const word of words.added) added.push([accountId, word, after.usernameKey, after.domainKey, userId]);
+    gone.push(...wordRowsOf(userId, words.gone, before.usernameKey, before.domainKey));
+    added.push(...wordRowsOf(userId, words.added, after.usernameKey, after.domainKey));
   };
 
   /** Removes a user's name words, found by the name and keys they were written with. */
