@@ -191,18 +191,21 @@ export async function insertRows(tx: Tx, caps: Caps, table: string, columns: rea
   return written;
 }
 
-/**
- * `update table set <set columns> where <key columns>` for one row: `values` holds the set values
- * then the key values. Returns the number of rows changed.
- */
-export async function updateRow(tx: Tx, caps: Caps, table: string, set: readonly string[], where: readonly string[], values: readonly unknown[]): Promise<number> {
-  const text = cached(caps, `update|${table}|${set.join(',')}|${where.join(',')}`, () => {
+/** The text of `update table set <set columns> where <key columns>`: the set values' parameters, then the key values'. */
+const oneRowUpdate = (caps: Caps, table: string, set: readonly string[], where: readonly string[]) =>
+  cached(caps, `update|${table}|${set.join(',')}|${where.join(',')}`, () => {
     let n = 1;
     const assign = set.map((c) => `${ident(c)} = ${placeholders(caps, n++, 1)}`).join(', ');
     const match = where.map((c) => `${ident(c)} = ${placeholders(caps, n++, 1)}`).join(' and ');
     return `update ${ident(table)} set ${assign} where ${match}`;
   });
-  const res = await tx.executeQuery(CompiledQuery.raw(text, [...values]));
+
+/**
+ * `update table set <set columns> where <key columns>` for one row: `values` holds the set values
+ * then the key values. Returns the number of rows changed.
+ */
+export async function updateRow(tx: Tx, caps: Caps, table: string, set: readonly string[], where: readonly string[], values: readonly unknown[]): Promise<number> {
+  const res = await tx.executeQuery(CompiledQuery.raw(oneRowUpdate(caps, table, set, where), [...values]));
   return Number(res.numAffectedRows ?? 0);
 }
 
@@ -225,14 +228,8 @@ export async function updateRows(tx: Tx, caps: Caps, table: string, set: readonl
       `where ${where.map((c, i) => `${t}.${ident(c)} = ${source.exprs[set.length + i]}`).join(' and ')}`);
     return Number((await tx.executeQuery(CompiledQuery.raw(text, source.params))).numAffectedRows ?? 0);
   }
-  const text = cached(caps, `update-row|${table}|${set.join(',')}|${where.join(',')}`, () => {
-    let n = 1;
-    const assign = set.map((c) => `${ident(c)} = ${placeholders(caps, n++, 1)}`).join(', ');
-    const match = where.map((c) => `${ident(c)} = ${placeholders(caps, n++, 1)}`).join(' and ');
-    return `update ${t} set ${assign} where ${match}`;
-  });
   let updated = 0;
-  for (const c of await eachRow(tx, text, rows)) updated += c;
+  for (const c of await eachRow(tx, oneRowUpdate(caps, table, set, where), rows)) updated += c;
   return updated;
 }
 

@@ -35,12 +35,19 @@ export function nameWordChanges(before: WordHolder, after: WordHolder): { gone: 
   const was = indexedNameWords(before.fullName);
   const now = indexedNameWords(after.fullName);
   if (before.usernameKey !== after.usernameKey || before.domainKey !== after.domainKey) return { gone: was, added: now };
-  // A scan for a name of a few words; a Set when a name has many (a 200-character name can have
-  // dozens, and a file of them must not take quadratic time).
-  const had = was.length > 8 ? new Set(was) : was;
-  const has = now.length > 8 ? new Set(now) : now;
-  const holds = (words: string[] | Set<string>, w: string) => (Array.isArray(words) ? words.includes(w) : words.has(w));
-  return { gone: was.filter((w) => !holds(has, w)), added: now.filter((w) => !holds(had, w)) };
+  const inWas = memberOf(was);
+  const inNow = memberOf(now);
+  return { gone: was.filter((w) => !inNow(w)), added: now.filter((w) => !inWas(w)) };
+}
+
+/**
+ * Whether a word is among `words`: a scan for a name of a few words, a Set when it has many (a
+ * 200-character name can have dozens, and a file of them must not take quadratic time).
+ */
+function memberOf(words: readonly string[]): (word: string) => boolean {
+  if (words.length <= 8) return (word) => words.includes(word);
+  const set = new Set(words);
+  return (word) => set.has(word);
 }
 
 /** The highest code point: `key < prefix + MAX` bounds a prefix range in binary order. */
