@@ -5,7 +5,8 @@ import { unescapeFormula } from '../../src/bulk/formula.js';
 import { USER_EXPORT_COLUMNS, USER_TEMPLATE_COLUMNS } from '../../src/directory/file-format.js';
 import type { User, UserListQuery, UserSort, UserTuple } from '../../src/directory/model.js';
 import type { Page } from '../../src/core/paging.js';
-import { createTestPippin, type TestPippin } from '../support/app.js';
+import { EXPORT_WINDOW_ROWS } from '../../src/directory/service.js';
+import { createTestPippin, uploadUsers, waitForJob, type TestPippin } from '../support/app.js';
 import { ENGINES } from '../support/db.js';
 
 const readXlsx = async (body: Buffer) => {
@@ -185,6 +186,21 @@ describe.each(ENGINES)('users template and export on %s', (engine) => {
       expect(up.total).toBe(whole.length);
       const down = await walk({ sort: 'username', q: 'SEA', descending: true }, limit);
       expect(down.seen.map((u) => u.id)).toEqual([...whole].reverse().map((u) => u.id));
+    }
+  });
+
+  it('exports every user exactly once, in order, when they span several read windows', async () => {
+    const n = 2 * EXPORT_WINDOW_ROWS + 3;
+    const file = ['Username,Email Address,Full Name', ...Array.from({ length: n }, (_, i) => `win${String(i).padStart(5, '0')},win${i}@x.example,Window ${i}`)].join('\n');
+    const job = await waitForJob(t, t.owner, (await uploadUsers(t, t.owner, 'windows.csv', file)).json().id);
+    expect(job.counts.created).toBe(n);
+    for (const sort of ['username', '-username']) {
+      const res = await t.call(t.owner, 'GET', `/api/v1/users/export?format=csv&sort=${sort}&q=win`);
+      const names = (parse(res.rawPayload, { bom: true }) as string[][]).slice(1).map((r) => r[0]!);
+      const expected = Array.from({ length: n }, (_, i) => `win${String(i).padStart(5, '0')}`);
+      expect(names).toEqual(sort === 'username' ? expected : expected.reverse());
+      const events = (await t.call(t.owner, 'GET', '/api/v1/audit?action=user.export')).json().items;
+      expect(events[0].after).toMatchObject({ rows: n });
     }
   });
 
