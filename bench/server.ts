@@ -25,16 +25,17 @@ export function procMb(pid: number, field: 'VmRSS' | 'VmHWM'): number {
 }
 
 /**
- * Runs the real server — `pippin serve`, compiled (dist/server), with its job worker thread — as a
- * separate process, so its RSS is the server's alone.
+ * Runs the real server — `pippin serve` through the launcher (bin/pippin) as `npm start` does,
+ * compiled (dist/server), with its job worker thread — as a separate process, so its RSS is the
+ * server's alone (the launcher execs Node: the child's pid is the server's).
  */
 export async function startServer(dataDir: string, extraEnv: Record<string, string> = {}) {
   const bin = path.resolve('dist/server/cli/main.js'); // built by `npm run bench` before it starts
   const port = await freePort();
   const env = { ...process.env, PIPPIN_DATA_DIR: dataDir, PORT: String(port), PIPPIN_HOST: '127.0.0.1', PIPPIN_PUBLIC_URL: `http://127.0.0.1:${port}`, PIPPIN_ADMIN_EMAIL: 'owner@example.com', PIPPIN_ADMIN_PASSWORD: 'bench-password-1', LOG_LEVEL: 'warn', ...extraEnv };
   // BENCH_SERVER_CPU_PROF=<dir>: the server writes a CPU profile there when it stops.
-  const prof = process.env.BENCH_SERVER_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_SERVER_CPU_PROF}`] : [];
-  const child = spawn(process.execPath, [...prof, bin, 'serve'], { env, stdio: ['ignore', 'pipe', 'inherit'] });
+  const prof = process.env.BENCH_SERVER_CPU_PROF ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${process.env.BENCH_SERVER_CPU_PROF}` } : {};
+  const child = spawn(path.resolve('bin/pippin'), ['serve'], { env: { ...env, ...prof, PATH: `${path.dirname(process.execPath)}:${process.env.PATH}` }, stdio: ['ignore', 'pipe', 'inherit'] });
   await new Promise<void>((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`pippin serve exited with ${code}`)));
     child.stdout!.on('data', (b: Buffer) => b.toString().includes('Pippin is ready') && resolve());

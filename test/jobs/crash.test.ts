@@ -3,6 +3,7 @@
  * import, started again, and the job finishes with every row applied exactly once.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
 import SQLite from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -14,8 +15,9 @@ afterAll(() => children.forEach((c) => c.kill('SIGKILL')));
 
 async function serve(env: Record<string, string>): Promise<{ child: ChildProcess; url: string }> {
   const port = await freePort();
-  const child = spawn(process.execPath, [path.resolve('bin/pippin.js'), 'serve'], {
-    env: { ...process.env, ...env, PORT: String(port), PIPPIN_HOST: '127.0.0.1', LOG_LEVEL: 'warn', PIPPIN_PUBLIC_URL: `http://127.0.0.1:${port}` },
+  // Through the `pippin` launcher, as `npm start` runs it (it execs Node: the child is the server).
+  const child = spawn(path.resolve('bin/pippin'), ['serve'], {
+    env: { ...process.env, ...env, PATH: `${path.dirname(process.execPath)}:${process.env.PATH}`, PORT: String(port), PIPPIN_HOST: '127.0.0.1', LOG_LEVEL: 'warn', PIPPIN_PUBLIC_URL: `http://127.0.0.1:${port}` },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   children.push(child);
@@ -48,6 +50,11 @@ describe('an import survives SIGKILL of its process', () => {
     const dataDir = tempDir('pippin-crash-');
     const env = { PIPPIN_DATA_DIR: dataDir, PIPPIN_ADMIN_EMAIL: 'owner@example.com', PIPPIN_ADMIN_PASSWORD: 'owner-password-1', PIPPIN_TEST_JOB_STALE_MS: '1500', PIPPIN_TEST_IMPORT_BATCH_ROWS: '1000' };
     const first = await serve({ ...env, PIPPIN_TEST_HANG_AFTER_BATCH: '2' });
+    // The launcher exec'd Node with glibc's thresholds set: the process killed below is the server.
+    expect(fs.readFileSync(`/proc/${first.child.pid}/cmdline`, 'utf8')).toContain('pippin.js');
+    // (glibc splits the variable in place as it reads it, so look for each setting.)
+    const environ = fs.readFileSync(`/proc/${first.child.pid}/environ`, 'utf8');
+    for (const setting of ['GLIBC_TUNABLES=glibc.malloc.mmap_threshold=131072', 'glibc.malloc.trim_threshold=131072']) expect(environ).toContain(setting);
     let session = await signIn(first.url);
     const csv = ['Username,Email Address,Managed Apple ID', ...Array.from({ length: 3500 }, (_, i) => `k${i},k${i}@corp.example,k${i}@appleid.example.com`)].join('\n');
     const form = new FormData();
