@@ -1,6 +1,7 @@
 /**
  * The `pippin` launcher (bin/pippin): it sets glibc's malloc thresholds unless the caller set them,
- * keeps other tunables, finds pippin.js beside itself when npm links it elsewhere, and execs Node.
+ * keeps other tunables, bounds the HTTP thread's heap unless NODE_OPTIONS does, finds pippin.js
+ * beside itself when npm links it elsewhere, and execs Node.
  * A stand-in `node` first on PATH prints what it was given.
  */
 import { spawnSync } from 'node:child_process';
@@ -12,10 +13,15 @@ import { tempDir } from '../support/db.js';
 const launcher = path.resolve('bin/pippin');
 const OURS = 'glibc.malloc.mmap_threshold=131072:glibc.malloc.trim_threshold=131072';
 
-function run(script: string, tunables: string | undefined, args: string[] = ['serve', '--x']) {
+const HEAP = '--max-old-space-size=1024';
+const JS = path.resolve('bin/pippin.js');
+
+function run(script: string, tunables: string | undefined, args: string[] = ['serve', '--x'], nodeOptions?: string) {
   const dir = tempDir('pippin-launcher-');
   fs.writeFileSync(path.join(dir, 'node'), '#!/bin/sh\nprintf "%s\\n" "${GLIBC_TUNABLES-<unset>}" "$@"\n', { mode: 0o755 });
   const env: NodeJS.ProcessEnv = { ...process.env, PATH: `${dir}:${process.env.PATH}` };
+  delete env.NODE_OPTIONS;
+  if (nodeOptions !== undefined) env.NODE_OPTIONS = nodeOptions;
   if (tunables === undefined) delete env.GLIBC_TUNABLES;
   else env.GLIBC_TUNABLES = tunables;
   const r = spawnSync(script, args, { env, encoding: 'utf8' });
@@ -25,9 +31,9 @@ function run(script: string, tunables: string | undefined, args: string[] = ['se
 
 describe('the pippin launcher', () => {
   it('sets both malloc thresholds when nothing is set, and passes the arguments on', () => {
-    expect(run(launcher, undefined)).toEqual([OURS, path.resolve('bin/pippin.js'), 'serve', '--x']);
+    expect(run(launcher, undefined)).toEqual([OURS, HEAP, JS, 'serve', '--x']);
     expect(run(launcher, '')[0]).toBe(OURS);
-    expect(run(launcher, undefined, ['users', 'import', 'a file.csv', '--wait']).slice(1)).toEqual([path.resolve('bin/pippin.js'), 'users', 'import', 'a file.csv', '--wait']);
+    expect(run(launcher, undefined, ['users', 'import', 'a file.csv', '--wait']).slice(1)).toEqual([HEAP, JS, 'users', 'import', 'a file.csv', '--wait']);
   });
 
   it("keeps the caller's tunables, adding only the thresholds they did not set", () => {
@@ -36,11 +42,17 @@ describe('the pippin launcher', () => {
     expect(run(launcher, 'glibc.malloc.trim_threshold=1048576:glibc.malloc.mmap_threshold=65536')[0]).toBe('glibc.malloc.trim_threshold=1048576:glibc.malloc.mmap_threshold=65536');
   });
 
+  it('leaves the heap limit to NODE_OPTIONS when that sets one', () => {
+    expect(run(launcher, undefined, ['serve'], '--max-old-space-size=2048').slice(1)).toEqual([JS, 'serve']);
+    expect(run(launcher, undefined, ['serve'], '--enable-source-maps --max_old_space_size=512').slice(1)).toEqual([JS, 'serve']);
+    expect(run(launcher, undefined, ['serve'], '--enable-source-maps').slice(1)).toEqual([HEAP, JS, 'serve']);
+  });
+
   it('runs the pippin.js beside it when npm links it into node_modules/.bin', () => {
     const bin = path.join(tempDir('pippin-bin-'), '.bin');
     fs.mkdirSync(bin);
     fs.symlinkSync(launcher, path.join(bin, 'pippin'));
-    expect(run(path.join(bin, 'pippin'), undefined)[1]).toBe(path.resolve('bin/pippin.js'));
+    expect(run(path.join(bin, 'pippin'), undefined)[2]).toBe(JS);
   });
 
   it('runs the real CLI', () => {

@@ -50,8 +50,8 @@ describe('an import survives SIGKILL of its process', () => {
     const dataDir = tempDir('pippin-crash-');
     const env = { PIPPIN_DATA_DIR: dataDir, PIPPIN_ADMIN_EMAIL: 'owner@example.com', PIPPIN_ADMIN_PASSWORD: 'owner-password-1', PIPPIN_TEST_JOB_STALE_MS: '1500', PIPPIN_TEST_IMPORT_BATCH_ROWS: '1000' };
     const first = await serve({ ...env, PIPPIN_TEST_HANG_AFTER_BATCH: '2' });
-    // The launcher exec'd Node with glibc's thresholds set: the process killed below is the server.
-    expect(fs.readFileSync(`/proc/${first.child.pid}/cmdline`, 'utf8')).toContain('pippin.js');
+    // The launcher exec'd Node with its heap limit and glibc's thresholds: the process killed below is the server.
+    expect(fs.readFileSync(`/proc/${first.child.pid}/cmdline`, 'utf8').split('\0')).toEqual(expect.arrayContaining(['--max-old-space-size=1024', path.resolve('bin/pippin.js'), 'serve']));
     // (glibc splits the variable in place as it reads it, so look for each setting.)
     const environ = fs.readFileSync(`/proc/${first.child.pid}/environ`, 'utf8');
     for (const setting of ['GLIBC_TUNABLES=glibc.malloc.mmap_threshold=131072', 'glibc.malloc.trim_threshold=131072']) expect(environ).toContain(setting);
