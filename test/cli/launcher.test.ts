@@ -48,6 +48,13 @@ describe('the pippin launcher', () => {
     expect(run(launcher, undefined, ['serve'], '--enable-source-maps').slice(1)).toEqual([HEAP, JS, 'serve']);
   });
 
+  it('gives Node the arguments of PIPPIN_NODE_ARGS before pippin.js', () => {
+    const dir = tempDir('pippin-launcher-');
+    fs.writeFileSync(path.join(dir, 'node'), '#!/bin/sh\nprintf "%s\\n" "$@"\n', { mode: 0o755 });
+    const r = spawnSync(launcher, ['serve'], { encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '', PATH: `${dir}:${process.env.PATH}`, PIPPIN_NODE_ARGS: '--cpu-prof --cpu-prof-dir=/tmp/p' } });
+    expect(r.stdout.trimEnd().split('\n')).toEqual([HEAP, '--cpu-prof', '--cpu-prof-dir=/tmp/p', JS, 'serve']);
+  });
+
   it('runs the pippin.js beside it when npm links it into node_modules/.bin', () => {
     const bin = path.join(tempDir('pippin-bin-'), '.bin');
     fs.mkdirSync(bin);
