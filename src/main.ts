@@ -41,9 +41,11 @@ export async function startJobWorker(config: Readonly<Config>, secretKey: Buffer
     // A batch's objects outlive a young-generation collection and die with the batch: a capped old
     // generation is collected before it grows far past what a batch holds (IMPORT_BATCH_ROWS and
     // IMPORT_BATCH_CHARS bound that), which keeps the server's peak RSS flat whatever the file.
-    // A 16 MB young generation (32 before) holds a slice's garbage as well: with it a 1M-row import
-    // peaked at 288 MB instead of 307 MB, and neither it nor Bulk Add ran slower.
-    resourceLimits: { maxYoungGenerationSizeMb: 16, maxOldGenerationSizeMb: 128 },
+    // The young generation at 32 MB: a re-import's rows and plans die there rather than being
+    // promoted. Paired 1M re-imports of an export with MAIDs added: 43.8 and 42.2 s against 48.7 and
+    // 44.7 s with 16 MB; the import's peak RSS 267-270 MB against 252-256 MB. (16 MB was chosen
+    // when the peak stood at ~290 MB, before the launcher's allocator settings took ~50 MB off it.)
+    resourceLimits: { maxYoungGenerationSizeMb: 32, maxOldGenerationSizeMb: 128 },
   });
   await new Promise<void>((resolve, reject) => {
     worker.once('error', reject);
