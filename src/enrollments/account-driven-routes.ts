@@ -10,7 +10,7 @@ import { FailureLimit } from '../core/failure-limit.js';
 import { bearerOf } from '../devices/checkin-routes.js';
 import { AUTH_RESULT_URL, ENROL_MAX_BYTES, type AccountDrivenService, type AuthView } from './account-driven.js';
 import { escapeHtml } from '../core/html.js';
-import { page } from './portal-pages.js';
+import { credentialFields, credentialHint, failureAlert, page } from './portal-pages.js';
 import { PORTAL_FAILURES_PER_MINUTE } from './portal-routes.js';
 
 function renderAuth(view: Exclude<AuthView, { kind: 'redirect' }>, userIdentifier: string): { status: number; html: string } {
@@ -23,19 +23,14 @@ function renderAuth(view: Exclude<AuthView, { kind: 'redirect' }>, userIdentifie
   if (view.kind === 'locked') {
     return { status: 403, html: page('Enrollment locked', view.accountName, `<div class="card"><h1>Too many attempts</h1><p>This enrollment request is locked after too many wrong attempts.</p><p>Contact your IT team: they can send you a new request.</p></div>`) };
   }
-  const fields = view.local
-    ? `<label for="username">Username</label><input id="username" name="username" type="text" autocomplete="username" autocapitalize="none" required>
-<label for="password">Password</label><input id="password" name="password" type="password" autocomplete="current-password" required>`
-    : `<label for="passcode">Passcode</label><input id="passcode" class="code" name="passcode" type="text" autocomplete="one-time-code" autocapitalize="characters" spellcheck="false" required>`;
-  const error = view.error ? `<div class="error" role="alert">${escapeHtml(view.error)}${view.attemptsLeft !== undefined ? ` ${view.attemptsLeft} attempt${view.attemptsLeft === 1 ? '' : 's'} left.` : ''}</div>` : '';
   return {
     status: view.error ? 401 : 200,
     html: page(
       'Sign in to enrol',
       view.accountName,
       `<div class="card"><h1>Sign in to enrol</h1><p>You are enrolling this device for <b class="value">${escapeHtml(view.managedAppleId)}</b> with User Enrollment: ${escapeHtml(view.accountName)} will manage only its work apps and data.</p>
-${error}<form method="post" action="/mdm/authenticate?user-identifier=${encodeURIComponent(userIdentifier)}">${fields}<button type="submit">Sign in</button></form>
-<p class="muted">${view.local ? 'Sign in with your username and directory password.' : 'Enter the passcode from your invitation email or text message.'}</p></div>`,
+${failureAlert(view.error, view.attemptsLeft)}<form method="post" action="/mdm/authenticate?user-identifier=${encodeURIComponent(userIdentifier)}">${credentialFields(view.local)}<button type="submit">Sign in</button></form>
+${credentialHint(view.local)}</div>`,
     ),
   };
 }

@@ -47,6 +47,24 @@ function notice(r: EnrollmentRequest, brand: string): string {
   return `<p>${sees}</p><p class="muted">Removing the profile later removes ${escapeHtml(brand)}'s management${owned ? ' and its data' : ''} from the device.</p>`;
 }
 
+/** What an employee signs in with: username and directory password (auth mode local), else the invitation's passcode. */
+export function credentialFields(local: boolean): string {
+  return local
+    ? `<label for="username">Username</label><input id="username" name="username" type="text" autocomplete="username" autocapitalize="none" required>
+<label for="password">Password</label><input id="password" name="password" type="password" autocomplete="current-password" required>`
+    : `<label for="passcode">Passcode</label><input id="passcode" class="code" name="passcode" type="text" inputmode="text" autocomplete="one-time-code" autocapitalize="characters" spellcheck="false" required>`;
+}
+
+/** The line under a sign-in form saying what to enter. */
+export const credentialHint = (local: boolean) =>
+  `<p class="muted">${local ? 'Sign in with your username and directory password.' : 'Enter the passcode from your invitation email or text message.'}</p>`;
+
+/** A failed sign-in's message, with the attempts left when the request counts them; empty when there is none. */
+export function failureAlert(error: string | undefined, attemptsLeft: number | undefined): string {
+  if (!error) return '';
+  return `<div class="error" role="alert">${escapeHtml(error)}${attemptsLeft !== undefined ? ` ${attemptsLeft} attempt${attemptsLeft === 1 ? '' : 's'} left.` : ''}</div>`;
+}
+
 /** iOS 13–17 on the User-Agent: the profile-based path is pre-selected (the employee may still choose). */
 export function olderIos(userAgent: string | undefined): boolean {
   const m = /\bOS (\d+)_\d+(?:_\d+)? like Mac OS X/.exec(userAgent ?? '');
@@ -82,11 +100,8 @@ export function renderPortal(view: PortalView, actionUrl: string, opts: { userAg
     case 'sign_in': {
       const r = view.request;
       const local = r.authMode === 'local';
-      const fields = local
-        ? `<label for="username">Username</label><input id="username" name="username" type="text" autocomplete="username" autocapitalize="none" required>
-<label for="password">Password</label><input id="password" name="password" type="password" autocomplete="current-password" required>`
-        : `<label for="passcode">Passcode</label><input id="passcode" class="code" name="passcode" type="text" inputmode="text" autocomplete="one-time-code" autocapitalize="characters" spellcheck="false" required>`;
-      const error = view.error ? `<div class="error" role="alert">${escapeHtml(view.error)}${view.attemptsLeft !== undefined ? ` ${view.attemptsLeft} attempt${view.attemptsLeft === 1 ? '' : 's'} left.` : ''}</div>` : '';
+      const fields = credentialFields(local);
+      const error = failureAlert(view.error, view.attemptsLeft);
       if (r.userEnrollment) {
         // Account-driven first; the profile-based path (iOS 13.1–17) as an alternative the employee chooses.
         const open = !!view.error || olderIos(opts.userAgent);
@@ -108,7 +123,7 @@ ${error}<form method="post" action="${escapeHtml(actionUrl)}">${fields}<button t
           view.accountName,
           `<div class="card"><h1>Enroll your ${device(r)}</h1><p>Hello ${escapeHtml(r.fullName || r.username)}. ${escapeHtml(view.accountName)} has invited you to enroll your ${device(r)}.</p>
 ${error}<form method="post" action="${escapeHtml(actionUrl)}">${fields}<button type="submit">Continue</button></form>
-<p class="muted">${local ? 'Sign in with your username and directory password.' : 'Enter the passcode from your invitation email or text message.'}</p></div>`,
+${credentialHint(local)}</div>`,
         ),
       };
     }
