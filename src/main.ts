@@ -8,7 +8,8 @@ import type { FastifyInstance } from 'fastify';
 import type { Config } from './config.js';
 import type { Clock } from './core/clock.js';
 import { startThread } from './core/thread.js';
-import type { Database } from './db/database.js';
+import { startCheckpointer } from './db/checkpointer.js';
+import { sqliteFile, type Database } from './db/database.js';
 import { openDatabase } from './db/open.js';
 import { buildApp } from './http/app.js';
 import type { RunnerOptions } from './jobs/runner.js';
@@ -35,9 +36,18 @@ export interface Pippin {
  * Starts the job worker thread (imports and the outbox) with its own database connection. Resolves
  * once it is ready; `kick` wakes it when a job is queued.
  */
-export async function startJobWorker(config: Readonly<Config>, secretKey: Buffer, opts: { runner?: { pollMs?: number; staleMs?: number; batchRows?: number }; hangAfterBatch?: number } = {}) {
+export async function startJobWorker(
+  config: Readonly<Config>,
+  secretKey: Buffer,
+  opts: { runner?: { pollMs?: number; staleMs?: number; batchRows?: number }; hangAfterBatch?: number; checkpoints?: 'inline' | 'aside' } = {},
+) {
   const worker = startThread(import.meta.url, './jobs/worker', {
-    workerData: { config: { ...config, secretKey: undefined, secretKeyHex: secretKey.toString('hex') }, runner: opts.runner ?? {}, hangAfterBatch: opts.hangAfterBatch },
+    workerData: {
+      config: { ...config, secretKey: undefined, secretKeyHex: secretKey.toString('hex') },
+      runner: opts.runner ?? {},
+      hangAfterBatch: opts.hangAfterBatch,
+      checkpoints: opts.checkpoints,
+    },
     // A batch's objects outlive a young-generation collection and die with the batch: a capped old
     // generation is collected before it grows far past what a batch holds (IMPORT_BATCH_ROWS and
     // IMPORT_BATCH_CHARS bound that), which keeps the server's peak RSS flat whatever the file.
@@ -79,7 +89,12 @@ export async function createPippin(
   } = {},
 ): Promise<Pippin> {
   const secretKey = loadSecretKey(config);
-  const db = await openDatabase(config);
+  const where = opts.jobs ?? (opts.runJobs === false ? 'none' : 'thread');
+  // A server with its job worker thread on SQLite copies the WAL back on a third thread, so that
+  // neither the requests nor an import's batches wait for a checkpoint (db/checkpointer.ts).
+  const checkpoints = where === 'worker' && !config.databaseUrl ? 'aside' : 'inline';
+  const db = await openDatabase(config, 'server', { checkpoints });
+  const checkpointer = checkpoints === 'aside' ? startCheckpointer(sqliteFile(config.dataDir)) : null;
   const services = createServices(db, {
     clock: opts.clock,
     dataDir: config.dataDir,
@@ -91,12 +106,11 @@ export async function createPippin(
     allowTestTopic: config.allowTestTopic,
     profileSigning: { certFile: config.profileSigningCert, keyFile: config.profileSigningKey },
   });
-  const where = opts.jobs ?? (opts.runJobs === false ? 'none' : 'thread');
   let worker: Awaited<ReturnType<typeof startJobWorker>> | null = null;
   if (where === 'thread') {
     services.background.start();
   } else if (where === 'worker') {
-    worker = await startJobWorker(config, secretKey, { runner: { pollMs: opts.runner?.pollMs, staleMs: opts.runner?.staleMs, batchRows: opts.runner?.batchRows }, hangAfterBatch: opts.hangAfterBatch });
+    worker = await startJobWorker(config, secretKey, { runner: { pollMs: opts.runner?.pollMs, staleMs: opts.runner?.staleMs, batchRows: opts.runner?.batchRows }, hangAfterBatch: opts.hangAfterBatch, checkpoints });
     services.wake = worker.kick;
   }
   const app = await buildApp({
@@ -118,6 +132,7 @@ export async function createPippin(
       await services.background.stop();
       await worker?.stop();
       await app.close();
+      await checkpointer?.stop();
       await db.close();
     },
   };

@@ -6,6 +6,7 @@ import type Pg from 'pg';
 import { CompiledQuery, Kysely, PostgresDialect, SqliteDialect, sql, type Transaction } from 'kysely';
 import { POSTGRES_CAPS, SQLITE_CAPS, type Caps } from './caps.js';
 import type { Schema } from './schema.js';
+import { CHECKPOINT_VALVE_FRAMES } from './checkpointer.js';
 
 export type Tx = Transaction<Schema>;
 
@@ -205,9 +206,10 @@ function withStatementCache(db: SQLite.Database) {
 /**
  * Opens the SQLite file. `cacheMb` is this connection's page cache: the job worker, which writes a
  * million index entries, keeps a large one; the server, whose reads are index ranges of a page or
- * two, a small one (the operating system's file cache is behind both).
+ * two, a small one (the operating system's file cache is behind both). `checkpoints: 'aside'`
+ * when the server's checkpointer thread copies the WAL back (checkpointer.ts).
  */
-export function openSqlite(file: string, opts: { cacheMb?: number } = {}): Database {
+export function openSqlite(file: string, opts: { cacheMb?: number; checkpoints?: 'inline' | 'aside' } = {}): Database {
   const cacheKb = Math.round((opts.cacheMb ?? 64) * 1024);
   if (file !== ':memory:') fs.mkdirSync(path.dirname(file), { recursive: true });
   const kysely = new Kysely<Schema>({
@@ -220,8 +222,9 @@ export function openSqlite(file: string, opts: { cacheMb?: number } = {}): Datab
         db.pragma('busy_timeout = 5000');
         db.pragma(`cache_size = -${cacheKb}`);
         db.pragma('temp_store = memory');
-        // Checkpoint the WAL every ~32 MB rather than 4 MB: hot index pages are copied back far less often.
-        db.pragma('wal_autocheckpoint = 8000');
+        // Checkpoint the WAL every ~32 MB rather than 4 MB: hot index pages are copied back far less
+        // often. With checkpoints aside (a thread of their own, checkpointer.ts), only as a valve.
+        db.pragma(`wal_autocheckpoint = ${opts.checkpoints === 'aside' ? CHECKPOINT_VALVE_FRAMES : 8000}`);
         // The planner's statistics, sampled (ANALYZE reads at most ~1,000 rows an index), refreshed
         // on open for tables that changed much since. Without them SQLite takes "account_id = ?"
         // to pick out a few rows, and reads a page of 50 users by id through a whole account's index.

@@ -30,8 +30,15 @@ export async function migratePostgres(ownerUrl: string, appUrl: string): Promise
 /** Page cache per SQLite connection: the server thread's and the job worker's. */
 export const SQLITE_CACHE_MB = { server: 16, worker: 16 } as const;
 
-/** Migrates, then opens the database Pippin works with, for the server thread or the job worker. */
-export async function openDatabase(config: Pick<Config, 'databaseUrl' | 'databaseMigrationUrl' | 'dataDir'>, role: 'server' | 'worker' = 'server'): Promise<Database> {
+/**
+ * Migrates, then opens the database Pippin works with, for the server thread or the job worker;
+ * on SQLite, `checkpoints: 'aside'` when the server's checkpointer thread runs (checkpointer.ts).
+ */
+export async function openDatabase(
+  config: Pick<Config, 'databaseUrl' | 'databaseMigrationUrl' | 'dataDir'>,
+  role: 'server' | 'worker' = 'server',
+  opts: { checkpoints?: 'inline' | 'aside' } = {},
+): Promise<Database> {
   await runMigrations(config);
-  return config.databaseUrl ? openPostgres(config.databaseUrl) : openSqlite(sqliteFile(config.dataDir), { cacheMb: SQLITE_CACHE_MB[role] });
+  return config.databaseUrl ? openPostgres(config.databaseUrl) : openSqlite(sqliteFile(config.dataDir), { cacheMb: SQLITE_CACHE_MB[role], checkpoints: opts.checkpoints });
 }

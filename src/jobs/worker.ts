@@ -13,6 +13,8 @@ interface WorkerData {
   runner: { pollMs?: number; staleMs?: number; batchRows?: number };
   /** Test hook: after this batch the worker stops dead (as if killed), leaving its job running. */
   hangAfterBatch?: number;
+  /** 'aside' when the server's checkpointer thread copies the WAL back (db/checkpointer.ts). */
+  checkpoints?: 'inline' | 'aside';
 }
 
 /**
@@ -32,7 +34,7 @@ if (process.platform === 'linux') {
   }
 }
 const config = { ...data.config, secretKey: Buffer.from(data.config.secretKeyHex, 'hex') };
-const db = await openDatabase(config, 'worker');
+const db = await openDatabase(config, 'worker', { checkpoints: data.checkpoints });
 const services = createServices(db, {
   dataDir: config.dataDir,
   secretKey: config.secretKey,

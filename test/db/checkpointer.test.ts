@@ -1,0 +1,86 @@
+/**
+ * The WAL checkpointer's thread: connections whose checkpoints are aside leave the copying to it
+ * (their own automatic checkpoint only a valve far out), and the thread copies every committed
+ * frame back into the database file, then stops cleanly.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import SQLite from 'better-sqlite3';
+import { afterEach, describe, expect, it } from 'vitest';
+import { openSqlite, type Database } from '../../src/db/database.js';
+import { CHECKPOINT_VALVE_FRAMES, startCheckpointer, type Checkpointer } from '../../src/db/checkpointer.js';
+import { tempDir } from '../support/db.js';
+
+/** Pages in the write-ahead log: its size over a frame's (a 24-byte header and a 4,096-byte page). */
+const walFrames = (file: string) => Math.max(0, (fs.statSync(`${file}-wal`).size - 32) / (24 + 4096));
+
+/** Rows of `t` in the database file itself, without its log (read from a copy of the file alone); null before the table is there. */
+function rowsInFile(file: string): number | null {
+  const copy = path.join(path.dirname(file), `copy-${Math.random().toString(36).slice(2)}.sqlite`);
+  fs.copyFileSync(file, copy);
+  const db = new SQLite(copy);
+  try {
+    const t = db.prepare("select 1 from sqlite_master where name = 't'").get();
+    return t ? (db.prepare('select count(*) n from t').get() as { n: number }).n : null;
+  } finally {
+    db.close();
+    for (const f of [copy, `${copy}-wal`, `${copy}-shm`]) fs.rmSync(f, { force: true });
+  }
+}
+
+async function until<T>(what: () => T | null | undefined, ms = 20_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = what();
+    if (v) return v;
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+describe('the WAL checkpointer', () => {
+  let db: Database | null = null;
+  let checkpointer: Checkpointer | null = null;
+  afterEach(async () => {
+    await checkpointer?.stop();
+    await db?.close();
+    checkpointer = null;
+    db = null;
+  });
+
+  it('leaves a connection with checkpoints aside only the valve, and an inline one its usual threshold', async () => {
+    const dir = tempDir();
+    for (const [checkpoints, frames] of [['aside', CHECKPOINT_VALVE_FRAMES], ['inline', 8000]] as const) {
+      const d = openSqlite(path.join(dir, `${checkpoints}.sqlite`), { checkpoints });
+      const rows = await d.kysely.executeQuery<{ wal_autocheckpoint: number }>({ sql: 'pragma wal_autocheckpoint', parameters: [], query: { kind: 'RawNode' } } as never);
+      expect(rows.rows[0]!.wal_autocheckpoint).toBe(frames);
+      await d.close();
+    }
+  });
+
+  it('copies every committed frame back while the writer goes on, and stops', async () => {
+    const file = path.join(tempDir(), 'pippin.sqlite');
+    db = openSqlite(file, { checkpoints: 'aside' });
+    await db.kysely.schema.createTable('t').addColumn('v', 'text').execute();
+    // ~2 MB of rows: several hundred frames, none copied by the writer (its valve is far out).
+    for (let b = 0; b < 4; b++) {
+      await db.kysely.transaction().execute(async (tx) => {
+        for (let i = 0; i < 500; i++) await tx.insertInto('t' as never).values({ v: 'x'.repeat(1000) } as never).execute();
+      });
+    }
+    expect(walFrames(file)).toBeGreaterThan(400);
+    expect(rowsInFile(file)).toBeNull(); // nothing copied back yet
+
+    checkpointer = startCheckpointer(file);
+    await checkpointer.ready;
+    // The writer goes on meanwhile: each checkpoint copies what was committed when it began.
+    await db.kysely.insertInto('t' as never).values({ v: 'after' } as never).execute();
+    await until(() => rowsInFile(file) === 2001);
+    const last = await until(() => checkpointer!.last());
+    expect(last.checkpointed).toBeGreaterThan(0);
+
+    await checkpointer.stop();
+    await checkpointer.stop(); // twice is harmless
+    checkpointer = null;
+  });
+});
