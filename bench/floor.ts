@@ -15,7 +15,11 @@ import { SQLITE_CACHE_MB } from '../src/db/open.js';
 import { normaliseKey } from '../src/core/names.js';
 import { nameWords } from '../src/directory/model.js';
 
-/** A database file opened with the settings of Pippin's job worker (WAL, its cache, its checkpoint interval). */
+/**
+ * A database file opened with the settings of Pippin's job worker (WAL, its cache) and the checkpoint
+ * interval of a lone connection (8,000 frames): the server's checkpointer thread is job machinery,
+ * which the floor leaves out.
+ */
 function openTuned(file: string): SQLite.Database {
   const db = new SQLite(file);
   for (const p of ['journal_mode = WAL', 'synchronous = NORMAL', `cache_size = -${SQLITE_CACHE_MB.worker * 1024}`, 'wal_autocheckpoint = 8000']) db.pragma(p);

@@ -5,9 +5,8 @@
  * commits past a threshold copies the log back into the database file, fsyncing both: an import's
  * job worker stopped for that ~100 ms every few batches. With this thread running, the server's
  * and the job worker's connections leave checkpoints to it (`checkpoints: 'aside'` in openSqlite)
- * and only run one themselves as a valve, should the log pass CHECKPOINT_VALVE_FRAMES (for
- * instance while long reads keep the thread from copying). A 1,000,000-row import: 38.9–43.1 s
- * against 48.0–55.6 s in alternated runs (bench/NOTES.md).
+ * and only run one themselves as a valve, once the log passes CHECKPOINT_VALVE_FRAMES. A
+ * 1,000,000-row import: 38.9–43.1 s against 48.0–55.6 s in alternated runs (bench/NOTES.md).
  */
 import { startThread } from '../core/thread.js';
 
@@ -16,10 +15,14 @@ export const CHECKPOINT_ACTIVE_MS = 20;
 export const CHECKPOINT_IDLE_MS = 200;
 
 /**
- * Frames (pages) after which a writer whose checkpoints are aside runs one itself (~400 MB of log):
- * by then the thread has copied most of them, so the writer copies little.
+ * Frames (pages) after which a writer whose checkpoints are aside runs one itself (~47 MB of log).
+ * The thread stays about a batch behind a running import, so the log is never found fully copied
+ * when the next batch starts, and cannot start again from its beginning; at the valve the writer
+ * finds most of it copied and copies the rest, and the log then starts again. A longer log costs
+ * every read that misses the page cache a look-up in more of its index: 1M imports with the valve
+ * at 100,000 frames took 58–63 s of server CPU, at 12,000 50–52 s in three runs of four (bench/NOTES.md).
  */
-export const CHECKPOINT_VALVE_FRAMES = 100_000;
+export const CHECKPOINT_VALVE_FRAMES = 12_000;
 
 export interface Checkpointer {
   /** Resolves once the thread has run its first checkpoint. */
