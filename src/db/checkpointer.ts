@@ -15,14 +15,15 @@ export const CHECKPOINT_ACTIVE_MS = 20;
 export const CHECKPOINT_IDLE_MS = 200;
 
 /**
- * Frames (pages) after which a writer whose checkpoints are aside runs one itself (~47 MB of log).
+ * Frames (pages) after which a writer whose checkpoints are aside runs one itself (~400 MB of log).
  * The thread stays about a batch behind a running import, so the log is never found fully copied
  * when the next batch starts, and cannot start again from its beginning; at the valve the writer
- * finds most of it copied and copies the rest, and the log then starts again. A longer log costs
- * every read that misses the page cache a look-up in more of its index: 1M imports with the valve
- * at 100,000 frames took 58–63 s of server CPU, at 12,000 50–52 s in three runs of four (bench/NOTES.md).
+ * finds most of it copied, copies the rest (and fsyncs), and the log then starts again. A shorter
+ * log makes reads that miss the page cache cheaper (fewer blocks of its index to look through) but
+ * stops the writer more often: 1M re-imports with every name changed took 44.8 and 46.0 s at
+ * 100,000 frames, 50.1 and 51.1 s at 40,000, 50.8 and 57.0 s at 12,000 (bench/NOTES.md).
  */
-export const CHECKPOINT_VALVE_FRAMES = 12_000;
+export const CHECKPOINT_VALVE_FRAMES = 100_000;
 
 export interface Checkpointer {
   /** Resolves once the thread has run its first checkpoint. */
