@@ -14,6 +14,7 @@ db.pragma('cache_size = -512'); // a checkpoint reads frames from the log, not t
 let last = { log: -1, checkpointed: -1 };
 let timer: NodeJS.Timeout | undefined;
 let stopped = false;
+let lastError = '';
 
 /** One PASSIVE checkpoint: it copies what no reader still needs, never waits for a lock, and blocks no writer. */
 function tick(): void {
@@ -24,8 +25,11 @@ function tick(): void {
     if (moved) parentPort?.postMessage({ type: 'checkpointed', log: r!.log, checkpointed: r!.checkpointed });
     last = { log: r!.log, checkpointed: r!.checkpointed };
   } catch (e) {
-    // Busy, or an I/O error: the next tick tries again; the writers' own valve still bounds the log.
-    parentPort?.postMessage({ type: 'error', message: (e as Error).message });
+    // An I/O error: the next tick tries again, and the writers' own valve still bounds the log.
+    // Said once, not at every tick.
+    const message = (e as Error).message;
+    if (message !== lastError) parentPort?.postMessage({ type: 'error', message });
+    lastError = message;
   }
   if (!stopped) timer = setTimeout(tick, moved ? CHECKPOINT_ACTIVE_MS : CHECKPOINT_IDLE_MS);
 }

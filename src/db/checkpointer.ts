@@ -44,11 +44,12 @@ export function startCheckpointer(file: string): Checkpointer {
   let gone = false;
   const ready = new Promise<void>((resolve, reject) => {
     thread.once('error', reject);
-    thread.on('message', (m: { type: string; log?: number; checkpointed?: number }) => {
+    thread.on('message', (m: { type: string; log?: number; checkpointed?: number; message?: string }) => {
       if (m.type === 'checkpointed') {
         last = { log: m.log!, checkpointed: m.checkpointed! };
         resolve();
       }
+      if (m.type === 'error') console.error(`WAL checkpointer: ${m.message} (it tries again; the writers still checkpoint past ${CHECKPOINT_VALVE_FRAMES} frames)`);
     });
   });
   ready.catch(() => {}); // a thread that fails to start leaves the writers' valve; the error is logged

@@ -7,9 +7,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import SQLite from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
-import { openSqlite, type Database } from '../../src/db/database.js';
+import { sql } from 'kysely';
+import { openSqlite, sqliteFile, type Database } from '../../src/db/database.js';
+import { createPippin } from '../../src/main.js';
 import { CHECKPOINT_VALVE_FRAMES, startCheckpointer, type Checkpointer } from '../../src/db/checkpointer.js';
-import { tempDir } from '../support/db.js';
+import { tempDir, testConfig } from '../support/db.js';
 
 /** Pages in the write-ahead log: its size over a frame's (a 24-byte header and a 4,096-byte page). */
 const walFrames = (file: string) => Math.max(0, (fs.statSync(`${file}-wal`).size - 32) / (24 + 4096));
@@ -27,6 +29,8 @@ function rowsInFile(file: string): number | null {
     for (const f of [copy, `${copy}-wal`, `${copy}-shm`]) fs.rmSync(f, { force: true });
   }
 }
+
+const autocheckpoint = async (d: Database) => (await sql<{ wal_autocheckpoint: number }>`pragma wal_autocheckpoint`.execute(d.kysely)).rows[0]!.wal_autocheckpoint;
 
 async function until<T>(what: () => T | null | undefined, ms = 20_000): Promise<T> {
   const end = Date.now() + ms;
@@ -52,8 +56,7 @@ describe('the WAL checkpointer', () => {
     const dir = tempDir();
     for (const [checkpoints, frames] of [['aside', CHECKPOINT_VALVE_FRAMES], ['inline', 8000]] as const) {
       const d = openSqlite(path.join(dir, `${checkpoints}.sqlite`), { checkpoints });
-      const rows = await d.kysely.executeQuery<{ wal_autocheckpoint: number }>({ sql: 'pragma wal_autocheckpoint', parameters: [], query: { kind: 'RawNode' } } as never);
-      expect(rows.rows[0]!.wal_autocheckpoint).toBe(frames);
+      expect(await autocheckpoint(d)).toBe(frames);
       await d.close();
     }
   });
@@ -82,5 +85,19 @@ describe('the WAL checkpointer', () => {
     await checkpointer.stop();
     await checkpointer.stop(); // twice is harmless
     checkpointer = null;
+  });
+
+  it('runs beside a SQLite server with its job worker thread, and the log is folded back when the server stops', async () => {
+    const config = await testConfig('sqlite');
+    const pippin = await createPippin(config, { jobs: 'worker', logger: false });
+    try {
+      expect(await autocheckpoint(pippin.db)).toBe(CHECKPOINT_VALVE_FRAMES);
+      await pippin.db.kysely.schema.createTable('t').addColumn('v', 'text').execute();
+      expect(fs.existsSync(`${sqliteFile(config.dataDir)}-wal`)).toBe(true);
+    } finally {
+      await pippin.close();
+    }
+    expect(fs.existsSync(`${sqliteFile(config.dataDir)}-wal`)).toBe(false);
+    expect(rowsInFile(sqliteFile(config.dataDir))).toBe(0);
   });
 });
