@@ -7,8 +7,8 @@ import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import type { Config } from './config.js';
 import type { Clock } from './core/clock.js';
-import { startThread } from './core/thread.js';
-import { startCheckpointer } from './db/checkpointer.js';
+import { startThread, stopThread } from './core/thread.js';
+import { startCheckpointer, type Checkpoints } from './db/checkpointer.js';
 import { sqliteFile, type Database } from './db/database.js';
 import { openDatabase } from './db/open.js';
 import { buildApp } from './http/app.js';
@@ -39,7 +39,7 @@ export interface Pippin {
 export async function startJobWorker(
   config: Readonly<Config>,
   secretKey: Buffer,
-  opts: { runner?: { pollMs?: number; staleMs?: number; batchRows?: number }; hangAfterBatch?: number; checkpoints?: 'inline' | 'aside' } = {},
+  opts: { runner?: { pollMs?: number; staleMs?: number; batchRows?: number }; hangAfterBatch?: number; checkpoints?: Checkpoints } = {},
 ) {
   const worker = startThread(import.meta.url, './jobs/worker', {
     workerData: {
@@ -65,12 +65,7 @@ export async function startJobWorker(
   return {
     worker,
     kick: () => worker.postMessage({ type: 'kick' }),
-    async stop() {
-      const stopped = new Promise<void>((r) => worker.on('message', (m: { type: string }) => m.type === 'stopped' && r()));
-      worker.postMessage({ type: 'stop' });
-      await Promise.race([stopped, new Promise((r) => setTimeout(r, 10_000))]);
-      await worker.terminate();
-    },
+    stop: () => stopThread(worker, 10_000),
   };
 }
 
@@ -92,7 +87,7 @@ export async function createPippin(
   const where = opts.jobs ?? (opts.runJobs === false ? 'none' : 'thread');
   // A server with its job worker thread on SQLite copies the WAL back on a third thread, so that
   // neither the requests nor an import's batches wait for a checkpoint (db/checkpointer.ts).
-  const checkpoints = where === 'worker' && !config.databaseUrl ? 'aside' : 'inline';
+  const checkpoints: Checkpoints = where === 'worker' && !config.databaseUrl ? 'aside' : 'inline';
   const db = await openDatabase(config, 'server', { checkpoints });
   const checkpointer = checkpoints === 'aside' ? startCheckpointer(sqliteFile(config.dataDir)) : null;
   const services = createServices(db, {

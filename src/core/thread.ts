@@ -11,3 +11,17 @@ export function startThread(from: string, module: string, options: WorkerOptions
   const threadModule = new URL(`${module}.ts`, from).href;
   return new Worker(new URL('./thread-entry.mjs', import.meta.url), { ...options, workerData: { ...(options.workerData as object), threadModule } });
 }
+
+/**
+ * Asks a thread started on one of Pippin's modules to stop (`{ type: 'stop' }`), waits until it
+ * answers `{ type: 'stopped' }` or exits, at most `withinMs`, then terminates it.
+ */
+export async function stopThread(thread: Worker, withinMs: number): Promise<void> {
+  const stopped = new Promise<void>((resolve) => {
+    thread.on('message', (m: { type: string }) => m.type === 'stopped' && resolve());
+    thread.once('exit', () => resolve());
+  });
+  thread.postMessage({ type: 'stop' });
+  await Promise.race([stopped, new Promise((resolve) => setTimeout(resolve, withinMs))]);
+  await thread.terminate();
+}

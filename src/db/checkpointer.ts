@@ -8,7 +8,10 @@
  * and only run one themselves as a valve, once the log passes CHECKPOINT_VALVE_FRAMES. A
  * 1,000,000-row import: 38.9–43.1 s against 48.0–55.6 s in alternated runs (bench/NOTES.md).
  */
-import { startThread } from '../core/thread.js';
+import { startThread, stopThread } from '../core/thread.js';
+
+/** Who checkpoints a connection's WAL: the connection itself past 8,000 frames, or the checkpointer's thread (the connection only past the valve). */
+export type Checkpoints = 'inline' | 'aside';
 
 /** Between checkpoints while the log moves, and while it is still. */
 export const CHECKPOINT_ACTIVE_MS = 20;
@@ -42,32 +45,25 @@ export function startCheckpointer(file: string): Checkpointer {
   });
   let last: { log: number; checkpointed: number } | null = null;
   let gone = false;
+  let started: () => void;
   const ready = new Promise<void>((resolve, reject) => {
+    started = resolve;
     thread.once('error', reject);
-    thread.on('message', (m: { type: string; log?: number; checkpointed?: number; message?: string }) => {
-      if (m.type === 'checkpointed') {
-        last = { log: m.log!, checkpointed: m.checkpointed! };
-        resolve();
-      }
-      if (m.type === 'error') console.error(`WAL checkpointer: ${m.message} (it tries again; the writers still checkpoint past ${CHECKPOINT_VALVE_FRAMES} frames)`);
-    });
   });
   ready.catch(() => {}); // a thread that fails to start leaves the writers' valve; the error is logged
+  thread.on('message', (m: { type: string; log?: number; checkpointed?: number; message?: string }) => {
+    if (m.type === 'checkpointed') {
+      last = { log: m.log!, checkpointed: m.checkpointed! };
+      started();
+    }
+    if (m.type === 'error') console.error(`WAL checkpointer: ${m.message} (it tries again; the writers still checkpoint past ${CHECKPOINT_VALVE_FRAMES} frames)`);
+  });
   thread.on('error', (e) => console.error('WAL checkpointer:', e));
   thread.on('exit', () => (gone = true));
   thread.unref();
   return {
     ready,
     last: () => last,
-    async stop() {
-      if (gone) return;
-      const stopped = new Promise<void>((r) => {
-        thread.on('message', (m: { type: string }) => m.type === 'stopped' && r());
-        thread.once('exit', () => r());
-      });
-      thread.postMessage({ type: 'stop' });
-      await Promise.race([stopped, new Promise((r) => setTimeout(r, 5_000))]);
-      await thread.terminate();
-    },
+    stop: () => (gone ? Promise.resolve() : stopThread(thread, 5_000)),
   };
 }

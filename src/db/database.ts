@@ -6,7 +6,7 @@ import type Pg from 'pg';
 import { CompiledQuery, Kysely, PostgresDialect, SqliteDialect, sql, type Transaction } from 'kysely';
 import { POSTGRES_CAPS, SQLITE_CAPS, type Caps } from './caps.js';
 import type { Schema } from './schema.js';
-import { CHECKPOINT_VALVE_FRAMES } from './checkpointer.js';
+import { CHECKPOINT_VALVE_FRAMES, type Checkpoints } from './checkpointer.js';
 
 export type Tx = Transaction<Schema>;
 
@@ -209,7 +209,7 @@ function withStatementCache(db: SQLite.Database) {
  * two, a small one (the operating system's file cache is behind both). `checkpoints: 'aside'`
  * when the server's checkpointer thread copies the WAL back (checkpointer.ts).
  */
-export function openSqlite(file: string, opts: { cacheMb?: number; checkpoints?: 'inline' | 'aside' } = {}): Database {
+export function openSqlite(file: string, opts: { cacheMb?: number; checkpoints?: Checkpoints } = {}): Database {
   const cacheKb = Math.round((opts.cacheMb ?? 64) * 1024);
   if (file !== ':memory:') fs.mkdirSync(path.dirname(file), { recursive: true });
   const kysely = new Kysely<Schema>({

@@ -3,6 +3,7 @@ import type { Config } from '../config.js';
 import { POSTGRES_CAPS } from './caps.js';
 import { openPostgres, openSqlite, pgPool, sqliteFile, type Database } from './database.js';
 import { migrate } from './migrations.js';
+import type { Checkpoints } from './checkpointer.js';
 
 /** Runs migrations as the owner (DATABASE_MIGRATION_URL, else DATABASE_URL, else the SQLite file). */
 export async function runMigrations(config: Pick<Config, 'databaseUrl' | 'databaseMigrationUrl' | 'dataDir'>): Promise<string[]> {
@@ -37,7 +38,7 @@ export const SQLITE_CACHE_MB = { server: 16, worker: 16 } as const;
 export async function openDatabase(
   config: Pick<Config, 'databaseUrl' | 'databaseMigrationUrl' | 'dataDir'>,
   role: 'server' | 'worker' = 'server',
-  opts: { checkpoints?: 'inline' | 'aside' } = {},
+  opts: { checkpoints?: Checkpoints } = {},
 ): Promise<Database> {
   await runMigrations(config);
   return config.databaseUrl ? openPostgres(config.databaseUrl) : openSqlite(sqliteFile(config.dataDir), { cacheMb: SQLITE_CACHE_MB[role], checkpoints: opts.checkpoints });

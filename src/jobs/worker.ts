@@ -6,6 +6,7 @@ import os from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { Config } from '../config.js';
 import { openDatabase } from '../db/open.js';
+import type { Checkpoints } from '../db/checkpointer.js';
 import { createServices } from '../services.js';
 
 interface WorkerData {
@@ -14,7 +15,7 @@ interface WorkerData {
   /** Test hook: after this batch the worker stops dead (as if killed), leaving its job running. */
   hangAfterBatch?: number;
   /** 'aside' when the server's checkpointer thread copies the WAL back (db/checkpointer.ts). */
-  checkpoints?: 'inline' | 'aside';
+  checkpoints?: Checkpoints;
 }
 
 /**
