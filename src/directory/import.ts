@@ -13,7 +13,7 @@ import { failedRow, runTableJob, type ImportContext, type ImportEnd, type PlansB
 import { MAID_EXISTS_MESSAGE, validateManagedAppleId } from './maid.js';
 import { AUTH_TYPES, EMAIL_PATTERN, PHONE_PATTERN, USER_LIMITS, USERNAME_PATTERN, userKey, type AuthType } from './model.js';
 import { USER_FILE_COLUMNS, type UserColumn } from './file-format.js';
-import type { ImportedUser, UserChanges, UserRecord } from './store.js';
+import { holdNameWords, type HeldNameWords, type ImportedUser, type UserChanges, type UserRecord } from './store.js';
 import { domainNameProblem } from '../core/names.js';
 
 type Outcome = RowOutcome;
@@ -117,8 +117,8 @@ interface Plan {
 }
 
 /**
- * Decides a batch: one read for its users, one for its MAIDs, decisions in memory in row order (so
- * a row sees what earlier rows of the file did). `previous` is the plan of the batch before when
+ * Decides a batch (or a slice of one: see PLAN_SLICE_ROWS): one read for its users, one for its
+ * MAIDs, decisions in memory in row order (so a row sees what earlier rows of the file did). `previous` is the plan of the batch before when
  * that batch is not yet written (its rows are then invisible to these reads, and its plan says what
  * they will do); null when every earlier batch is committed.
  */
@@ -221,15 +221,16 @@ async function planBatch(s: Stores, rows: FileRow[], header: HeaderMap<UserColum
 }
 
 /**
- * Writes what a batch decided: the updates in row order, then the new users, all in one request
- * (`insertRows`). When the directory is no longer as the plan read it (another writer changed a
- * user, or took a username or MAID the batch gives), RowChanged rolls the batch back, and it is
- * planned again from what is written.
+ * Writes what a plan decided (a batch's, or a slice's of one): the updates in row order, then the
+ * new users, each in one request (`insertRows`); their name words go to `held`, written at the
+ * batch's end. When the directory is no longer as the plan read it (another writer changed a user,
+ * or took a username or MAID the batch gives), RowChanged rolls the batch back, and it is planned
+ * again from what is written.
  */
-async function writeBatch(s: Stores, plan: Plan): Promise<Outcome[]> {
+async function writePlan(s: Stores, plan: Plan, held: HeldNameWords): Promise<Outcome[]> {
   const { updates, inserts, at, jobId } = plan;
-  await s.users.updateMany(updates.map((u) => ({ before: u.before, changes: u.changes, mark: { jobId, row: u.row } })), at);
-  const inserted = await s.users.insertMany(inserts.map((i) => i.user), inserts.map((i) => ({ jobId, row: i.row })));
+  await s.users.updateMany(updates.map((u) => ({ before: u.before, changes: u.changes, mark: { jobId, row: u.row } })), at, held);
+  const inserted = await s.users.insertMany(inserts.map((i) => i.user), inserts.map((i) => ({ jobId, row: i.row })), held);
   if (inserted.size < inserts.length) throw new RowChanged('Another writer took a username or Managed Apple ID while the import wrote it');
   return plan.outcomes;
 }
@@ -239,7 +240,11 @@ export function usersImport(clock: Clock, random: Random): PlansBatches<UserColu
   return {
     columns: USER_FILE_COLUMNS,
     plan: (s, rows, header, account, jobId, previous) => planBatch(s, rows, header, account, jobId, clock, random, previous),
-    write: writeBatch,
+    // The plans' name words are written once, after the batch's last plan, in key order.
+    writer: (s) => {
+      const held = holdNameWords();
+      return { write: (plan) => writePlan(s, plan, held), end: () => s.users.writeNameWords(held) };
+    },
   };
 }
 

@@ -7,7 +7,7 @@ import { deleteRows, insertRows, selectByKeys, updateRow, updateRows } from '../
 import { capTotal, LIMIT_DEFAULT, decodeCursor, encodeCursor, type Page, type PageRequest } from '../core/paging.js';
 import { normaliseKey } from '../core/names.js';
 import { indexedNameWords, searchTerms, userKey, type User, type UserListQuery, type UserSort, type UserSummary, type UserTuple } from './model.js';
-import { toPublicUser, type ImportedUser, type ImportMark, type UserChanges, type UserRecord, type UserStore } from './store.js';
+import { holdNameWords, toPublicUser, type HeldNameWords, type ImportedUser, type ImportMark, type UserChanges, type UserRecord, type UserStore } from './store.js';
 
 /** A name word's key, in column order. */
 const WORD_KEY = ['account_id', 'word', 'username_key', 'domain_key', 'user_id'] as const;
@@ -256,11 +256,11 @@ export function userStore(tx: Tx, accountId: string, caps: Caps): UserStore {
   const wordKeys = (userId: string, fullName: string, usernameKey: string, domainKey: string) =>
     wordRowsOf(userId, indexedNameWords(fullName), usernameKey, domainKey);
 
-  /** Adds to `gone` and `added` the name-word rows a user's change of name or username moves. */
-  const collectWordMoves = (userId: string, before: WordHolder, after: WordHolder, gone: string[][], added: string[][]) => {
+  /** Adds to `moves` the name-word rows a user's change of name or username moves. */
+  const collectWordMoves = (userId: string, before: WordHolder, after: WordHolder, moves: HeldNameWords) => {
     const words = nameWordChanges(before, after);
-    gone.push(...wordRowsOf(userId, words.gone, before.usernameKey, before.domainKey));
-    added.push(...wordRowsOf(userId, words.added, after.usernameKey, after.domainKey));
+    for (const w of wordRowsOf(userId, words.gone, before.usernameKey, before.domainKey)) moves.gone.push(w);
+    for (const w of wordRowsOf(userId, words.added, after.usernameKey, after.domainKey)) moves.added.push(w);
   };
 
   /** Removes a user's name words, found by the name and keys they were written with. */
@@ -268,7 +268,7 @@ export function userStore(tx: Tx, accountId: string, caps: Caps): UserStore {
     deleteRows(tx, caps, 'user_name_words', WORD_KEY, wordKeys(userId, fullName, usernameKey, domainKey));
 
   /** Writes a batch's name-word changes: the rows going, then the rows coming, each in key order (see wordRows). */
-  async function moveNameWords(gone: string[][], added: string[][]): Promise<void> {
+  async function moveNameWords({ gone, added }: HeldNameWords): Promise<void> {
     await deleteRows(tx, caps, 'user_name_words', WORD_KEY, gone.sort(compareKeys));
     await insertRows(tx, caps, 'user_name_words', WORD_KEY, added.sort(compareKeys), { skipConflicts: true });
   }
@@ -533,16 +533,14 @@ export function userStore(tx: Tx, accountId: string, caps: Caps): UserStore {
       }
       const renamed = c.username !== undefined || c.domain !== undefined;
       if (renamed || (c.fullName !== undefined && c.fullName !== before.full_name)) {
-        const gone: string[][] = [];
-        const added: string[][] = [];
+        const moves = holdNameWords();
         collectWordMoves(
           id,
           { fullName: before.full_name, usernameKey: before.username_key, domainKey: before.domain_key },
           { fullName: c.fullName ?? before.full_name, usernameKey: normaliseKey(username), domainKey: normaliseKey(domain) },
-          gone,
-          added,
+          moves,
         );
-        await moveNameWords(gone, added);
+        await moveNameWords(moves);
       }
       if (c.managedAppleId !== undefined) await bumpStats(0, (c.managedAppleId ? 1 : 0) - (before.maid_key ? 1 : 0));
       return 'ok';
@@ -557,17 +555,18 @@ export function userStore(tx: Tx, accountId: string, caps: Caps): UserStore {
       const rows = await selectByKeys<ImportedRow>(tx, caps, 'users', IMPORTED_COLUMNS, { equal: { account_id: accountId } }, 'maid_key', maids.map(normaliseKey));
       return rows.map(toImportedUser);
     },
-    async insertMany(users, marks) {
+    async insertMany(users, marks, held) {
       if (!users.length) return new Set<string>();
       const rows = users.map((u, i) => userValues(u, marks[i]));
       const ids = await insertRows(tx, caps, 'users', INSERT_COLUMNS, rows, { skipConflicts: true, returning: 'id' });
       const inserted = new Set(ids as string[]);
       const written = users.filter((u) => inserted.has(u.id));
-      await insertRows(tx, caps, 'user_name_words', WORD_KEY, wordRows(written), { skipConflicts: true });
+      if (held) for (const u of written) for (const w of wordKeys(u.id, u.fullName, normaliseKey(u.username), normaliseKey(u.domain))) held.added.push(w);
+      else await insertRows(tx, caps, 'user_name_words', WORD_KEY, wordRows(written), { skipConflicts: true });
       await bumpStats(written.length, written.filter((u) => u.managedAppleId).length);
       return inserted;
     },
-    async updateMany(items, at) {
+    async updateMany(items, at, held) {
       // A username or MAID another row of this batch gives up can only be taken once that row is
       // written: rows taking one go one by one, in row order, after the rest. The rest cannot clash
       // with each other (the import decided them against the batch's state), so rows setting the
@@ -616,8 +615,7 @@ export function userStore(tx: Tx, accountId: string, caps: Caps): UserStore {
       for (const { columns, rows } of groups.values()) await all(rows.length, () => updateRows(tx, caps, 'users', columns, match, rows));
       for (const { columns, row } of inOrder) await all(1, () => updateRow(tx, caps, 'users', columns, match, row));
       let linked = 0;
-      const gone: string[][] = [];
-      const added: string[][] = [];
+      const words = held ?? holdNameWords();
       for (const { before, changes: c } of items) {
         if (c.managedAppleId !== undefined) linked += (c.managedAppleId ? 1 : 0) - (before.managedAppleId ? 1 : 0);
         const renamed = c.username !== undefined || c.domain !== undefined;
@@ -632,14 +630,14 @@ export function userStore(tx: Tx, accountId: string, caps: Caps): UserStore {
               usernameKey: c.username === undefined ? usernameKey : normaliseKey(c.username),
               domainKey: c.domain === undefined ? domainKey : normaliseKey(c.domain),
             },
-            gone,
-            added,
+            words,
           );
         }
       }
-      await moveNameWords(gone, added);
+      if (!held) await moveNameWords(words);
       await bumpStats(0, linked);
     },
+    writeNameWords: moveNameWords,
     async countDevices(id, delta) {
       await tx
         .updateTable('users')

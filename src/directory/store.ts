@@ -43,6 +43,18 @@ export type UserChanges = Partial<{
 }>;
 
 /** The directory of the bound account. */
+/**
+ * Name-word rows an import's writes hold back (each row's key in the index's order), written once
+ * by `writeNameWords` after the batch's last slice: a batch's words then go into the index one
+ * page after another, in key order, however many slices wrote its users.
+ */
+export interface HeldNameWords {
+  gone: string[][];
+  added: string[][];
+}
+
+export const holdNameWords = (): HeldNameWords => ({ gone: [], added: [] });
+
 export interface UserStore {
   /** The user, or null when there is none with this id in the account. */
   get(id: string): Promise<UserRecord | null>;
@@ -64,17 +76,21 @@ export interface UserStore {
   /**
    * Inserts many new users (with their name words and the directory figures) in as few statements
    * as the engine allows. Returns the ids inserted: a missing one lost its username or MAID to a
-   * concurrent writer and was not written at all.
+   * concurrent writer and was not written at all. With `held`, the name words are added to it
+   * instead, for `writeNameWords`.
    */
-  insertMany(users: UserRecord[], marks: ImportMark[]): Promise<Set<string>>;
+  insertMany(users: UserRecord[], marks: ImportMark[], held?: HeldNameWords): Promise<Set<string>>;
   /**
    * Applies an import batch's changes to existing users as the caller read them (`before`: in the
    * same transaction, or with plan-ahead in one just before it), marking each as seen by the
    * import; unchanged users are only marked. Throws RowChanged, which runs the transaction again,
    * when a user is no longer as read (another writer updated or deleted it since) or a concurrent
-   * writer took a username or MAID a change gives.
+   * writer took a username or MAID a change gives. With `held`, the name-word moves are added to
+   * it instead, for `writeNameWords`.
    */
-  updateMany(items: { before: ImportedUser; changes: UserChanges; mark: ImportMark }[], at: string): Promise<void>;
+  updateMany(items: { before: ImportedUser; changes: UserChanges; mark: ImportMark }[], at: string, held?: HeldNameWords): Promise<void>;
+  /** Writes the name-word rows `insertMany` and `updateMany` held: the rows going, then the rows coming, each in key order. */
+  writeNameWords(held: HeldNameWords): Promise<void>;
   /** Adds `delta` to the user's enrolled-device count (a device enrolled or checked out). */
   countDevices(id: string, delta: number): Promise<void>;
   /**

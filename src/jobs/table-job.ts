@@ -1,6 +1,6 @@
 /**
  * The run of every file import (Bulk Import Users, Bulk Add): a pre-scanned table's rows read in
- * order and applied in short batches by the feature's `applyBatch` (or its `plan` and `write`).
+ * order and applied in short batches by the feature's `applyBatch` (or its `plan` and `writer`).
  * Each batch — its writes, its lines of the results file, the job's progress and the last row applied — commits in one
  * transaction, so a resumed job applies no row twice, and a batch the database fails is tried
  * again whole.
@@ -23,6 +23,15 @@ import type { JobWork } from './store.js';
  * a batch takes well under a second: cancel, progress and resume stay close.
  */
 export const IMPORT_BATCH_ROWS = 10_000;
+
+/**
+ * Rows planned and written at a time within a batch's transaction, when the batch is planned there
+ * (SQLite; a retry). A slice's look-ups, decisions and statement rows then die young, instead of a
+ * whole batch's outliving the young generation's collections and filling the old one at every
+ * batch (a 1M re-import's job worker ran a full collection for each of its batches). A later
+ * slice's plan reads what the earlier ones wrote, as a batch reads those before it.
+ */
+export const PLAN_SLICE_ROWS = 1_000;
 
 /** A batch also ends once its cells hold this many characters, so a file of long rows keeps the job's memory small. */
 export const IMPORT_BATCH_CHARS = 4_000_000;
@@ -72,11 +81,14 @@ export interface PlansBatches<K extends string, P> extends KindBase<K> {
    */
   plan(s: Stores, rows: FileRow[], header: HeaderMap<K>, account: Account, jobId: string, previous: P | null): Promise<P>;
   /**
-   * Writes a plan in the caller's transaction: one outcome per row. Throws RowChanged when the
-   * database is no longer as the plan read it; the batch is then rolled back and planned again in
-   * its own transaction (and the next batch's plan, made from this one meanwhile, is made again).
+   * Writes a batch in the caller's transaction: `write` each plan (the batch's, or each slice's in
+   * turn: see PLAN_SLICE_ROWS), one outcome per row, then `end`, which writes what the plans' writes
+   * held back to the batch's end (such as index rows best written once, in key order). Throws
+   * RowChanged when the database is no longer as a plan read it; the batch is then rolled back and
+   * planned again in its own transaction (and the next batch's plan, made from this one meanwhile,
+   * is made again).
    */
-  write(s: Stores, plan: P): Promise<RowOutcome[]>;
+  writer(s: Stores): { write(plan: P): Promise<RowOutcome[]>; end(): Promise<void> };
 }
 
 /** What a kind of import brings to the run: its columns, and how a batch of rows is applied. */
@@ -92,6 +104,8 @@ export interface ImportContext {
   work: JobWork;
   /** Rows per batch (default IMPORT_BATCH_ROWS; tests use small batches to see several). */
   batchRows?: number;
+  /** Rows per slice of a batch planned in its transaction (default PLAN_SLICE_ROWS; tests use small slices to see several). */
+  sliceRows?: number;
   /** Called after each committed batch (tests use it to stop a runner mid-job). */
   afterBatch?: (batch: number) => Promise<void> | void;
   /** A batch the database failed is rolled back and tried again this many times, waiting `firstWaitMs`, doubling. */
@@ -128,6 +142,7 @@ export async function runTableJob<K extends string, P>(ctx: ImportContext, kind:
   }
 
   const batchRows = ctx.batchRows ?? IMPORT_BATCH_ROWS;
+  const sliceRows = ctx.sliceRows ?? PLAN_SLICE_ROWS;
   const retry = ctx.retry ?? BATCH_RETRY;
   /** A plan made outside the batch's transaction, in one of its own that only reads (`planAhead`). */
   const planOutside =
@@ -156,27 +171,37 @@ export async function runTableJob<K extends string, P>(ctx: ImportContext, kind:
         const counts: JobCounts = emptyCounts();
         let resultsCsv = '';
         let failed = 0;
-        let outcomes: RowOutcome[];
-        if ('applyBatch' in kind) outcomes = await kind.applyBatch(s, rows, header, account, jobId);
-        else {
-          const plan = outside ?? (await kind.plan(s, rows, header, account, jobId, null));
-          asPlanned = planned !== null && plan === planned;
-          outside = null;
-          outcomes = await kind.write(s, plan);
-        }
         const width = header.headers.length;
-        for (let i = 0; i < rows.length; i++) {
-          const row = rows[i]!;
-          const outcome = outcomes[i]!;
-          counts[outcome.result.toLowerCase() as keyof JobCounts]++;
-          // The row's cells as read (as many as the header has), then what became of it.
-          if (outcome.result === 'Failed') {
-            failed++;
-            const codes = outcome.issues.map((x) => x.code).join(';');
-            resultsCsv += csvLine(row.cells, width, [...extra.map(() => ''), String(row.row), 'Failed', codes, outcome.issues.map((x) => x.message).join('; ')]);
-          } else {
-            resultsCsv += csvLine(row.cells, width, [...extra.map((_, e) => outcome.extra?.[e] ?? ''), String(row.row), outcome.result, '', outcome.note ?? '']);
+        /** Counts what became of these rows, and adds their lines to the results. */
+        const record = (part: FileRow[], outcomes: RowOutcome[]) => {
+          for (let i = 0; i < part.length; i++) {
+            const row = part[i]!;
+            const outcome = outcomes[i]!;
+            counts[outcome.result.toLowerCase() as keyof JobCounts]++;
+            // The row's cells as read (as many as the header has), then what became of it.
+            if (outcome.result === 'Failed') {
+              failed++;
+              const codes = outcome.issues.map((x) => x.code).join(';');
+              resultsCsv += csvLine(row.cells, width, [...extra.map(() => ''), String(row.row), 'Failed', codes, outcome.issues.map((x) => x.message).join('; ')]);
+            } else {
+              resultsCsv += csvLine(row.cells, width, [...extra.map((_, e) => outcome.extra?.[e] ?? ''), String(row.row), outcome.result, '', outcome.note ?? '']);
+            }
           }
+        };
+        if ('applyBatch' in kind) record(rows, await kind.applyBatch(s, rows, header, account, jobId));
+        else {
+          const writer = kind.writer(s);
+          const plan = outside;
+          outside = null;
+          asPlanned = plan !== null;
+          if (plan) record(rows, await writer.write(plan));
+          else {
+            for (let i = 0; i < rows.length; i += sliceRows) {
+              const slice = rows.slice(i, i + sliceRows);
+              record(slice, await writer.write(await kind.plan(s, slice, header, account, jobId, null)));
+            }
+          }
+          await writer.end();
         }
         await s.jobs.commitBatch(
           jobId,

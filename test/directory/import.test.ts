@@ -4,6 +4,7 @@ import { RunnerStopped } from '../../src/jobs/runner.js';
 import { RowChanged } from '../../src/db/database.js';
 import { createTestPippin, TEST_IMPORT_LIMITS, uploadUsers, waitForJob, withStores, type TestPippin } from '../support/app.js';
 import { ENGINES } from '../support/db.js';
+import type { ImportContext } from '../../src/jobs/table-job.js';
 
 const results = async (t: TestPippin, id: string, failed = false) => {
   const res = await t.call(t.owner, 'GET', `/api/v1/jobs/${id}/results${failed ? '?failed=true' : ''}`);
@@ -290,9 +291,30 @@ describe.each(ENGINES)('import jobs: lock, cancel and resume on %s', (engine) =>
    * dropped connection would), `failures` times, with fast backoff.
    */
   const connectionLost = () => Object.assign(new Error('terminating connection due to administrator command'), { code: '57P01' });
-  async function importThroughFaults(t: TestPippin, id: string, failures: number, planAhead = false, fault: Error = connectionLost()) {
+  /** Runs the queued import through a runner of its own, with these import settings (batches of 1,000 unless said). */
+  async function runImportWith(t: TestPippin, id: string, settings: Partial<ImportContext>) {
     const { createJobRunner } = await import('../../src/jobs/runner.js');
     const { runUsersImport } = await import('../../src/directory/import.js');
+    const random = { id: () => crypto.randomUUID(), bytes: (n: number) => Buffer.alloc(n) };
+    const clock = { now: () => new Date() };
+    const runner = createJobRunner(
+      {
+        uow: t.services.uow,
+        clock,
+        random,
+        handlers: {
+          users_import: async (work) =>
+            runUsersImport({ uow: t.services.uow, clock, random, limits: TEST_IMPORT_LIMITS, filePath: await t.services.files.localPath(work.accountId, work.fileId!), work, batchRows: 1000, ...settings }),
+          enrollment_bulk_add: async () => ({ status: 'succeeded' }),
+        },
+      },
+      { node: 'direct' },
+    );
+    expect(await runner.runOnce()).toBe(true);
+    return (await t.call(t.owner, 'GET', `/api/v1/jobs/${id}`)).json();
+  }
+
+  async function importThroughFaults(t: TestPippin, id: string, failures: number, planAhead = false, fault: Error = connectionLost()) {
     let left = failures;
     const uow = t.services.uow;
     const faulty = withStores(uow, (s) => ({
@@ -305,23 +327,58 @@ describe.each(ENGINES)('import jobs: lock, cancel and resume on %s', (engine) =>
         },
       },
     }));
-    const random = { id: () => crypto.randomUUID(), bytes: (n: number) => Buffer.alloc(n) };
-    const runner = createJobRunner(
-      {
-        uow,
-        clock: { now: () => new Date() },
-        random,
-        handlers: {
-          users_import: async (work) =>
-            runUsersImport({ uow: faulty, clock: { now: () => new Date() }, random, limits: TEST_IMPORT_LIMITS, filePath: await t.services.files.localPath(work.accountId, work.fileId!), work, batchRows: 1000, retry: { tries: 3, firstWaitMs: 1 }, planAhead }),
-          enrollment_bulk_add: async () => ({ status: 'succeeded' }),
-        },
-      },
-      { node: 'faulty' },
-    );
-    expect(await runner.runOnce()).toBe(true);
-    return (await t.call(t.owner, 'GET', `/api/v1/jobs/${id}`)).json();
+    return runImportWith(t, id, { uow: faulty, retry: { tries: 3, firstWaitMs: 1 }, planAhead });
   }
+
+  it.each([3, 1000])('plans and writes a batch in slices (%s rows), each deciding from what the ones before wrote, the name words written at its end', async (sliceRows) => {
+    const t = await createTestPippin(engine, {}, { runJobs: false });
+    try {
+      await t.call(t.owner, 'POST', '/api/v1/users', { username: 'renamed', email: 'renamed@corp.example', fullName: 'Oldword Person', managedAppleId: 'given@appleid.example.com' });
+      await t.call(t.owner, 'POST', '/api/v1/users', { username: 'plain', email: 'plain@corp.example' });
+      // One batch of 11 rows: slices of 3 put each row's earlier namesake in an earlier slice.
+      const csv = [
+        'Username,Email Address,Full Name,Managed Apple ID',
+        'newone,newone@corp.example,Zephyrine Quokka,first@appleid.example.com',
+        'renamed,,Freshword Person,-',
+        'plain,,,',
+        'NEWONE,again@corp.example,,',
+        'taker,taker@corp.example,,given@appleid.example.com',
+        'grabber,grabber@corp.example,,first@appleid.example.com',
+        'plain,,,',
+        'renamed,,,',
+        'later,later@corp.example,Quokka Later,',
+        'another,another@corp.example,,another@appleid.example.com',
+        'taker,,,',
+      ].join('\r\n');
+      const id = (await uploadUsers(t, t.owner, 'slices.csv', csv)).json().id;
+      const job = await runImportWith(t, id, { batchRows: 12, sliceRows });
+      expect(job).toMatchObject({ status: 'succeeded', counts: { created: 4, updated: 1, unchanged: 1, failed: 5 } });
+      expect((await results(t, id)).map((r) => [r.Row, r.Result, r.Message])).toEqual([
+        ['2', 'Created', ''],
+        ['3', 'Updated', ''],
+        ['4', 'Unchanged', ''],
+        ['5', 'Failed', 'Username: NEWONE in example.com repeats row 2'],
+        ['6', 'Created', ''],
+        ['7', 'Failed', 'Managed Apple ID already exists (row 2)'],
+        ['8', 'Failed', 'Username: plain in example.com repeats row 4'],
+        ['9', 'Failed', 'Username: renamed in example.com repeats row 3'],
+        ['10', 'Created', ''],
+        ['11', 'Created', ''],
+        ['12', 'Failed', 'Username: taker in example.com repeats row 6'],
+      ]);
+      expect(await user(t, 'taker')).toMatchObject({ managedAppleId: 'given@appleid.example.com' });
+      expect(await user(t, 'renamed')).toMatchObject({ managedAppleId: null, fullName: 'Freshword Person' });
+      // The name words the batch held back: the new users' and the renamed user's, the old name's gone.
+      const found = async (q: string) => (await t.call(t.owner, 'GET', `/api/v1/users?q=${q}&sort=username`)).json().items.map((u: any) => u.username);
+      expect(await found('quokka')).toEqual(['later', 'newone']);
+      expect(await found('freshword')).toEqual(['renamed']);
+      expect(await found('oldword')).toEqual([]);
+      expect(await found('person')).toEqual(['renamed']);
+      expect((await t.call(t.owner, 'GET', '/api/v1/users/summary')).json()).toMatchObject({ total: 6, managedAppleIdLinked: 3, managedAppleIdMissing: 3 });
+    } finally {
+      await t.close();
+    }
+  });
 
   it.each([false, true])('rolls back a batch the database failed and retries it with backoff: every row exactly once (next batch planned ahead: %s)', async (planAhead) => {
     const t = await createTestPippin(engine, {}, { runJobs: false });
@@ -388,10 +445,10 @@ describe.each(ENGINES)('import jobs: lock, cancel and resume on %s', (engine) =>
         ...s,
         users: {
           ...s.users,
-          insertMany: (users, marks) => {
+          insertMany: (users, marks, held) => {
             const kept = users.filter((u) => !(lose && u.username === 'kept7'));
             lose &&= kept.length === users.length;
-            return s.users.insertMany(kept, marks.filter((_, i) => kept.includes(users[i]!)));
+            return s.users.insertMany(kept, marks.filter((_, i) => kept.includes(users[i]!)), held);
           },
         },
       }));
