@@ -34,11 +34,13 @@ export async function startServer(dataDir: string, extraEnv: Record<string, stri
   const port = await freePort();
   const env = { ...process.env, PIPPIN_DATA_DIR: dataDir, PORT: String(port), PIPPIN_HOST: '127.0.0.1', PIPPIN_PUBLIC_URL: `http://127.0.0.1:${port}`, PIPPIN_ADMIN_EMAIL: 'owner@example.com', PIPPIN_ADMIN_PASSWORD: 'bench-password-1', LOG_LEVEL: 'warn', ...extraEnv };
   // BENCH_SERVER_CPU_PROF=<dir>: the server writes a CPU profile there when it stops.
+  // BENCH_SERVER_STDOUT=<file>: the server's standard output is copied there (with PIPPIN_NODE_ARGS=--trace-gc, its collections).
   const prof = process.env.BENCH_SERVER_CPU_PROF ? { PIPPIN_NODE_ARGS: `--cpu-prof --cpu-prof-dir=${process.env.BENCH_SERVER_CPU_PROF}` } : {};
   const child = spawn(path.resolve('bin/pippin'), ['serve'], { env: { ...env, ...prof, PATH: `${path.dirname(process.execPath)}:${process.env.PATH}` }, stdio: ['ignore', 'pipe', 'inherit'] });
   await new Promise<void>((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`pippin serve exited with ${code}`)));
     child.stdout!.on('data', (b: Buffer) => b.toString().includes('Pippin is ready') && resolve());
+    if (process.env.BENCH_SERVER_STDOUT) child.stdout!.pipe(fs.createWriteStream(process.env.BENCH_SERVER_STDOUT));
   });
   const token = execFileSync(process.execPath, [bin, 'token', 'create', '--name', 'bench'], { env, encoding: 'utf8' }).trim();
   return {
