@@ -118,9 +118,10 @@ interface Plan {
 
 /**
  * Decides a batch (or a slice of one: see PLAN_SLICE_ROWS): one read for its users, one for its
- * MAIDs, decisions in memory in row order (so a row sees what earlier rows of the file did). `previous` is the plan of the batch before when
- * that batch is not yet written (its rows are then invisible to these reads, and its plan says what
- * they will do); null when every earlier batch is committed.
+ * MAIDs, decisions in memory in row order (so a row sees what earlier rows of the file did).
+ * `previous` is the plan of the batch before when that batch is not yet written (its rows are then
+ * invisible to these reads, and its plan says what they will do); null when every earlier batch
+ * (or slice) is written.
  */
 async function planBatch(s: Stores, rows: FileRow[], header: HeaderMap<UserColumn>, account: Account, jobId: string, clock: Clock, random: Random, previous: Plan | null): Promise<Plan> {
   const parsed = rows.map((row) => ({ row, read: readRow(row, header, account) }));

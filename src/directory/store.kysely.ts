@@ -561,8 +561,9 @@ export function userStore(tx: Tx, accountId: string, caps: Caps): UserStore {
       const ids = await insertRows(tx, caps, 'users', INSERT_COLUMNS, rows, { skipConflicts: true, returning: 'id' });
       const inserted = new Set(ids as string[]);
       const written = users.filter((u) => inserted.has(u.id));
-      if (held) for (const u of written) for (const w of wordKeys(u.id, u.fullName, normaliseKey(u.username), normaliseKey(u.domain))) held.added.push(w);
-      else await insertRows(tx, caps, 'user_name_words', WORD_KEY, wordRows(written), { skipConflicts: true });
+      const words = held ?? holdNameWords();
+      for (const u of written) for (const w of wordKeys(u.id, u.fullName, normaliseKey(u.username), normaliseKey(u.domain))) words.added.push(w);
+      if (!held) await moveNameWords(words);
       await bumpStats(written.length, written.filter((u) => u.managedAppleId).length);
       return inserted;
     },

@@ -42,7 +42,6 @@ export type UserChanges = Partial<{
   passwordHash: string | null;
 }>;
 
-/** The directory of the bound account. */
 /**
  * Name-word rows an import's writes hold back (each row's key in the index's order), written once
  * by `writeNameWords` after the batch's last slice: a batch's words then go into the index one
@@ -55,6 +54,7 @@ export interface HeldNameWords {
 
 export const holdNameWords = (): HeldNameWords => ({ gone: [], added: [] });
 
+/** The directory of the bound account. */
 export interface UserStore {
   /** The user, or null when there is none with this id in the account. */
   get(id: string): Promise<UserRecord | null>;

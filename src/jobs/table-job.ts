@@ -196,6 +196,7 @@ export async function runTableJob<K extends string, P>(ctx: ImportContext, kind:
           asPlanned = plan !== null;
           if (plan) record(rows, await writer.write(plan));
           else {
+            // Planned here, in slices: each reads what the ones before wrote (PLAN_SLICE_ROWS).
             for (let i = 0; i < rows.length; i += sliceRows) {
               const slice = rows.slice(i, i + sliceRows);
               record(slice, await writer.write(await kind.plan(s, slice, header, account, jobId, null)));
