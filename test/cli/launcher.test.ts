@@ -1,8 +1,8 @@
 /**
  * The `pippin` launcher (bin/pippin): it sets glibc's malloc thresholds unless the caller set them,
  * keeps other tunables, bounds the HTTP thread's heap and sizes V8's helper threads to the machine
- * unless NODE_OPTIONS does, finds pippin.js
- * beside itself when npm links it elsewhere, and execs Node.
+ * unless NODE_OPTIONS does, finds pippin.js beside itself when npm links it elsewhere, and execs
+ * Node.
  * A stand-in `node` first on PATH prints what it was given.
  */
 import { spawnSync } from 'node:child_process';
