@@ -14,9 +14,11 @@ export function startThread(from: string, module: string, options: WorkerOptions
 
 /**
  * Asks a thread started on one of Pippin's modules to stop (`{ type: 'stop' }`), waits until it
- * answers `{ type: 'stopped' }` or exits, at most `withinMs`, then terminates it.
+ * answers `{ type: 'stopped' }` or exits, at most `withinMs`, then terminates it. A thread that has
+ * exited already (its `threadId` is then -1) is left as it is: stopping twice is harmless.
  */
 export async function stopThread(thread: Worker, withinMs: number): Promise<void> {
+  if (thread.threadId === -1) return;
   const stopped = new Promise<void>((resolve) => {
     thread.on('message', (m: { type: string }) => m.type === 'stopped' && resolve());
     thread.once('exit', () => resolve());

@@ -44,7 +44,6 @@ export function startCheckpointer(file: string): Checkpointer {
     resourceLimits: { maxYoungGenerationSizeMb: 2, maxOldGenerationSizeMb: 32 },
   });
   let last: { log: number; checkpointed: number } | null = null;
-  let gone = false;
   let started: () => void;
   const ready = new Promise<void>((resolve, reject) => {
     started = resolve;
@@ -59,11 +58,10 @@ export function startCheckpointer(file: string): Checkpointer {
     if (m.type === 'error') console.error(`WAL checkpointer: ${m.message} (it tries again; the writers still checkpoint past ${CHECKPOINT_VALVE_FRAMES} frames)`);
   });
   thread.on('error', (e) => console.error('WAL checkpointer:', e));
-  thread.on('exit', () => (gone = true));
   thread.unref();
   return {
     ready,
     last: () => last,
-    stop: () => (gone ? Promise.resolve() : stopThread(thread, 5_000)),
+    stop: () => stopThread(thread, 5_000),
   };
 }
