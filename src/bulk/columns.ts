@@ -1,4 +1,5 @@
 import { AppError } from '../errors.js';
+import { unescapeFormula } from './formula.js';
 
 /** A column of an import file: matched case-insensitively, ignoring surrounding spaces, by header or alias. */
 export interface ColumnSpec<K extends string = string> {
@@ -54,3 +55,16 @@ export function mapHeader<K extends string>(cells: string[], spec: readonly Colu
   }
   return { index, unknown, headers: cells };
 }
+
+/**
+ * Whether a file row is one of its template's example rows, left in the file: every column of the
+ * template present, and each cell, as import reads it (one formula `'` removed, trimmed), the
+ * example's. Import refuses such a row (`TEMPLATE_EXAMPLE_ISSUE`) rather than create the example's
+ * user; the examples use example.com, a reserved domain (RFC 2606), so no real row is one.
+ */
+export function isTemplateExample<K extends string>(cells: readonly string[], header: HeaderMap<K>, spec: readonly ColumnSpec<K>[], examples: readonly (readonly string[])[]): boolean {
+  if (header.index.size !== spec.length) return false;
+  return examples.some((example) => spec.every((c, i) => unescapeFormula(cells[header.index.get(c.key)!] ?? '').trim() === example[i]));
+}
+
+export const TEMPLATE_EXAMPLE_ISSUE = { code: 'TEMPLATE_EXAMPLE', message: "The template's example row, left in the file: delete it or replace it with your own" } as const;

@@ -42,6 +42,7 @@ export const USER_TEMPLATE_INSTRUCTIONS: string[][] = [
   ['Fill in the Users sheet, one user per row, and import it in Users ▸ Directory ▸ Bulk Import Users.'],
   ['The first row is the header; keep its names (case does not matter). Columns you do not need can be left out.'],
   ['An empty cell leaves the stored value unchanged; a cell holding only - clears an optional field.'],
+  ['Row 2 is an example: replace it or delete it. Left as it is, it is not imported (it fails as TEMPLATE_EXAMPLE).'],
   [''],
   ['Column', 'How to fill it'],
   ...USER_FILE_COLUMNS.map((c) => [c.header + (c.aliases?.length ? ` (also: ${c.aliases.join(', ')})` : ''), c.note]),

@@ -3,7 +3,7 @@
  * left unchanged. The run itself (batches, results, resume, retries) is `jobs/table-job.ts`.
  */
 import type { Clock, Random } from '../core/clock.js';
-import type { HeaderMap } from '../bulk/columns.js';
+import { isTemplateExample, TEMPLATE_EXAMPLE_ISSUE, type HeaderMap } from '../bulk/columns.js';
 import { unescapeFormula } from '../bulk/formula.js';
 import type { FileRow } from '../bulk/reader.js';
 import type { Account } from '../accounts/model.js';
@@ -12,7 +12,7 @@ import { RowChanged } from '../db/database.js';
 import { failedRow, runTableJob, type ImportContext, type ImportEnd, type PlansBatches, type RowIssue, type RowOutcome } from '../jobs/table-job.js';
 import { MAID_EXISTS_MESSAGE, validateManagedAppleId } from './maid.js';
 import { AUTH_TYPES, EMAIL_PATTERN, PHONE_PATTERN, USER_LIMITS, USERNAME_PATTERN, userKey, type AuthType } from './model.js';
-import { USER_FILE_COLUMNS, type UserColumn } from './file-format.js';
+import { USER_FILE_COLUMNS, USER_TEMPLATE_EXAMPLE, type UserColumn } from './file-format.js';
 import { holdNameWords, type HeldNameWords, type ImportedUser, type UserChanges, type UserRecord } from './store.js';
 import { domainNameProblem } from '../core/names.js';
 
@@ -40,6 +40,7 @@ function readRow(row: FileRow, header: HeaderMap<UserColumn>, account: Account) 
     issues.push({ code: 'ROW_RAGGED', message: `The row has ${row.cells.length} cells; the header has ${header.headers.length}` });
     return { issues };
   }
+  if (isTemplateExample(row.cells, header, USER_FILE_COLUMNS, [USER_TEMPLATE_EXAMPLE])) return { issues: [TEMPLATE_EXAMPLE_ISSUE] };
   const get = (k: UserColumn) => cellOf(row, header, k);
   const username = get('username');
   if (!username || username.clear) {

@@ -4,7 +4,7 @@
  * refresh of the user's Pending one. Non-UE rows for unknown users with an Email Address create the
  * user. The run itself (batches, results, resume, retries) is `jobs/table-job.ts`.
  */
-import type { HeaderMap } from '../bulk/columns.js';
+import { isTemplateExample, TEMPLATE_EXAMPLE_ISSUE, type HeaderMap } from '../bulk/columns.js';
 import { unescapeFormula } from '../bulk/formula.js';
 import type { FileRow } from '../bulk/reader.js';
 import { isXlsx } from '../bulk/table.js';
@@ -16,7 +16,7 @@ import { EMAIL_PATTERN, PHONE_PATTERN, USER_LIMITS, USERNAME_PATTERN, userKey } 
 import type { ImportedUser, UserRecord } from '../directory/store.js';
 import { runTableJob, type ImportContext, type ImportEnd, type RowIssue, type RowOutcome, type TableJobKind } from '../jobs/table-job.js';
 import { COLUMNS, COMMENTS_MAX, optional, parseAuthMode, parseNotify, parseOwnership, parsePlatform, parseRequestMode, parseYesNo, type Parsed, type Platform } from './model.js';
-import { REQUEST_FILE_COLUMNS, REQUEST_RESULT_EXTRA, type RequestColumn } from './file-format.js';
+import { REQUEST_FILE_COLUMNS, REQUEST_RESULT_EXTRA, REQUEST_TEMPLATE_EXAMPLES, type RequestColumn } from './file-format.js';
 import { askIssues, draftIssue, type EnrollmentDeps, type RequestAsk } from './service.js';
 import { inThreadSecrets, offThreadSecrets, type SecretsDone, type SecretsRunner } from './bulk-secrets.js';
 import { enqueueSealedNotices } from '../notify/enrollment-notice.js';
@@ -33,6 +33,7 @@ function readRow(row: FileRow, header: HeaderMap<RequestColumn>, account: Accoun
   if (row.cells.length !== header.headers.length) {
     return { issues: [{ code: 'ROW_RAGGED', message: `The row has ${row.cells.length} cells; the header has ${header.headers.length}` }] };
   }
+  if (isTemplateExample(row.cells, header, REQUEST_FILE_COLUMNS, REQUEST_TEMPLATE_EXAMPLES)) return { issues: [TEMPLATE_EXAMPLE_ISSUE] };
   const issues: RowIssue[] = [];
   const cell = (k: RequestColumn): string | undefined => {
     const i = header.index.get(k);

@@ -181,7 +181,9 @@ describe('Bulk Import Users from Excel', () => {
     ws.addRow(['xl2', '', 'xl2@corp.example', { richText: [{ text: 'Excel ' }, { text: 'Two' }] }, '', '', '', 'not valid']);
     const buf = Buffer.from(await wb.xlsx.writeBuffer());
     const job = await waitForJob(t, t.owner, (await uploadUsers(t, t.owner, 'filled.xlsx', buf)).json().id);
-    expect(job).toMatchObject({ status: 'succeeded', counts: { created: 2, failed: 1 } }); // the example row, xl1; xl2 fails
+    expect(job).toMatchObject({ status: 'succeeded', counts: { created: 1, failed: 2 } }); // xl1; the example row and xl2 fail
+    const codes = (await t.call(t.owner, 'GET', `/api/v1/jobs/${job.id}/results?failed=true`)).body;
+    expect(codes).toContain('TEMPLATE_EXAMPLE');
     const xl1 = (await t.call(t.owner, 'GET', '/api/v1/users?q=xl1')).json().items[0];
     expect(xl1).toMatchObject({ fullName: 'Excel One', groups: ['A', 'B'], managedAppleId: 'xl1@appleid.example.com' });
   });

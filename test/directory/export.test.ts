@@ -43,6 +43,27 @@ describe.each(ENGINES)('users template and export on %s', (engine) => {
     expect(rows[1]![rows[0]!.indexOf('Managed Apple ID')]).toMatch(/@appleid\.example\.com$/);
   });
 
+  it("refuses the template's example row left in the file, and imports the rows added below it", async () => {
+    const template = (await t.call(t.owner, 'GET', '/api/v1/users/template?format=csv')).rawPayload.toString('utf8');
+    // The example row as downloaded (its phone formula-escaped), then the same row with the email
+    // changed (a real row now), then an added user.
+    const example = template.trim().split('\r\n')[1]!;
+    expect(example).toContain("'+1 555 0100");
+    const edited = example.replace('jane.doe@example.com', 'jane.doe@corp.example');
+    const csv = `${template.trimEnd()}\r\n${edited.replace('jane.doe,', 'jane.two,').replace('jane.doe@appleid', 'jane.two@appleid')}\r\nadded,,added@corp.example,Add Ed,,,,\r\n`;
+    const job = await waitForJob(t, t.owner, (await uploadUsers(t, t.owner, 'users-template.csv', csv)).json().id);
+    expect(job).toMatchObject({ status: 'succeeded', counts: { created: 2, failed: 1 } });
+    const lines = parse((await t.call(t.owner, 'GET', `/api/v1/jobs/${job.id}/results`)).rawPayload, { bom: true, columns: true }) as Record<string, string>[];
+    expect(lines.map((l) => [l.Row, l.Result, l.Code])).toEqual([['2', 'Failed', 'TEMPLATE_EXAMPLE'], ['3', 'Created', ''], ['4', 'Created', '']]);
+    expect(lines[0]!.Message).toContain("template's example row");
+    const found = (await t.call(t.owner, 'GET', '/api/v1/users?q=jane')).json().items.map((u: User) => u.username);
+    expect(found).toEqual(['jane.two']);
+    for (const u of ['jane.two', 'added']) {
+      const id = (await t.call(t.owner, 'GET', `/api/v1/users?q=${u}`)).json().items[0].id;
+      expect((await t.call(t.owner, 'DELETE', `/api/v1/users/${id}`)).statusCode).toBe(204);
+    }
+  });
+
   it('serves the XLSX template with a styled header, widths and an Instructions sheet', async () => {
     const res = await t.call(t.owner, 'GET', '/api/v1/users/template?format=xlsx');
     expect(res.statusCode).toBe(200);

@@ -229,6 +229,23 @@ describe.each(ENGINES)('Bulk Add on %s', (engine) => {
     expect(txt.body.split('\r\n').filter(Boolean)).toHaveLength(3);
   });
 
+  it("refuses the template's example rows left in the file (TEMPLATE_EXAMPLE): no user created, no request, no notice", async () => {
+    const txt = (await t.call(t.owner, 'GET', '/api/v1/enrollment-requests/template?format=txt')).body;
+    const count = async () => (await t.call(t.owner, 'GET', '/api/v1/enrollment-requests?limit=1')).json().total;
+    const before = await count();
+    const notices = async () => Number((await t.db.system('operator command', (tx) => tx.selectFrom('outbox').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow())).n);
+    const queued = await notices();
+    // The template as downloaded, one row of its own added (the example's first row for a real user).
+    const own = txt.split('\r\n')[1]!.replace('jane.doe', 'linked1');
+    const job = await bulk('enrollment-requests-template.txt', `${txt.trimEnd()}\r\n${own}\r\n`);
+    expect(job).toMatchObject({ status: 'succeeded', counts: { failed: 2 } });
+    expect(job.counts.created + job.counts.refreshed).toBe(1); // linked1's request, new or its Pending one refreshed
+    expect((await results(job.id)).map((r) => [r.Row, r.Code])).toEqual([['2', 'TEMPLATE_EXAMPLE'], ['3', 'TEMPLATE_EXAMPLE'], ['4', '']]);
+    expect(await count()).toBe(before + job.counts.created);
+    expect((await t.call(t.owner, 'GET', '/api/v1/users?q=sam.lee')).json().items).toEqual([]);
+    expect(await notices()).toBe(queued + 2); // linked1's notice and the job's summary email
+  });
+
   it('keeps roles: helpdesk cannot Bulk Add (403); Idempotency-Key returns the same job', async () => {
     const helpdesk = await t.adminWithRole('helpdesk');
     expect((await uploadRequests(t, helpdesk, 'x.csv', `${HEADER}\n`)).statusCode).toBe(403);
