@@ -28,6 +28,21 @@ export const CHECKPOINT_IDLE_MS = 200;
  */
 export const CHECKPOINT_VALVE_FRAMES = 100_000;
 
+/**
+ * The log file keeps the largest size it reached (~430 MB after a million-row import) and is
+ * reused from its start. Once it is all copied and has not moved for WAL_TRUNCATE_STILL_MS, a log
+ * file larger than this is emptied, so an idle server gives the space back. An import never stands
+ * still that long, so it never pays for a log grown again from nothing.
+ */
+export const WAL_TRUNCATE_BYTES = 64 * 2 ** 20;
+export const WAL_TRUNCATE_STILL_MS = 1_000;
+
+/** What the thread is started with. */
+export interface CheckpointerData {
+  file: string;
+  truncateBytes: number;
+}
+
 export interface Checkpointer {
   /** Resolves once the thread has run its first checkpoint. */
   ready: Promise<void>;
@@ -36,10 +51,11 @@ export interface Checkpointer {
   stop(): Promise<void>;
 }
 
-/** Starts the checkpointer's thread on the SQLite file `file`. */
-export function startCheckpointer(file: string): Checkpointer {
+/** Starts the checkpointer's thread on the SQLite file `file` (`truncateBytes`: see WAL_TRUNCATE_BYTES). */
+export function startCheckpointer(file: string, opts: { truncateBytes?: number } = {}): Checkpointer {
+  const workerData: CheckpointerData = { file, truncateBytes: opts.truncateBytes ?? WAL_TRUNCATE_BYTES };
   const thread = startThread(import.meta.url, './checkpointer-thread', {
-    workerData: { file },
+    workerData,
     // Its work is in SQLite; a small heap keeps the thread's share of the server's RSS small.
     resourceLimits: { maxYoungGenerationSizeMb: 2, maxOldGenerationSizeMb: 32 },
   });
@@ -55,6 +71,7 @@ export function startCheckpointer(file: string): Checkpointer {
       last = { log: m.log!, checkpointed: m.checkpointed! };
       started();
     }
+    if (m.type === 'truncated') last = { log: 0, checkpointed: 0 };
     if (m.type === 'error') console.error(`WAL checkpointer: ${m.message} (it tries again; the writers still checkpoint past ${CHECKPOINT_VALVE_FRAMES} frames)`);
   });
   thread.on('error', (e) => console.error('WAL checkpointer:', e));

@@ -10,7 +10,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { sql } from 'kysely';
 import { openSqlite, sqliteFile, type Database } from '../../src/db/database.js';
 import { createPippin } from '../../src/main.js';
-import { CHECKPOINT_VALVE_FRAMES, startCheckpointer, type Checkpointer } from '../../src/db/checkpointer.js';
+import { CHECKPOINT_VALVE_FRAMES, startCheckpointer, WAL_TRUNCATE_STILL_MS, type Checkpointer } from '../../src/db/checkpointer.js';
 import { tempDir, testConfig } from '../support/db.js';
 
 /** Pages in the write-ahead log: its size over a frame's (a 24-byte header and a 4,096-byte page). */
@@ -85,6 +85,35 @@ describe('the WAL checkpointer', () => {
     await checkpointer.stop();
     await checkpointer.stop(); // twice is harmless
     checkpointer = null;
+  });
+
+  it('empties a large log once it is all copied and still, and the database goes on as before', async () => {
+    const file = path.join(tempDir(), 'pippin.sqlite');
+    db = openSqlite(file, { checkpoints: 'aside' });
+    await db.kysely.schema.createTable('t').addColumn('v', 'text').execute();
+    const fill = async (n: number) =>
+      db!.kysely.transaction().execute(async (tx) => {
+        for (let i = 0; i < n; i++) await tx.insertInto('t' as never).values({ v: 'x'.repeat(1000) } as never).execute();
+      });
+    await fill(2000); // ~2 MB of log
+    const size = () => fs.statSync(`${file}-wal`).size;
+    expect(size()).toBeGreaterThan(1_000_000);
+
+    // A limit above the log's size: copied, never emptied (two seconds still is twice the wait).
+    checkpointer = startCheckpointer(file, { truncateBytes: 4 * 2 ** 20 });
+    await until(() => rowsInFile(file) === 2000);
+    await new Promise((r) => setTimeout(r, 2 * WAL_TRUNCATE_STILL_MS));
+    expect(size()).toBeGreaterThan(1_000_000);
+    await checkpointer.stop();
+
+    // Below it: emptied, while a reader that comes and goes is no obstacle for long.
+    checkpointer = startCheckpointer(file, { truncateBytes: 256 * 1024 });
+    await until(() => size() === 0);
+    await until(() => checkpointer!.last()?.log === 0); // the thread's message follows the truncation
+    expect(rowsInFile(file)).toBe(2000);
+    await fill(10);
+    expect(Number((await sql<{ n: number }>`select count(*) as n from t`.execute(db.kysely)).rows[0]!.n)).toBe(2010);
+    await until(() => rowsInFile(file) === 2010);
   });
 
   it('runs beside a SQLite server with its job worker thread, and the log is folded back when the server stops', async () => {
