@@ -140,6 +140,7 @@ export function createServices(db: Database, opts: ServiceOptions = {}) {
         // An import can change the directory's size a thousandfold: the planner's statistics follow.
         setImmediate(() => void db.optimize().catch((e) => console.error('optimize after a job:', (e as Error).message)));
       },
+      discardFile: (accountId, fileId) => files.discard(accountId, fileId),
     },
     { node: `${os.hostname()}:${process.pid}`, ...opts.runner },
   );

@@ -512,6 +512,16 @@ function migrations(caps: Caps): Record<string, Migration> {
         await db.schema.createIndex('users_created').on('users').columns(['account_id', 'created_at', 'id']).execute();
       },
     },
+    '0013_file_chunks_lz4': {
+      async up(db: Kysely<any>) {
+        // An upload's 1 MiB chunks were compressed with pglz, PostgreSQL's default: 0.7-1.9 s for a
+        // 62 MB file against 0.2-0.3 s with lz4 (12 against 15 MB stored). Only where the server
+        // was built with lz4 (its default_toast_compression setting lists it); new chunks only.
+        if (caps.engine !== 'postgres') return;
+        const lz4 = await sql<{ ok: boolean }>`select 'lz4' = any(enumvals) as ok from pg_settings where name = 'default_toast_compression'`.execute(db);
+        if (lz4.rows[0]?.ok) await sql`alter table file_chunks alter column data set compression lz4`.execute(db);
+      },
+    },
   };
 }
 

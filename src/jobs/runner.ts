@@ -40,6 +40,8 @@ export function createJobRunner(
     handlers: Record<JobKind, JobHandler>;
     /** Runs in the job's finishing transaction (e.g. to queue the summary email). */
     onFinish?: (s: Stores, job: Job) => Promise<void>;
+    /** Runs once that transaction has committed: drops the uploaded file's bytes, which no one reads again. */
+    discardFile?: (accountId: string, fileId: string) => Promise<void>;
   },
   opts: RunnerOptions,
 ) {
@@ -79,6 +81,7 @@ export function createJobRunner(
         );
         if (job && deps.onFinish) await deps.onFinish(s, job);
       });
+      if (work.fileId && deps.discardFile) await deps.discardFile(accountId, work.fileId).catch((e) => console.error(`job ${id}: its file was not discarded:`, (e as Error).message));
       return true;
     } finally {
       clearInterval(beat);

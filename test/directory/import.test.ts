@@ -1,4 +1,7 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import { parse } from 'csv-parse/sync';
+import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RunnerStopped } from '../../src/jobs/runner.js';
 import { RowChanged } from '../../src/db/database.js';
@@ -613,6 +616,40 @@ describe.each(ENGINES)('import jobs: lock, cancel and resume on %s', (engine) =>
       const done = (await t.call(t.owner, 'GET', `/api/v1/jobs/${id}`)).json();
       expect(done).toMatchObject({ status: 'succeeded', progress: { processed: 3500, total: 3500 }, counts: { created: 3500, failed: 0 } });
       await expectEveryRowOnce(t, id, 3500);
+    } finally {
+      await t.close();
+    }
+  });
+});
+
+describe.each(ENGINES)("an upload's bytes on %s", (engine) => {
+  it('are kept until its job ends, then dropped; the file record stays, and so does the Idempotency-Key', async () => {
+    const t = await createTestPippin(engine, {}, { runJobs: false });
+    try {
+      const csv = 'Username,Email Address\nkept1,kept1@corp.example\n';
+      const id = (await uploadUsers(t, t.owner, 'kept.csv', csv, 'kept-key')).json().id;
+      const fileId = (await t.db.system('operator command', (tx) => tx.selectFrom('jobs').select('file_id').where('id', '=', id).executeTakeFirstOrThrow())).file_id!;
+      const chunks = async () => Number((await t.db.system('operator command', (tx) => tx.selectFrom('file_chunks').select((eb) => eb.fn.countAll<number>().as('n')).where('file_id', '=', fileId).executeTakeFirstOrThrow())).n);
+      // Where the bytes are: on disk (SQLite), or in the database with this node's copy (PostgreSQL).
+      const copy = path.join(t.config.dataDir, engine === 'sqlite' ? 'files' : 'cache', fileId);
+      expect(fs.readFileSync(copy, 'utf8')).toBe(csv);
+      expect(await chunks()).toBe(engine === 'sqlite' ? 0 : 1);
+      if (engine === 'postgres') {
+        // Chunks are compressed with lz4 (migration 0013) where the server has it, as Debian's has.
+        const { rows } = await sql<{ c: string }>`select attcompression as c from pg_attribute where attrelid = 'file_chunks'::regclass and attname = 'data'`.execute(t.db.kysely);
+        expect(rows[0]!.c).toBe('l');
+      }
+      // The job reads this node's copy as it is.
+      expect(await t.services.files.localPath(t.accountId, fileId)).toBe(copy);
+
+      expect(await t.services.runner.runOnce()).toBe(true);
+      expect((await t.call(t.owner, 'GET', `/api/v1/jobs/${id}`)).json()).toMatchObject({ status: 'succeeded', counts: { created: 1 } });
+      expect(fs.existsSync(copy)).toBe(false);
+      expect(await chunks()).toBe(0);
+      const record = await t.db.system('operator command', (tx) => tx.selectFrom('files').select(['name', 'size']).where('id', '=', fileId).executeTakeFirst());
+      expect(record).toMatchObject({ name: 'kept.csv', size: Buffer.byteLength(csv) });
+      expect((await uploadUsers(t, t.owner, 'kept.csv', csv, 'kept-key')).json().id).toBe(id);
+      await expect(t.services.files.localPath(t.accountId, fileId)).rejects.toMatchObject({ code: 'NOT_FOUND', message: expect.stringContaining('no longer kept') });
     } finally {
       await t.close();
     }
