@@ -1,9 +1,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { createRequire } from 'node:module';
 import SQLite from 'better-sqlite3';
 import type Pg from 'pg';
-import { CompiledQuery, Kysely, PostgresDialect, SqliteDialect, sql, type Transaction } from 'kysely';
+import { CompiledQuery, Kysely, PostgresDialect, PostgresDriver, SqliteDialect, sql, type DatabaseConnection, type Driver, type PostgresDialectConfig, type Transaction, type TransactionSettings } from 'kysely';
 import { POSTGRES_CAPS, SQLITE_CAPS, type Caps } from './caps.js';
 import type { Schema } from './schema.js';
 import { CHECKPOINT_VALVE_FRAMES, type Checkpoints } from './checkpointer.js';
@@ -276,10 +277,45 @@ export function pgPool(connectionString: string, max = 10): Pg.Pool {
  * transaction names its account (or marks itself system) with transaction-local settings, so a
  * pooled connection never carries the previous transaction's account.
  */
+/**
+ * The statement a PostgreSQL transaction opens with (the setting that scopes it to an account, or
+ * marks it system), while its BEGIN is being sent: see OpeningPostgresDriver.
+ */
+const opening = new AsyncLocalStorage<string>();
+
+/**
+ * Sends a transaction's BEGIN and its opening statement as one message, so every transaction takes
+ * one round trip less (a list request through an API token runs two transactions: ten round trips
+ * before, eight now). The opening statement is text without parameters, so it holds only a UUID
+ * checked as one, or a constant.
+ */
+class OpeningPostgresDriver extends PostgresDriver {
+  override async beginTransaction(conn: DatabaseConnection, settings: TransactionSettings): Promise<void> {
+    const first = opening.getStore();
+    if (!first || settings.isolationLevel || settings.accessMode) return super.beginTransaction(conn, settings);
+    await conn.executeQuery(CompiledQuery.raw(`begin; ${first}`));
+  }
+}
+
+class OpeningPostgresDialect extends PostgresDialect {
+  constructor(private readonly settings: PostgresDialectConfig) {
+    super(settings);
+  }
+  override createDriver(): Driver {
+    return new OpeningPostgresDriver(this.settings);
+  }
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** A transaction that opens with `first` (sent with its BEGIN); `fn` runs with no opening statement pending. */
+const openingWith = <T>(kysely: Kysely<Schema>, first: string, fn: (tx: Tx) => Promise<T>) =>
+  opening.run(first, () => kysely.transaction().execute((tx) => opening.exit(() => fn(tx))));
+
 export function openPostgres(connectionString: string, opts: { poolSize?: number } = {}): Database {
   const pool = pgPool(connectionString, opts.poolSize ?? 10);
   const kysely = new Kysely<Schema>({
-    dialect: new PostgresDialect({
+    dialect: new OpeningPostgresDialect({
       pool,
       onCreateConnection: async (conn) => {
         await conn.executeQuery(CompiledQuery.raw(`SET ROLE ${APP_ROLE}`));
@@ -291,18 +327,14 @@ export function openPostgres(connectionString: string, opts: { poolSize?: number
     kysely,
     forAccount: (accountId, fn) =>
       withRetry(() =>
-        kysely.transaction().execute(async (tx) => {
-          await sql`select set_config('app.account_id', ${accountId}, true)`.execute(tx);
-          return fn(tx);
-        }),
+        UUID.test(accountId)
+          ? openingWith(kysely, `select set_config('app.account_id', '${accountId}', true)`, fn)
+          : kysely.transaction().execute(async (tx) => {
+              await sql`select set_config('app.account_id', ${accountId}, true)`.execute(tx);
+              return fn(tx);
+            }),
       ),
-    system: (_path, fn) =>
-      withRetry(() =>
-        kysely.transaction().execute(async (tx) => {
-          await sql`select set_config('app.system', 'on', true)`.execute(tx);
-          return fn(tx);
-        }),
-      ),
+    system: (_path, fn) => withRetry(() => openingWith(kysely, `select set_config('app.system', 'on', true)`, fn)),
     optimize: async () => {},
     close: () => kysely.destroy(),
   };

@@ -105,6 +105,18 @@ describe.skipIf(!hasPg)('row-level security on PostgreSQL', () => {
     await expect(db.forAccount(a, (tx) => sql`delete from audit_events`.execute(tx))).rejects.toThrow(/permission denied/);
   });
 
+  it('opens a transaction with its account (sent with BEGIN), and an account id that is not a UUID as a parameter, never as text', async () => {
+    const inside = await db.forAccount(a, async (tx) => (await sql<{ acc: string; open: boolean }>`select current_setting('app.account_id') as acc, now() = statement_timestamp() as open`.execute(tx)).rows[0]!);
+    expect(inside.acc).toBe(a);
+    expect(inside.open).toBe(false); // a transaction: now() is when it began, before this statement
+    const odd = "x', true); select set_config('app.system', 'on', true); select ('";
+    const seen = await db.forAccount(odd, async (tx) => (await sql<{ acc: string; sys: string | null }>`select current_setting('app.account_id') as acc, current_setting('app.system', true) as sys`.execute(tx)).rows[0]!);
+    expect(seen.acc).toBe(odd);
+    expect(seen.sys || null).toBeNull(); // unset, or reset to empty after an earlier system transaction
+    // The policies read it as a UUID, so such an account sees no row: its queries fail.
+    await expect(db.forAccount(odd, (tx) => tx.selectFrom('admins').select('id').execute())).rejects.toThrow(/invalid input syntax for type uuid/);
+  });
+
   it("does not leak the previous transaction's account on a pooled connection", async () => {
     // One connection in the pool: the same one serves every call below.
     const pid1 = await db.forAccount(a, async (tx) => (await sql<{ p: number }>`select pg_backend_pid() as p`.execute(tx)).rows[0]!.p);
