@@ -162,21 +162,21 @@ export function createAuthService(deps: { uow: UnitOfWork; clock: Clock; random:
       const accountId = bytesToUuid(raw.subarray(32, 48));
       const tokenId = bytesToUuid(raw.subarray(48, 64));
       return uow.inAccount(accountId, async (s) => {
-        const found = await s.tokens.get(tokenId);
+        const found = await s.tokens.get(tokenId); // with its admin's email, role and whether disabled
         if (!found || !sameHash(found.secretHash, sha256(secret))) return null;
         const now = clock.now();
         if (found.token.expiresAt && found.token.expiresAt <= now.toISOString()) return null;
-        const admin = await s.admins.get(found.token.adminId);
-        if (!admin || admin.disabled) return null;
+        if (found.adminDisabled) return null;
+        const { adminId, adminEmail, role } = found.token;
         const last = found.token.lastUsedAt ? Date.parse(found.token.lastUsedAt) : 0;
         if (now.getTime() - last > TOUCH_EVERY_MS) await s.tokens.touch(tokenId, now.toISOString());
         return {
           kind: 'token',
           accountId,
-          adminId: admin.id,
+          adminId,
           tokenId,
-          label: `token "${found.token.name}" (${normaliseKey(admin.email)})`,
-          role: admin.role,
+          label: `token "${found.token.name}" (${normaliseKey(adminEmail)})`,
+          role,
           ip: ctx.ip,
           requestId: ctx.requestId,
         } satisfies Actor;

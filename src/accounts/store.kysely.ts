@@ -262,7 +262,7 @@ export function tokenStore(tx: Tx, accountId: string): TokenStore {
       .selectFrom('api_tokens as t')
       .innerJoin('admins as a', (j) => j.onRef('a.id', '=', 't.admin_id').onRef('a.account_id', '=', 't.account_id'))
       .selectAll('t')
-      .select(['a.email as admin_email', 'a.role as admin_role'])
+      .select(['a.email as admin_email', 'a.role as admin_role', 'a.disabled as admin_disabled'])
       .where('t.account_id', '=', accountId);
   return {
     async list(adminId, page) {
@@ -281,7 +281,7 @@ export function tokenStore(tx: Tx, accountId: string): TokenStore {
     },
     async get(id) {
       const r = await base().where('t.id', '=', id).executeTakeFirst();
-      return r ? { token: toToken(r), secretHash: r.secret_hash } : null;
+      return r ? { token: toToken(r), secretHash: r.secret_hash, adminDisabled: flag(r.admin_disabled) } : null;
     },
     async insert(t, secretHash) {
       await tx

@@ -273,11 +273,6 @@ export function pgPool(connectionString: string, max = 10): Pg.Pool {
 }
 
 /**
- * Opens PostgreSQL as the application role: every connection runs `SET ROLE pippin_app`, and every
- * transaction names its account (or marks itself system) with transaction-local settings, so a
- * pooled connection never carries the previous transaction's account.
- */
-/**
  * The statement a PostgreSQL transaction opens with (the setting that scopes it to an account, or
  * marks it system), while its BEGIN is being sent: see OpeningPostgresDriver.
  */
@@ -285,9 +280,9 @@ const opening = new AsyncLocalStorage<string>();
 
 /**
  * Sends a transaction's BEGIN and its opening statement as one message, so every transaction takes
- * one round trip less (a list request through an API token runs two transactions: ten round trips
- * before, eight now). The opening statement is text without parameters, so it holds only a UUID
- * checked as one, or a constant.
+ * one round trip less (a list request through an API token runs two: the token's and the list's).
+ * The opening statement is text without parameters, so it holds only a UUID checked as one, or a
+ * constant.
  */
 class OpeningPostgresDriver extends PostgresDriver {
   override async beginTransaction(conn: DatabaseConnection, settings: TransactionSettings): Promise<void> {
@@ -312,6 +307,11 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const openingWith = <T>(kysely: Kysely<Schema>, first: string, fn: (tx: Tx) => Promise<T>) =>
   opening.run(first, () => kysely.transaction().execute((tx) => opening.exit(() => fn(tx))));
 
+/**
+ * Opens PostgreSQL as the application role: every connection runs `SET ROLE pippin_app`, and every
+ * transaction names its account (or marks itself system) with transaction-local settings, so a
+ * pooled connection never carries the previous transaction's account.
+ */
 export function openPostgres(connectionString: string, opts: { poolSize?: number } = {}): Database {
   const pool = pgPool(connectionString, opts.poolSize ?? 10);
   const kysely = new Kysely<Schema>({

@@ -206,6 +206,17 @@ describe.each(ENGINES)('accounts, sessions, tokens, roles and audit on %s', (eng
       expect(audited.statusCode).toBe(403);
     });
 
+    it("stops working while its admin is disabled, and acts with the admin's current role", async () => {
+      const a = await t.adminWithRole('admin');
+      const { token } = (await t.call(a, 'POST', '/api/v1/tokens', { name: 'while enabled' })).json();
+      const get = () => t.app.inject({ method: 'GET', url: '/api/v1/users/export', headers: { authorization: `Bearer ${token}` } });
+      expect((await get()).statusCode).toBe(200);
+      expect((await t.call(t.owner, 'PATCH', `/api/v1/admins/${a.adminId}`, { disabled: true })).statusCode).toBe(200);
+      expect((await get()).statusCode).toBe(401);
+      expect((await t.call(t.owner, 'PATCH', `/api/v1/admins/${a.adminId}`, { disabled: false, role: 'helpdesk' })).statusCode).toBe(200);
+      expect((await get()).statusCode).toBe(403); // helpdesk may not export
+    });
+
     it('refuses malformed, unknown and tampered tokens', async () => {
       const { token } = (await t.call(t.owner, 'POST', '/api/v1/tokens', { name: 'tamper' })).json();
       const tampered = token.slice(0, 10) + (token[10] === 'A' ? 'B' : 'A') + token.slice(11);
