@@ -44,7 +44,7 @@ import { SignInThrottle } from './accounts/throttle.js';
 import { createAuditService } from './audit/service.js';
 import { generatePassword } from './accounts/passwords.js';
 import type { UnitOfWork } from './stores.js';
-import { createFileStore } from './bulk/file-store.js';
+import { CACHE_MAX_AGE_MS, createFileStore } from './bulk/file-store.js';
 import { createJobRunner, type RunnerOptions } from './jobs/runner.js';
 import { createJobService } from './jobs/service.js';
 import { createPoller } from './core/poller.js';
@@ -144,13 +144,23 @@ export function createServices(db: Database, opts: ServiceOptions = {}) {
     },
     { node: `${os.hostname()}:${process.pid}`, ...opts.runner },
   );
-  /** Every minute, Pending requests past their expiry become Expired. */
-  const sweeper = createPoller(async () => (await enrollments.sweepExpired(), false), { pollMs: 60_000, onError: (e) => console.error('expiry sweep:', e) });
-  /** Apple setup: the APNs push certificate, and the topic profiles carry (`pushTopic`). */
+  /**
+   * Every minute, Pending requests past their expiry become Expired, and this node's copies of
+   * uploads older than a day go (FileStore.sweepCache).
+   */
+  const sweeper = createPoller(
+    async () => {
+      await enrollments.sweepExpired();
+      await files.sweepCache(CACHE_MAX_AGE_MS, clock.now());
+      return false;
+    },
+    { pollMs: 60_000, onError: (e) => console.error('expiry sweep:', e) },
+  );
   /** The installation CA and the profile-signing identity, loaded on first use. */
   const pki = createPki({ db, secretKey, clock, signing: opts.profileSigning });
   const profiles = enrollmentProfiles({ pki, publicUrl: mail.publicUrl, pushTopic: (accountId) => pushCertificates.pushTopic(accountId) });
   const scep = createScepServer({ ca: pki.ca, redeemer: scepRedeemer({ uow, clock, random, secretKey }), clock });
+  /** Apple setup: the APNs push certificate, and the topic profiles carry (`pushTopic`). */
   const pushCertificates = createPushCertificateService({ uow, clock, random, secretKey, allowTestTopic: opts.allowTestTopic ?? false });
   const services = {
     /** Wakes whatever runs the jobs (this thread's runner, or the worker thread). */

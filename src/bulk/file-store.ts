@@ -54,7 +54,16 @@ export interface FileStore {
    * its `files` row, with its name, size and hash, stays with the job.
    */
   discard(accountId: string, fileId: string): Promise<void>;
+  /**
+   * Deletes this node's copies of database-stored files older than `maxAgeMs`. A copy is only a
+   * cache (the job reads the chunks again when it has none), so this is always safe; it clears the
+   * copies of jobs another node ran, which that node could not drop.
+   */
+  sweepCache(maxAgeMs: number, now: Date): Promise<number>;
 }
+
+/** How long this node keeps its copy of a database-stored upload at most (see FileStore.sweepCache). */
+export const CACHE_MAX_AGE_MS = 24 * 3600_000;
 
 const CHUNK = 1 << 20;
 
@@ -120,6 +129,19 @@ export function createFileStore(db: Database, dataDir: string, storage: 'disk' |
       }
       await fs.promises.rename(tmp, local);
       return local;
+    },
+    async sweepCache(maxAgeMs, now) {
+      const names = await fs.promises.readdir(cache).catch(() => [] as string[]);
+      let removed = 0;
+      for (const name of names) {
+        const file = path.join(cache, name);
+        const st = await fs.promises.stat(file).catch(() => null);
+        if (st?.isFile() && now.getTime() - st.mtimeMs > maxAgeMs) {
+          await fs.promises.rm(file, { force: true });
+          removed++;
+        }
+      }
+      return removed;
     },
     async discard(accountId, fileId) {
       if (storage === 'database') await db.forAccount(accountId, (tx) => tx.deleteFrom('file_chunks').where('account_id', '=', accountId).where('file_id', '=', fileId).execute());
