@@ -106,7 +106,7 @@ describe('the WAL checkpointer', () => {
     expect(size()).toBeGreaterThan(1_000_000);
     await checkpointer.stop();
 
-    // Below it: emptied, while a reader that comes and goes is no obstacle for long.
+    // Below it: emptied once the log has stood still, and the database goes on from an empty log.
     checkpointer = startCheckpointer(file, { truncateBytes: 256 * 1024 });
     await until(() => size() === 0);
     await until(() => checkpointer!.last()?.log === 0); // the thread's message follows the truncation

@@ -45,8 +45,8 @@ describe.each(ENGINES)('users template and export on %s', (engine) => {
 
   it("refuses the template's example row left in the file, and imports the rows added below it", async () => {
     const template = (await t.call(t.owner, 'GET', '/api/v1/users/template?format=csv')).rawPayload.toString('utf8');
-    // The example row as downloaded (its phone formula-escaped), then the same row with the email
-    // changed (a real row now), then an added user.
+    // The example row as downloaded (its phone formula-escaped), then the example edited (its
+    // username, email and MAID changed: a real row now), then an added user.
     const example = template.trim().split('\r\n')[1]!;
     expect(example).toContain("'+1 555 0100");
     const edited = example.replace('jane.doe@example.com', 'jane.doe@corp.example');
