@@ -59,8 +59,7 @@ export interface SessionStore {
 export interface TokenStore {
   /** Tokens of one admin, or of the whole account when adminId is undefined; newest first. */
   list(adminId: string | undefined, page: PageRequest): Promise<Page<ApiToken>>;
-  /** The token and its hashed secret, or null. */
-  /** A token with its secret's hash and whether its admin is disabled (what signing in with it needs, in one read). */
+  /** A token with its secret's hash and whether its admin is disabled (what signing in with it needs, in one read), or null. */
   get(id: string): Promise<{ token: ApiToken; secretHash: string; adminDisabled: boolean } | null>;
   insert(token: Omit<ApiToken, 'adminEmail' | 'role'>, secretHash: string): Promise<void>;
   touch(id: string, at: string): Promise<void>;

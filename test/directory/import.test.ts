@@ -624,65 +624,65 @@ describe.each(ENGINES)('import jobs: lock, cancel and resume on %s', (engine) =>
 });
 
 describe.each(ENGINES)("an upload's bytes on %s", (engine) => {
-  it('are kept until its job ends, then dropped; the file record stays, and so does the Idempotency-Key', async () => {
-    const t = await createTestPippin(engine, {}, { runJobs: false });
-    try {
-      const csv = 'Username,Email Address\nkept1,kept1@corp.example\n';
-      const id = (await uploadUsers(t, t.owner, 'kept.csv', csv, 'kept-key')).json().id;
-      const fileId = (await t.db.system('operator command', (tx) => tx.selectFrom('jobs').select('file_id').where('id', '=', id).executeTakeFirstOrThrow())).file_id!;
-      const chunks = async () => Number((await t.db.system('operator command', (tx) => tx.selectFrom('file_chunks').select((eb) => eb.fn.countAll<number>().as('n')).where('file_id', '=', fileId).executeTakeFirstOrThrow())).n);
-      // Where the bytes are: on disk (SQLite), or in the database with this node's copy (PostgreSQL).
-      const copy = path.join(t.config.dataDir, engine === 'sqlite' ? 'files' : 'cache', fileId);
-      expect(fs.readFileSync(copy, 'utf8')).toBe(csv);
-      expect(await chunks()).toBe(engine === 'sqlite' ? 0 : 1);
-      if (engine === 'postgres') {
-        // Chunks are compressed with lz4 (migration 0013) where the server has it, as Debian's has.
-        const { rows } = await sql<{ c: string }>`select attcompression as c from pg_attribute where attrelid = 'file_chunks'::regclass and attname = 'data'`.execute(t.db.kysely);
-        expect(rows[0]!.c).toBe('l');
-      }
-      // The job reads this node's copy as it is.
-      expect(await t.services.files.localPath(t.accountId, fileId)).toBe(copy);
-
-      expect(await t.services.runner.runOnce()).toBe(true);
-      expect((await t.call(t.owner, 'GET', `/api/v1/jobs/${id}`)).json()).toMatchObject({ status: 'succeeded', counts: { created: 1 } });
-      expect(fs.existsSync(copy)).toBe(false);
-      expect(await chunks()).toBe(0);
-      const record = await t.db.system('operator command', (tx) => tx.selectFrom('files').select(['name', 'size']).where('id', '=', fileId).executeTakeFirst());
-      expect(record).toMatchObject({ name: 'kept.csv', size: Buffer.byteLength(csv) });
-      expect((await uploadUsers(t, t.owner, 'kept.csv', csv, 'kept-key')).json().id).toBe(id);
-      await expect(t.services.files.localPath(t.accountId, fileId)).rejects.toMatchObject({ code: 'NOT_FOUND', message: expect.stringContaining('no longer kept') });
-    } finally {
-      await t.close();
-    }
+  let t: TestPippin;
+  beforeAll(async () => {
+    t = await createTestPippin(engine, {}, { runJobs: false });
   });
-});
+  afterAll(() => t?.close());
+  /** Queues an import of `csv` (the runner is not started: each test runs its job itself); its job and file ids. */
+  const queue = async (name: string, csv: string, key?: string) => {
+    const id = (await uploadUsers(t, t.owner, name, csv, key)).json().id as string;
+    const fileId = (await t.db.system('operator command', (tx) => tx.selectFrom('jobs').select('file_id').where('id', '=', id).executeTakeFirstOrThrow())).file_id!;
+    return { id, fileId };
+  };
+  const runIt = async (id: string) => {
+    expect(await t.services.runner.runOnce()).toBe(true);
+    expect((await t.call(t.owner, 'GET', `/api/v1/jobs/${id}`)).json()).toMatchObject({ status: 'succeeded', counts: { created: 1 } });
+  };
 
-describe.each(ENGINES)("a node's copies of uploads on %s", (engine) => {
-  it('are swept once older than a day; a job whose copy went reads the file again from the database', async () => {
-    const t = await createTestPippin(engine, {}, { runJobs: false });
-    try {
-      const cache = path.join(t.config.dataDir, 'cache');
-      fs.mkdirSync(cache, { recursive: true });
-      const old = path.join(cache, 'copy-of-a-job-another-node-ran');
-      fs.writeFileSync(old, 'x');
-      const twoDaysAgo = new Date(Date.now() - 2 * CACHE_MAX_AGE_MS);
-      fs.utimesSync(old, twoDaysAgo, twoDaysAgo);
-      const csv = 'Username,Email Address\nswept1,swept1@corp.example\n';
-      const id = (await uploadUsers(t, t.owner, 'swept.csv', csv)).json().id;
-      const fileId = (await t.db.system('operator command', (tx) => tx.selectFrom('jobs').select('file_id').where('id', '=', id).executeTakeFirstOrThrow())).file_id!;
-
-      expect(await t.services.files.sweepCache(CACHE_MAX_AGE_MS, new Date())).toBe(1);
-      expect(fs.existsSync(old)).toBe(false);
-      if (engine === 'postgres') {
-        // Even the fresh copy of a queued job may go: the job then reads the chunks.
-        expect(await t.services.files.sweepCache(-1, new Date())).toBe(1);
-        expect(fs.existsSync(path.join(cache, fileId))).toBe(false);
-      }
-      expect(fs.readFileSync(await t.services.files.localPath(t.accountId, fileId), 'utf8')).toBe(csv);
-      expect(await t.services.runner.runOnce()).toBe(true);
-      expect((await t.call(t.owner, 'GET', `/api/v1/jobs/${id}`)).json()).toMatchObject({ status: 'succeeded', counts: { created: 1 } });
-    } finally {
-      await t.close();
+  it('are kept until its job ends, then dropped; the file record stays, and so does the Idempotency-Key', async () => {
+    const csv = 'Username,Email Address\nkept1,kept1@corp.example\n';
+    const { id, fileId } = await queue('kept.csv', csv, 'kept-key');
+    const chunks = async () => Number((await t.db.system('operator command', (tx) => tx.selectFrom('file_chunks').select((eb) => eb.fn.countAll<number>().as('n')).where('file_id', '=', fileId).executeTakeFirstOrThrow())).n);
+    // Where the bytes are: on disk (SQLite), or in the database with this node's copy (PostgreSQL).
+    const copy = path.join(t.config.dataDir, engine === 'sqlite' ? 'files' : 'cache', fileId);
+    expect(fs.readFileSync(copy, 'utf8')).toBe(csv);
+    expect(await chunks()).toBe(engine === 'sqlite' ? 0 : 1);
+    if (engine === 'postgres') {
+      // Chunks are compressed with lz4 (migration 0013) where the server has it, as Debian's has.
+      const { rows } = await sql<{ c: string }>`select attcompression as c from pg_attribute where attrelid = 'file_chunks'::regclass and attname = 'data'`.execute(t.db.kysely);
+      expect(rows[0]!.c).toBe('l');
     }
+    // The job reads this node's copy as it is.
+    expect(await t.services.files.localPath(t.accountId, fileId)).toBe(copy);
+
+    await runIt(id);
+    expect(fs.existsSync(copy)).toBe(false);
+    expect(await chunks()).toBe(0);
+    const record = await t.db.system('operator command', (tx) => tx.selectFrom('files').select(['name', 'size']).where('id', '=', fileId).executeTakeFirst());
+    expect(record).toMatchObject({ name: 'kept.csv', size: Buffer.byteLength(csv) });
+    expect((await uploadUsers(t, t.owner, 'kept.csv', csv, 'kept-key')).json().id).toBe(id);
+    await expect(t.services.files.localPath(t.accountId, fileId)).rejects.toMatchObject({ code: 'NOT_FOUND', message: expect.stringContaining('no longer kept') });
+  });
+
+  it("in a node's copies are swept once older than a day; a job whose copy went reads the file again from the database", async () => {
+    const cache = path.join(t.config.dataDir, 'cache');
+    fs.mkdirSync(cache, { recursive: true });
+    const old = path.join(cache, 'copy-of-a-job-another-node-ran');
+    fs.writeFileSync(old, 'x');
+    const twoDaysAgo = new Date(Date.now() - 2 * CACHE_MAX_AGE_MS);
+    fs.utimesSync(old, twoDaysAgo, twoDaysAgo);
+    const csv = 'Username,Email Address\nswept1,swept1@corp.example\n';
+    const { id, fileId } = await queue('swept.csv', csv);
+
+    expect(await t.services.files.sweepCache(CACHE_MAX_AGE_MS, new Date())).toBe(1);
+    expect(fs.existsSync(old)).toBe(false);
+    if (engine === 'postgres') {
+      // Even the fresh copy of a queued job may go: the job then reads the chunks.
+      expect(await t.services.files.sweepCache(-1, new Date())).toBe(1);
+      expect(fs.existsSync(path.join(cache, fileId))).toBe(false);
+    }
+    expect(fs.readFileSync(await t.services.files.localPath(t.accountId, fileId), 'utf8')).toBe(csv);
+    await runIt(id);
   });
 });
