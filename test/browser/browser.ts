@@ -77,6 +77,26 @@ export function field(scope: Page | Locator, label: string | RegExp): Locator {
   return scope.getByLabel(label).and(scope.locator('input'));
 }
 
+/**
+ * Picks an option of the Mantine Select labelled so, inside scope. A string names the option
+ * exactly; a pattern matches it. A click that lands while the layout is still moving (just after a
+ * viewport change, say) can miss the select, so its list is opened again until it shows.
+ */
+export async function choose(page: Page, scope: Page | Locator, label: string | RegExp, option: string | RegExp): Promise<void> {
+  const input = field(scope, label);
+  const wanted = page.getByRole('option', typeof option === 'string' ? { name: option, exact: true } : { name: option });
+  for (let tries = 1; ; tries++) {
+    if ((await input.getAttribute('aria-expanded')) !== 'true') await input.click();
+    try {
+      await wanted.waitFor({ state: 'visible', timeout: 3_000 });
+      break;
+    } catch (e) {
+      if (tries === 4) throw e;
+    }
+  }
+  await wanted.click();
+}
+
 /** A listening Pippin and a Chromium for one test file, started before its tests and closed after. */
 export function consoleFixture(): { server: Awaited<ReturnType<typeof startTestServer>>; browser: Browser } {
   const f = {} as { server: Awaited<ReturnType<typeof startTestServer>>; browser: Browser };

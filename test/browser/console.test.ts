@@ -1,6 +1,6 @@
 /** The console shell in headless Chromium: sign-in, settings, admins, tokens, audit, sign-out. */
 import { describe, expect, it } from 'vitest';
-import { apiSession, bodyFits, CHROMIUM, field, consoleFixture, openPage, signIn, snap, WIDTHS } from './browser.js';
+import { apiSession, bodyFits, choose, CHROMIUM, field, consoleFixture, openPage, signIn, snap, WIDTHS } from './browser.js';
 
 describe.skipIf(!CHROMIUM)('console shell in Chromium', () => {
   const f = consoleFixture();
@@ -104,8 +104,7 @@ describe.skipIf(!CHROMIUM)('console shell in Chromium', () => {
     await page.getByRole('button', { name: 'Add admin' }).first().click();
     const dialog = page.getByRole('dialog');
     await dialog.getByLabel(/^Email/).fill('helen@example.com');
-    await field(dialog, /^Role/).click();
-    await page.getByRole('option', { name: /Helpdesk/ }).click();
+    await choose(page, dialog, /^Role/, /Helpdesk/);
     await dialog.getByLabel(/^Password/).fill('short');
     await dialog.getByRole('button', { name: 'Add admin' }).click();
     await dialog.getByText('At least 10 characters', { exact: true }).waitFor();
@@ -120,8 +119,7 @@ describe.skipIf(!CHROMIUM)('console shell in Chromium', () => {
     await row.waitFor();
     await expect(await field(row, 'Role of helen@example.com').inputValue()).toBe('helpdesk');
 
-    await field(row, 'Role of helen@example.com').click();
-    await page.getByRole('option', { name: 'auditor' }).click();
+    await choose(page, row, 'Role of helen@example.com', /auditor/i);
     await expect.poll(() => field(row, 'Role of helen@example.com').inputValue()).toBe('auditor');
     for (const w of WIDTHS) {
       await page.setViewportSize(w);
@@ -219,8 +217,7 @@ describe.skipIf(!CHROMIUM)('console shell in Chromium', () => {
     await signIn(page, f.server.url, f.server.owner.email, f.server.owner.password);
     await page.goto(`${f.server.url}/audit`);
     await page.getByTestId('audit-row').first().waitFor();
-    await field(page, /^Action/).click();
-    await page.getByRole('option', { name: 'admin.create' }).click();
+    await choose(page, page, /^Action/, /admin\.create/i);
     await expect.poll(async () => {
       const rows = await page.getByTestId('audit-row').allTextContents();
       return rows.length > 0 && rows.every((r) => r.includes('admin.create'));
@@ -234,8 +231,7 @@ describe.skipIf(!CHROMIUM)('console shell in Chromium', () => {
       await snap(page, 'audit-event', w.name);
     }
     await page.keyboard.press('Escape');
-    await field(page, /^Action/).click();
-    await page.getByRole('option', { name: 'user.delete' }).click();
+    await choose(page, page, /^Action/, /user\.delete/i);
     await page.getByText('No events match these filters').waitFor();
     for (const w of WIDTHS) {
       await page.setViewportSize(w);
@@ -246,8 +242,7 @@ describe.skipIf(!CHROMIUM)('console shell in Chromium', () => {
     await page.getByTestId('audit-row').first().waitFor();
 
     // An update shows what changed: the role change made in the admins test.
-    await field(page, /^Action/).click();
-    await page.getByRole('option', { name: 'admin.update' }).click();
+    await choose(page, page, /^Action/, /admin\.update/i);
     await expect.poll(async () => {
       const rows = await page.getByTestId('audit-row').allTextContents();
       return rows.length >= 2 && rows.every((r) => r.includes('admin.update'));

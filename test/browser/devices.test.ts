@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import { challengeHash, newChallenge, redeemChallenge } from '../../src/enrollments/challenges.js';
 import { systemClock, systemRandom } from '../../src/core/clock.js';
-import { apiSession, bodyFits, CHROMIUM, consoleFixture, expectUserEnrollmentPrivacy, field, openPage, signIn, snap, WIDTHS } from './browser.js';
+import { apiSession, bodyFits, choose, CHROMIUM, consoleFixture, expectUserEnrollmentPrivacy, openPage, signIn, snap, WIDTHS } from './browser.js';
 
 /** Snaps the page at every width and checks nothing spills sideways, then goes back to the desktop width. */
 async function snapAll(page: Page, name: string) {
@@ -20,12 +20,6 @@ async function snapAll(page: Page, name: string) {
     expect(await bodyFits(page), `${name} fits at ${w.name}`).toBe(true);
   }
   await page.setViewportSize({ width: 1280, height: 800 });
-}
-
-/** Chooses an option of a Mantine Select on the page. */
-async function choose(page: Page, label: string, option: string) {
-  await field(page, label).click();
-  await page.getByRole('option', { name: option, exact: true }).click();
 }
 
 describe.skipIf(!CHROMIUM)('Devices ▸ Devices in Chromium', () => {
@@ -120,16 +114,16 @@ describe.skipIf(!CHROMIUM)('Devices ▸ Devices in Chromium', () => {
     await page.setViewportSize({ width: 1280, height: 800 });
 
     // ── Filters ───────────────────────────────────────────────────────────────────────────────
-    await choose(page, 'Status', 'Checked out');
+    await choose(page, page, 'Status', 'Checked out');
     await page.waitForURL(/status=checked_out/);
     await expect.poll(() => page.getByTestId('devices-range').textContent()).toBe('1–1 of 1');
     await page.getByTestId('device-row-dave-ios').waitFor();
-    await choose(page, 'Status', 'Enrolled');
-    await choose(page, 'Platform', 'macOS');
+    await choose(page, page, 'Status', 'Enrolled');
+    await choose(page, page, 'Platform', 'macOS');
     await page.waitForURL(/platform=macos/);
     await expect.poll(() => page.getByTestId('devices-range').textContent()).toBe('1–1 of 1');
     await page.getByTestId('device-row-carol-macos').waitFor();
-    await choose(page, 'Status', 'Checked out');
+    await choose(page, page, 'Status', 'Checked out');
     await page.getByText('No devices match').waitFor();
     await page.getByRole('button', { name: 'Clear filters' }).click();
     await expect.poll(() => page.getByTestId('devices-range').textContent()).toBe('1–4 of 4');

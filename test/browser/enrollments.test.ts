@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import { decodeQr } from '../support/qr.js';
-import { apiSession, bodyFits, CHROMIUM, consoleFixture, field, openPage, signIn, snap, WIDTHS } from './browser.js';
+import { apiSession, bodyFits, choose, CHROMIUM, consoleFixture, field, openPage, signIn, snap, WIDTHS } from './browser.js';
 
 /** Snaps the page at every width and checks nothing spills sideways, then goes back to the desktop width. */
 async function snapAll(page: Page, name: string, checkFit = true) {
@@ -24,12 +24,6 @@ async function pickUser(page: Page, username: string) {
   const input = field(dialog, /^User/);
   await input.fill(username);
   await page.getByRole('option', { name: new RegExp(`^${username}@`) }).click();
-}
-
-/** Chooses an option of a Mantine Select in the open dialog. */
-async function choose(page: Page, label: RegExp, option: string | RegExp) {
-  await field(page.getByRole('dialog'), label).click();
-  await page.getByRole('option', { name: option }).click();
 }
 
 describe.skipIf(!CHROMIUM)('Devices ▸ Enrollments in Chromium', () => {
@@ -101,8 +95,7 @@ describe.skipIf(!CHROMIUM)('Devices ▸ Enrollments in Chromium', () => {
     await snapAll(page, 'enrollments');
 
     // Filters: Request Type and search.
-    await field(page, 'Request Type').click();
-    await page.getByRole('option', { name: 'MDM (Apple User Enrollment)' }).click();
+    await choose(page, page, 'Request Type', 'MDM (Apple User Enrollment)');
     await page.waitForURL(/requestType=MDM/);
     await expect.poll(() => page.getByTestId('requests-range').textContent()).toMatch(/of 2$/); // alice, bob
     await page.getByRole('textbox', { name: 'Search requests' }).fill('ali');
@@ -125,9 +118,9 @@ describe.skipIf(!CHROMIUM)('Devices ▸ Enrollments in Chromium', () => {
     await expect.poll(() => ue.isDisabled()).toBe(false);
     await ue.click();
     await form.getByText('macOS', { exact: true }).click();
-    await choose(page, /^Ownership/, 'Corporate Owned');
+    await choose(page, page.getByRole('dialog'), /^Ownership/, 'Corporate Owned');
     await form.getByRole('switch', { name: 'Seamless enrollment' }).click();
-    await choose(page, /^Authentication mode/, /^Local/);
+    await choose(page, page.getByRole('dialog'), /^Authentication mode/, /^Local/);
     const issues = form.getByTestId('ue-issues');
     await expect
       .poll(async () => (await issues.locator('[data-code]').evaluateAll((els) => els.map((e) => e.getAttribute('data-code')))).join(' '))
@@ -137,9 +130,9 @@ describe.skipIf(!CHROMIUM)('Devices ▸ Enrollments in Chromium', () => {
     await snapAll(page, 'request-form-rules', false);
 
     await form.getByText('iOS (iPhone, iPad)', { exact: true }).click();
-    await choose(page, /^Ownership/, 'Employee Owned');
+    await choose(page, page.getByRole('dialog'), /^Ownership/, 'Employee Owned');
     await form.getByRole('switch', { name: 'Seamless enrollment' }).click();
-    await choose(page, /^Authentication mode/, /^Passcode/);
+    await choose(page, page.getByRole('dialog'), /^Authentication mode/, /^Passcode/);
     await expect.poll(() => issues.count()).toBe(0);
     await form.getByRole('button', { name: 'Send request' }).click();
     const created = page.getByRole('dialog', { name: 'Request created' });
@@ -180,7 +173,7 @@ describe.skipIf(!CHROMIUM)('Devices ▸ Enrollments in Chromium', () => {
     await form.getByRole('button', { name: 'Send request' }).waitFor();
     await pickUser(page, 'dave');
     await ue.click();
-    await choose(page, /^Request mode/, 'SPS Activation');
+    await choose(page, page.getByRole('dialog'), /^Request mode/, 'SPS Activation');
     await expect
       .poll(async () => (await issues.locator('[data-code]').evaluateAll((els) => els.map((e) => e.getAttribute('data-code')))).join(' '))
       .toBe('UE_NOT_FOR_ACTIVATION UE_MIXED_MODE_REQUIRES_ENROLLMENT');
