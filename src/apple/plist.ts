@@ -89,6 +89,9 @@ export function parsePlist(bytes: Buffer | Uint8Array, opts: ParseOptions = {}):
   let doc: ReturnType<DOMParser['parseFromString']>;
   try {
     doc = new DOMParser({
+      // A plist is XML 1.0: only CR LF and CR are line ends. (xmldom's default follows XML 1.1 and
+      // would turn a literal NEL, LINE SEPARATOR or PARAGRAPH SEPARATOR in a string into a line feed.)
+      normalizeLineEndings: (input: string) => input.replace(/\r\n?/g, '\n'),
       onError: (level, message) => {
         if (level !== 'warning') throw new PlistError('malformed', `Malformed XML: ${String(message).split('\n')[0]}`);
       },

@@ -155,6 +155,15 @@ describe('toPlist', () => {
     });
   });
 
+  it('keeps the characters only XML 1.1 takes for line ends, written or read (XML 1.0: CR LF and CR only)', () => {
+    const text = 'a\u0085b\u2028c\u2029d\re\r\nf';
+    const bytes = toPlist(text).toString('utf8');
+    expect(bytes).toContain('a&#133;b&#8232;c&#8233;d&#13;e&#13;\nf');
+    expect(parsePlist(toPlist(text))).toBe(text);
+    // As another writer may leave them: literal, and a literal CR LF or CR is one line feed.
+    expect(parsePlist(doc('<string>a\u0085b\u2028c\u2029d\r\ne\rf</string>'))).toBe('a\u0085b\u2028c\u2029d\ne\nf');
+  });
+
   it('refuses what XML cannot carry', () => {
     expect(reason(() => toPlist('\u0000'))).toBe('unrepresentable');
     expect(reason(() => toPlist('\uD800'))).toBe('unrepresentable');
