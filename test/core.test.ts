@@ -10,15 +10,32 @@ describe('keyset cursors', () => {
   it('round-trip any key values', () => {
     fc.assert(
       fc.property(fc.array(fc.oneof(fc.string(), fc.integer(), fc.constant(null)), { minLength: 1, maxLength: 4 }), (values) => {
-        expect(decodeCursor(encodeCursor(values), values.length)).toEqual(values);
+        expect(decodeCursor(encodeCursor(values), values.map(() => 'key'))).toEqual(values);
       }),
     );
+  });
+  it('round-trip ids and instants, and refuse what is neither where one is due', () => {
+    fc.assert(
+      fc.property(fc.uuid(), fc.date({ noInvalidDate: true, min: new Date('0001-01-01T00:00:00Z'), max: new Date('9999-12-31T23:59:59Z') }), (id, at) => {
+        const values = [at.toISOString(), id];
+        expect(decodeCursor(encodeCursor(values), ['instant', 'id'])).toEqual(values);
+      }),
+    );
+    for (const values of [
+      ['2026-12-02T01:00:00.000Z', 'not-a-uuid'],
+      ['yesterday', '01a23455-bce4-71ef-a936-32962f1f0743'],
+      ['2026-13-45T99:00:00Z', '01a23455-bce4-71ef-a936-32962f1f0743'],
+      [null, '01a23455-bce4-71ef-a936-32962f1f0743'],
+      ['2026-12-02T01:00:00.000Z', 7],
+    ]) {
+      expect(() => decodeCursor(encodeCursor(values as (string | number | null)[]), ['instant', 'id'])).toThrow(expect.objectContaining({ code: 'VALIDATION_FAILED' }));
+    }
   });
   it('refuse garbage with VALIDATION_FAILED, never a crash', () => {
     fc.assert(
       fc.property(fc.string(), (s) => {
         try {
-          decodeCursor(s, 2);
+          decodeCursor(s, ['key', 'id']);
         } catch (e) {
           expect((e as { code: string }).code).toBe('VALIDATION_FAILED');
         }

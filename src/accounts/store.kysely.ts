@@ -120,7 +120,7 @@ export function adminStore(tx: Tx, accountId: string): AdminStore {
       const limit = page.limit ?? LIMIT_DEFAULT;
       let q = tx.selectFrom('admins').selectAll().where('account_id', '=', accountId);
       if (page.cursor) {
-        const [key, id] = decodeCursor(page.cursor, 2) as [string, string];
+        const [key, id] = decodeCursor(page.cursor, ['key', 'id']) as [string, string];
         q = q.where((eb) => eb.or([eb('email_key', '>', key), eb.and([eb('email_key', '=', key), eb('id', '>', id)])]));
       }
       const rows = await q.orderBy('email_key').orderBy('id').limit(limit + 1).execute();
@@ -270,7 +270,7 @@ export function tokenStore(tx: Tx, accountId: string): TokenStore {
       let q = base();
       if (adminId) q = q.where('t.admin_id', '=', adminId);
       if (page.cursor) {
-        const [at, id] = decodeCursor(page.cursor, 2) as [string, string];
+        const [at, id] = decodeCursor(page.cursor, ['instant', 'id']) as [string, string];
         q = q.where((eb) => eb.or([eb('t.created_at', '<', at), eb.and([eb('t.created_at', '=', at), eb('t.id', '<', id)])]));
       }
       const rows = await q.orderBy('t.created_at', 'desc').orderBy('t.id', 'desc').limit(limit + 1).execute();

@@ -60,7 +60,7 @@ export function auditStore(tx: Tx, accountId: string): AuditStore {
       const limit = page.limit ?? LIMIT_DEFAULT;
       let q = filtered(f).selectAll();
       if (page.cursor) {
-        const [at, id] = decodeCursor(page.cursor, 2) as [string, string];
+        const [at, id] = decodeCursor(page.cursor, ['instant', 'id']) as [string, string];
         q = q.where((eb) => eb.or([eb('at', '<', at), eb.and([eb('at', '=', at), eb('id', '<', id)])]));
       }
       const rows = await q.orderBy('at', 'desc').orderBy('id', 'desc').limit(limit + 1).execute();

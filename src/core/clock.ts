@@ -8,6 +8,9 @@ export interface Clock {
 
 export const systemClock: Clock = { now: () => new Date() };
 
+/** A row id as text: a UUID (Pippin makes v7 ones; any version reads). */
+export const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
 /** Randomness, injected for the same reason. */
 export interface Random {
   /** A new UUIDv7 (time-ordered) id. */

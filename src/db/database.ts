@@ -1,3 +1,4 @@
+import { UUID_PATTERN } from '../core/clock.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import { AsyncLocalStorage } from 'node:async_hooks';
@@ -301,8 +302,6 @@ class OpeningPostgresDialect extends PostgresDialect {
   }
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 /** A transaction that opens with `first` (sent with its BEGIN); `fn` runs with no opening statement pending. */
 const openingWith = <T>(kysely: Kysely<Schema>, first: string, fn: (tx: Tx) => Promise<T>) =>
   opening.run(first, () => kysely.transaction().execute((tx) => opening.exit(() => fn(tx))));
@@ -327,7 +326,7 @@ export function openPostgres(connectionString: string, opts: { poolSize?: number
     kysely,
     forAccount: (accountId, fn) =>
       withRetry(() =>
-        UUID.test(accountId)
+        UUID_PATTERN.test(accountId)
           ? openingWith(kysely, `select set_config('app.account_id', '${accountId}', true)`, fn)
           : kysely.transaction().execute(async (tx) => {
               await sql`select set_config('app.account_id', ${accountId}, true)`.execute(tx);

@@ -63,7 +63,7 @@ export function deviceStore(tx: Tx, accountId: string, caps: Caps): DeviceStore 
       if (query.platform) q = q.where('d.platform', '=', query.platform);
       const counted = page.skipTotal ? { total: 0, totalCapped: false } : await cappedCount(tx, q.clearSelect().select('d.id').limit(TOTAL_CAP + 1));
       if (page.cursor) {
-        const [at, id] = decodeCursor(page.cursor, 2) as [string, string];
+        const [at, id] = decodeCursor(page.cursor, ['instant', 'id']) as [string, string];
         q = q.where((eb) => eb(eb.refTuple('d.created_at', 'd.id'), '<', eb.tuple(at, id)));
       }
       const rows = (await q.orderBy('d.created_at', 'desc').orderBy('d.id', 'desc').limit(limit + 1).execute()) as Joined[];

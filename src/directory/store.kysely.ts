@@ -4,7 +4,7 @@ import type { Caps } from '../db/caps.js';
 import type { Schema, UserRow } from '../db/schema.js';
 import { cappedCount, packedRow, toPage, TOTAL_CAP, unpackRow, type PackedColumn } from '../db/query.js';
 import { deleteRows, insertRows, selectByKeys, updateRow, updateRows } from '../db/batch.js';
-import { capTotal, LIMIT_DEFAULT, decodeCursor, encodeCursor, type Page, type PageRequest } from '../core/paging.js';
+import { capTotal, LIMIT_DEFAULT, decodeCursor, encodeCursor, type CursorPart, type Page, type PageRequest } from '../core/paging.js';
 import { normaliseKey } from '../core/names.js';
 import { indexedNameWords, searchTerms, userKey, type User, type UserListQuery, type UserSort, type UserSummary, type UserTuple } from './model.js';
 import { holdNameWords, toPublicUser, type HeldNameWords, type ImportedUser, type ImportMark, type UserChanges, type UserRecord, type UserStore } from './store.js';
@@ -143,15 +143,14 @@ const SORT_COLUMNS: Record<UserSort, (keyof UserRow)[]> = {
   createdAt: ['created_at', 'id'],
 };
 
+/** What a cursor holds for a sort column: the row's id, an instant, or a sort key. */
+const cursorPart = (column: keyof UserRow): CursorPart => (column === 'id' ? 'id' : column === 'created_at' ? 'instant' : 'key');
+
 /** A UserTuple's columns, in its order. */
 const TUPLE_COLUMNS: PackedColumn[] = [
   'username', 'domain', 'email', 'full_name', 'phone', { json: 'groups_json' }, 'auth_type', 'maid', 'id', 'status', { instant: 'created_at' }, { instant: 'updated_at' }, 'device_count',
 ];
 
-/**
- * How a page's rows are read and made into items: whole users (the list) or tuples (exports, the
- * row packed into one value, its sort keys after the tuple's own).
- */
 /** The columns of `user_stats` that make the directory's figures. */
 const FIGURES = ['total', 'linked'] as const;
 
@@ -162,6 +161,10 @@ const figuresOf = (row: { total: unknown; linked: unknown } | undefined): UserSu
   return { total, managedAppleIdLinked: linked, managedAppleIdMissing: total - linked };
 };
 
+/**
+ * How a page's rows are read and made into items: whole users (the list) or tuples (exports, the
+ * row packed into one value, its sort keys after the tuple's own).
+ */
 interface Reading<T> {
   /** What to select, given the sort columns the next cursor needs. */
   select(sort: (keyof UserRow)[]): any[];
@@ -356,7 +359,7 @@ export function userStore(tx: Tx, accountId: string, caps: Caps): UserStore {
    */
   async function searchByUsername<T>(terms: string[], descending: boolean, page: PageRequest, reading: Reading<T>): Promise<Page<T>> {
     const limit = page.limit ?? LIMIT_DEFAULT;
-    const after = page.cursor ? (decodeCursor(page.cursor, 3) as [string, string, string]) : null;
+    const after = page.cursor ? (decodeCursor(page.cursor, ['key', 'key', 'id']) as [string, string, string]) : null;
     const matches = () => {
       const [first, ...rest] = terms.map((t, i) => tx.selectFrom(termMatches(t).as(`t${i}`)).selectAll());
       return rest.reduce((acc, q) => acc.intersect(q), first!);
@@ -388,7 +391,7 @@ export function userStore(tx: Tx, accountId: string, caps: Caps): UserStore {
     const terms = searchTerms(query.q);
     if (terms.length && sort === 'username' && !query.managedAppleId) return searchByUsername(terms, desc, page, reading);
     const columns = SORT_COLUMNS[sort];
-    const cursor = page.cursor ? decodeCursor(page.cursor, columns.length) : null;
+    const cursor = page.cursor ? decodeCursor(page.cursor, columns.map(cursorPart)) : null;
     const dir = desc ? 'desc' : 'asc';
     /** The total comes from the directory's figures (no search terms to count). */
     const byFigures = !page.skipTotal && !terms.length;
@@ -416,7 +419,8 @@ export function userStore(tx: Tx, accountId: string, caps: Caps): UserStore {
     } else {
       let q = filtered(query).select(reading.select(columns));
       // The directory's figures ride along with the page (read once, as a scalar of the statement):
-      // on PostgreSQL a list answers in one round trip fewer. An empty page reads them after.
+      // on PostgreSQL a list answers in one round trip fewer. An empty page, and a page sorted by
+      // MAID (two statements above), read them after.
       if (byFigures) q = q.select((eb) => FIGURES.map((f) => eb.selectFrom('user_stats').select(f).where('account_id', '=', accountId).as(`figures_${f}`)));
       if (cursor) q = q.where((eb) => afterCursor(eb, columns, cursor, desc));
       for (const col of columns) q = q.orderBy(col, dir);

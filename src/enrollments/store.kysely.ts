@@ -172,7 +172,7 @@ export function requestStore(tx: Tx, accountId: string, caps: Caps): RequestStor
       const counted = page.skipTotal ? { total: 0, totalCapped: false } : await cappedCount(tx, q.clearSelect().select('r.id').limit(TOTAL_CAP + 1));
       let rows = q;
       if (page.cursor) {
-        const [at, id] = decodeCursor(page.cursor, 2) as [string, string];
+        const [at, id] = decodeCursor(page.cursor, ['instant', 'id']) as [string, string];
         rows = rows.where((eb) => eb(eb.refTuple('r.created_at', 'r.id'), '<', eb.tuple(at, id)));
       }
       const found = (await rows.orderBy('r.created_at', 'desc').orderBy('r.id', 'desc').limit(limit + 1).execute()) as Joined[];

@@ -84,7 +84,7 @@ export function jobStore(tx: Tx, accountId: string): JobStore {
       };
       let q = base().selectAll();
       if (page.cursor) {
-        const [at, id] = decodeCursor(page.cursor, 2) as [string, string];
+        const [at, id] = decodeCursor(page.cursor, ['instant', 'id']) as [string, string];
         q = q.where((eb) => eb(eb.refTuple('created_at', 'id'), '<', eb.tuple(at, id)));
       }
       const rows = await q.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(limit + 1).execute();

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { v7 as uuidv7 } from 'uuid';
 import { normaliseKey } from '../../src/core/names.js';
+import { encodeCursor } from '../../src/core/paging.js';
 import { createTestPippin, type Caller, type TestPippin } from '../support/app.js';
 import { ENGINES } from '../support/db.js';
 import { sql } from 'kysely';
@@ -289,6 +290,34 @@ describe.each(ENGINES)('Users ▸ Directory on %s', (engine) => {
       expect(missing.total).toBe(4);
       expect((await list('managedAppleId=present')).total).toBe(4);
       expect((await t.call(acct.owner, 'GET', '/api/v1/users/summary')).json()).toEqual({ total: 8, managedAppleIdLinked: 4, managedAppleIdMissing: 4 });
+      // The same totals on a page past the last user (its statement reads no user, so no figures
+      // come with it), in each sort.
+      const past = encodeCursor(['\uffff', '\uffff', 'ffffffff-ffff-ffff-ffff-ffffffffffff']);
+      for (const [qs, total] of [['', 8], ['managedAppleId=missing&', 4], ['managedAppleId=present&', 4]] as const) {
+        const page = await list(`${qs}cursor=${past}`);
+        expect(page.items).toEqual([]);
+        expect(page.total).toBe(total);
+      }
+    });
+
+    it('refuses a forged cursor with 400, whatever the sort (never a database error)', async () => {
+      const at = '2026-12-02T01:00:00.000Z';
+      const id = 'ffffffff-ffff-ffff-ffff-ffffffffffff';
+      for (const [sort, values] of [
+        ['username', ['a', 'b', 'not-a-uuid']],
+        ['fullName', ['a', 42]],
+        ['createdAt', ['yesterday', id]],
+        ['createdAt', [at]],
+        ['managedAppleId', [null, 'a', 'b', 'c']],
+      ] as const) {
+        const res = await t.call(acct.owner, 'GET', `/api/v1/users?sort=${sort}&cursor=${encodeCursor([...values])}`);
+        expect(res.statusCode, `${sort} ${JSON.stringify(values)}`).toBe(400);
+        expect(res.json().error.code).toBe('VALIDATION_FAILED');
+      }
+      const search = await t.call(acct.owner, 'GET', `/api/v1/users?q=smi&cursor=${encodeCursor(['a', 'b', 'c'])}`);
+      expect(search.statusCode).toBe(400);
+      // A well-formed one still pages: past everyone, nothing.
+      expect((await list(`sort=createdAt&cursor=${encodeCursor(['9999-12-31T23:59:59.000Z', id])}`)).items).toEqual([]);
     });
 
     it('prefix-searches username, email, MAID and any word of the full name, case-insensitively', async () => {
