@@ -1,4 +1,3 @@
-import { UUID_PATTERN } from '../core/clock.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import { AsyncLocalStorage } from 'node:async_hooks';
@@ -8,6 +7,7 @@ import type Pg from 'pg';
 import { CompiledQuery, Kysely, PostgresDialect, PostgresDriver, SqliteDialect, sql, type DatabaseConnection, type Driver, type PostgresDialectConfig, type Transaction, type TransactionSettings } from 'kysely';
 import { POSTGRES_CAPS, SQLITE_CAPS, type Caps } from './caps.js';
 import type { Schema } from './schema.js';
+import { UUID_PATTERN } from '../core/clock.js';
 import { CHECKPOINT_VALVE_FRAMES, type Checkpoints } from './checkpointer.js';
 
 export type Tx = Transaction<Schema>;
