@@ -5,9 +5,8 @@
  * turn into line feeds too). A reference always reads back as the character itself.
  */
 export function escapeXmlText(s: string): string {
-  return XML_SPECIAL.test(s) ? s.replace(XML_SPECIAL_ALL, (c) => XML_ESCAPES[c]!) : s;
+  return s.replace(XML_SPECIAL, (c) => XML_ESCAPES[c]!);
 }
 
 const XML_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '\r': '&#13;', '\u0085': '&#133;', '\u2028': '&#8232;', '\u2029': '&#8233;' };
-const XML_SPECIAL = /[&<>\r\u0085\u2028\u2029]/;
-const XML_SPECIAL_ALL = /[&<>\r\u0085\u2028\u2029]/g;
+const XML_SPECIAL = /[&<>\r\u0085\u2028\u2029]/g;
