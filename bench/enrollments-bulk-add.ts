@@ -34,17 +34,17 @@ function writeRequests(file: string, n: number): void {
 
 /** The floor: the same request and outbox rows, written as fast as better-sqlite3 writes them. */
 async function floor(dir: string, file: string, users: number): Promise<number> {
-  const { db, accountId: acc } = await floorDatabase(dir);
+  const { db, accountId: acc, accountNo } = await floorDatabase(dir);
   const now = new Date().toISOString();
-  const user = db.prepare(`insert into users (id, account_id, username, domain, username_key, domain_key, email, email_key, full_name, full_name_key, phone,
+  const user = db.prepare(`insert into users (id, account_id, account_no, username, domain, username_key, domain_key, email, email_key, full_name, full_name_key, phone,
     groups_json, auth_type, maid, maid_key, status, device_count, created_at, updated_at)
-    values (?, ?, ?, 'example.com', ?, 'example.com', ?, ?, '', '', '', '[]', 'local', null, null, 'active', 0, ?, ?)`);
+    values (?, ?, ?, ?, 'example.com', ?, 'example.com', ?, ?, '', '', '', '[]', 'local', null, null, 'active', 0, ?, ?)`);
   const ids = new Map<string, string>();
   db.transaction(() => {
     for (let i = 0; i < users; i++) {
       const id = uuidv7();
       ids.set(`emp${i}`, id);
-      user.run(id, acc, `emp${i}`, `emp${i}`, `emp${i}@corp.example.com`, `emp${i}@corp.example.com`, now, now);
+      user.run(id, acc, accountNo, `emp${i}`, `emp${i}`, `emp${i}@corp.example.com`, `emp${i}@corp.example.com`, now, now);
     }
   })();
   const request = db.prepare(`insert into enrollment_requests (id, account_id, user_id, email, phone, platform, ownership, user_enrollment, request_mode, auth_mode,

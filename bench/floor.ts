@@ -27,7 +27,7 @@ function openTuned(file: string): SQLite.Database {
 }
 
 /** A fresh database with Pippin's tables and indexes and one account, tuned as Pippin tunes SQLite. */
-export async function floorDatabase(dir: string): Promise<{ db: SQLite.Database; accountId: string }> {
+export async function floorDatabase(dir: string): Promise<{ db: SQLite.Database; accountId: string; accountNo: number }> {
   const dbFile = path.join(dir, 'floor.sqlite');
   const d = openSqlite(dbFile);
   await migrate(d.kysely, d.caps);
@@ -37,7 +37,8 @@ export async function floorDatabase(dir: string): Promise<{ db: SQLite.Database;
   db.prepare(`insert into accounts (id, account_id, key, name, deployment_mode, default_request_mode, default_domain, default_auth_mode, seamless_enrollment,
     request_expiry_hours, passcode_length, use_email_as_maid, require_genuine_apple_devices, created_at, updated_at)
     values (?, ?, 'floor', 'Floor', 'mdm', 'enrollment', 'example.com', 'passcode', 0, 168, 8, 0, 0, '', '')`).run(accountId, accountId);
-  return { db, accountId };
+  const accountNo = db.prepare('select no from accounts where id = ?').pluck().get(accountId) as number;
+  return { db, accountId, accountNo };
 }
 
 /** Seconds to read the CSV's data rows and hand them to `write` a batch at a time (Pippin's batch size), each call one transaction. */

@@ -49,10 +49,10 @@ function writeCsv(file: string, n: number, nameSuffix = ''): void {
  * after come, each batch's in key order as Pippin writes them). No validation, no job machinery.
  */
 async function floor(dir: string, file: string, renamed: string): Promise<{ importSeconds: number; reimportSeconds: number }> {
-  const { db, accountId: acc } = await floorDatabase(dir);
-  const ins = db.prepare(`insert into users (id, account_id, username, domain, username_key, domain_key, email, email_key, full_name, full_name_key, phone,
+  const { db, accountId: acc, accountNo } = await floorDatabase(dir);
+  const ins = db.prepare(`insert into users (id, account_id, account_no, username, domain, username_key, domain_key, email, email_key, full_name, full_name_key, phone,
     groups_json, auth_type, maid, maid_key, status, device_count, created_at, updated_at)
-    values (?, ?, ?, 'example.com', ?, 'example.com', ?, ?, ?, ?, '', '[]', 'local', ?, ?, 'active', 0, ?, ?)`);
+    values (?, ?, ?, ?, 'example.com', ?, 'example.com', ?, ?, ?, ?, '', '[]', 'local', ?, ?, 'active', 0, ?, ?)`);
   const word = db.prepare(`insert into user_name_words (account_id, word, username_key, domain_key, user_id) values (?, ?, ?, 'example.com', ?)`);
   const now = new Date().toISOString();
   /** In key order, as Pippin writes a batch's name words. */
@@ -63,14 +63,14 @@ async function floor(dir: string, file: string, renamed: string): Promise<{ impo
       const maid = r[3] || null;
       const id = uuidv7();
       const uk = normaliseKey(r[0]!);
-      ins.run(id, acc, r[0], uk, r[1], normaliseKey(r[1]!), r[2], normaliseKey(r[2]!), maid, maid, now, now);
+      ins.run(id, acc, accountNo, r[0], uk, r[1], normaliseKey(r[1]!), r[2], normaliseKey(r[2]!), maid, maid, now, now);
       for (const w of indexedNameWords(r[2]!)) words.push([w, uk, id]);
     }
     words.sort(byKey);
     for (const [w, uk, id] of words) word.run(acc, w, uk, id);
   });
 
-  const find = db.prepare(`select id, full_name, username_key, version from users where account_id = ? and username_key = ? and domain_key = 'example.com'`);
+  const find = db.prepare(`select id, full_name, username_key, version from users where account_no = ? and username_key = ? and domain_key = 'example.com'`);
   const update = db.prepare(`update users set full_name = ?, full_name_key = ?, updated_at = ?, version = version + 1 where account_id = ? and id = ? and version = ?`);
   const unword = db.prepare(`delete from user_name_words where account_id = ? and word = ? and username_key = ? and domain_key = 'example.com' and user_id = ?`);
   const reimportSeconds = await timeCsvBatches(db, renamed, (rows) => {

@@ -44,6 +44,7 @@ import { SignInThrottle } from './accounts/throttle.js';
 import { createAuditService } from './audit/service.js';
 import { generatePassword } from './accounts/passwords.js';
 import type { UnitOfWork } from './stores.js';
+import { accountNumbers } from './db/account-numbers.js';
 import { CACHE_MAX_AGE_MS, createFileStore } from './bulk/file-store.js';
 import { createJobRunner, type RunnerOptions } from './jobs/runner.js';
 import { createJobService } from './jobs/service.js';
@@ -53,6 +54,7 @@ import type { ImportLimits } from './jobs/table-job.js';
 
 /** Binds every feature's Kysely store to one transaction. */
 export function kyselyUnitOfWork(db: Database): UnitOfWork {
+  const numbers = accountNumbers();
   return {
     inAccount: (accountId, fn) =>
       db.forAccount(accountId, (tx) =>
@@ -62,7 +64,7 @@ export function kyselyUnitOfWork(db: Database): UnitOfWork {
           sessions: sessionStore(tx, accountId),
           tokens: tokenStore(tx, accountId),
           audit: auditStore(tx, accountId),
-          users: userStore(tx, accountId, db.caps),
+          users: userStore(tx, accountId, db.caps, numbers),
           jobs: jobStore(tx, accountId),
           outbox: outboxStore(tx, accountId, db.caps),
           requests: requestStore(tx, accountId, db.caps),

@@ -1,4 +1,5 @@
 import type { Tx } from '../db/database.js';
+import type { Selectable } from 'kysely';
 import { dbBool, flag, type AccountRow, type AdminRow, type ApiTokenRow } from '../db/schema.js';
 import { AppError } from '../errors.js';
 import { LIMIT_DEFAULT, decodeCursor, TOTAL_CAP, type Page, type PageRequest } from '../core/paging.js';
@@ -7,7 +8,7 @@ import { normaliseKey } from '../core/names.js';
 import type { Account, AccountSettings, Admin, ApiToken, Role } from './model.js';
 import type { AccountStore, AdminStore, AdminWithSecret, OperatorLookup, SessionRecord, SessionStore, SignInLookup, TokenStore } from './store.js';
 
-function toAccount(row: AccountRow, domains: string[]): Account {
+function toAccount(row: Selectable<AccountRow>, domains: string[]): Account {
   return {
     id: row.id,
     key: row.key,
@@ -27,8 +28,11 @@ function toAccount(row: AccountRow, domains: string[]): Account {
   };
 }
 
-function settingsToRow(s: Partial<AccountSettings>): Partial<AccountRow> {
-  const row: Partial<AccountRow> = {};
+/** The columns an account's settings are kept in. */
+type SettingsRow = Omit<AccountRow, 'id' | 'account_id' | 'no' | 'key' | 'created_at' | 'updated_at'>;
+
+function settingsToRow(s: Partial<AccountSettings>): Partial<SettingsRow> {
+  const row: Partial<SettingsRow> = {};
   if (s.name !== undefined) row.name = s.name;
   if (s.deploymentMode !== undefined) row.deployment_mode = s.deploymentMode;
   if (s.defaultRequestMode !== undefined) row.default_request_mode = s.defaultRequestMode;
@@ -83,7 +87,7 @@ export function accountStore(tx: Tx, accountId: string): AccountStore {
           key: a.key,
           created_at: a.createdAt,
           updated_at: a.updatedAt,
-          ...(settingsToRow(a) as Required<Omit<AccountRow, 'id' | 'account_id' | 'key' | 'created_at' | 'updated_at'>>),
+          ...(settingsToRow(a) as SettingsRow),
         })
         .execute();
       await replaceDomains(a.managedAppleIdDomains);

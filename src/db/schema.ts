@@ -11,6 +11,8 @@ export type DbBool = boolean | number;
 export interface AccountRow {
   id: string;
   account_id: string;
+  /** The account's number, given when it is created: the users' indexes lead with it (migration 0014). */
+  no: Generated<number>;
   key: string;
   name: string;
   deployment_mode: string;
@@ -90,6 +92,8 @@ export interface AuditEventRow {
 export interface UserRow {
   id: string;
   account_id: string;
+  /** Its account's number (accounts.no): what the users' indexes lead with. */
+  account_no: number;
   username: string;
   domain: string;
   username_key: string;

@@ -1,6 +1,7 @@
 import { sql, type ExpressionBuilder, type Expression, type Insertable, type SqlBool, type Updateable } from 'kysely';
 import { RowChanged, type Tx } from '../db/database.js';
 import type { Caps } from '../db/caps.js';
+import type { AccountNumbers } from '../db/account-numbers.js';
 import type { Schema, UserRow } from '../db/schema.js';
 import { cappedCount, packedRow, toPage, TOTAL_CAP, unpackRow, type PackedColumn } from '../db/query.js';
 import { deleteRows, insertRows, selectByKeys, updateRow, updateRows } from '../db/batch.js';
@@ -124,7 +125,7 @@ function changedColumns(c: UserChanges): { columns: (keyof UserRow)[]; values: u
 
 /** The columns a new user is written with, in the order of the store's `userValues`. */
 const INSERT_COLUMNS = [
-  'id', 'account_id', 'username', 'domain', 'username_key', 'domain_key', 'email', 'email_key', 'full_name', 'full_name_key', 'phone',
+  'id', 'account_id', 'account_no', 'username', 'domain', 'username_key', 'domain_key', 'email', 'email_key', 'full_name', 'full_name_key', 'phone',
   'groups_json', 'auth_type', 'maid', 'maid_key', 'status', 'password_hash', 'device_count', 'created_at', 'updated_at', 'import_job_id', 'import_row',
 ] as const satisfies readonly (keyof UserRow)[];
 
@@ -200,19 +201,25 @@ function afterCursor(eb: EB, columns: (keyof UserRow)[], values: (string | numbe
   return eb(eb.refTuple(...(columns as [keyof UserRow, keyof UserRow])), descending ? '<' : '>', eb.tuple(...(values as [string, string])));
 }
 
-export function userStore(tx: Tx, accountId: string, caps: Caps): UserStore {
+/**
+ * The users of one account. Look-ups by id name the account's id; those through the users' other
+ * indexes name its number, which those indexes lead with (read once, see AccountNumbers).
+ */
+export function userStore(tx: Tx, accountId: string, caps: Caps, numbers: AccountNumbers): UserStore {
   const tuples = asTuples(caps);
+  let known: number | undefined;
+  const accountNo = async () => (known ??= await numbers(tx, accountId));
   const byId = (id: string) => tx.selectFrom('users').selectAll().where('account_id', '=', accountId).where('id', '=', id).executeTakeFirst();
-  const byUsername = (username: string, domain: string) =>
+  const byUsername = async (username: string, domain: string) =>
     tx
       .selectFrom('users')
       .selectAll()
-      .where('account_id', '=', accountId)
+      .where('account_no', '=', await accountNo())
       .where('username_key', '=', normaliseKey(username))
       .where('domain_key', '=', normaliseKey(domain))
       .executeTakeFirst();
-  const byMaid = (maid: string) =>
-    tx.selectFrom('users').selectAll().where('account_id', '=', accountId).where('maid_key', '=', normaliseKey(maid)).executeTakeFirst();
+  const byMaid = async (maid: string) =>
+    tx.selectFrom('users').selectAll().where('account_no', '=', await accountNo()).where('maid_key', '=', normaliseKey(maid)).executeTakeFirst();
 
   async function bumpStats(total: number, linked: number): Promise<void> {
     if (total === 0 && linked === 0) return;
@@ -232,9 +239,10 @@ export function userStore(tx: Tx, accountId: string, caps: Caps): UserStore {
    * A new user's row as values in INSERT_COLUMNS order: an import writes a million, and an object
    * of 22 properties made and then read back for each cost it more than the writes' own arrays.
    */
-  const userValues = (u: UserRecord, mark?: ImportMark): unknown[] => [
+  const userValues = (u: UserRecord, no: number, mark?: ImportMark): unknown[] => [
     u.id,
     accountId,
+    no,
     u.username,
     u.domain,
     normaliseKey(u.username),
@@ -256,8 +264,8 @@ export function userStore(tx: Tx, accountId: string, caps: Caps): UserStore {
     mark?.jobId ?? null,
     mark?.row ?? null,
   ];
-  const toRow = (u: UserRecord, mark?: ImportMark) => {
-    const values = userValues(u, mark);
+  const toRow = (u: UserRecord, no: number, mark?: ImportMark) => {
+    const values = userValues(u, no, mark);
     return Object.fromEntries(INSERT_COLUMNS.map((c, i) => [c, values[i]])) as Insertable<UserRow>;
   };
 
@@ -299,13 +307,13 @@ export function userStore(tx: Tx, accountId: string, caps: Caps): UserStore {
   }
 
   /** The index ranges one search term matches: the username, email, MAID and full-name keys, and the name words; each gives its users' ids with their username sort key. */
-  function termRanges(term: string) {
+  function termRanges(term: string, no: number) {
     const hi = term + MAX_CHAR;
     const byKey = (col: 'username_key' | 'email_key' | 'maid_key' | 'full_name_key') =>
       tx
         .selectFrom('users')
         .select(['id', 'username_key', 'domain_key'])
-        .where('account_id', '=', accountId)
+        .where('account_no', '=', no)
         .where(col, '>=', term)
         .where(col, '<', hi);
     const words = tx
@@ -321,8 +329,8 @@ export function userStore(tx: Tx, accountId: string, caps: Caps): UserStore {
   }
 
   /** Users matching one search term, with their username sort key, from index ranges. */
-  function termMatches(term: string) {
-    const [first, ...rest] = termRanges(term);
+  function termMatches(term: string, no: number) {
+    const [first, ...rest] = termRanges(term, no);
     return rest.reduce((acc, q) => acc.union(q), first!);
   }
 
@@ -332,9 +340,9 @@ export function userStore(tx: Tx, accountId: string, caps: Caps): UserStore {
    * union — the page's users are among them. A prefix matching most of a million users then reads
    * its ranges once instead of sorting and merging all of them.
    */
-  function termPage(term: string, after: [string, string, string] | null, descending: boolean, limit: number) {
+  function termPage(term: string, no: number, after: [string, string, string] | null, descending: boolean, limit: number) {
     const dir = descending ? 'desc' : 'asc';
-    const tops = termRanges(term).map((range, i) => {
+    const tops = termRanges(term, no).map((range, i) => {
       let q = range;
       if (after) q = q.where((eb) => eb(eb.refTuple('x.username_key', 'x.domain_key', 'x.id'), descending ? '<' : '>', eb.tuple(...after)));
       return tx.selectFrom(q.orderBy('x.username_key', dir).orderBy('x.domain_key', dir).orderBy('x.id', dir).limit(limit).as(`r${i}`)).selectAll();
@@ -344,9 +352,9 @@ export function userStore(tx: Tx, accountId: string, caps: Caps): UserStore {
   }
 
   /** How many users one term matches, up to the cap: the ranges' ids gathered until the cap is passed. */
-  async function termCount(term: string): Promise<{ total: number; totalCapped: boolean }> {
+  async function termCount(term: string, no: number): Promise<{ total: number; totalCapped: boolean }> {
     const ids = new Set<string>();
-    for (const range of termRanges(term)) {
+    for (const range of termRanges(term, no)) {
       for (const r of await range.limit(TOTAL_CAP + 1).execute()) ids.add(r.id);
       if (ids.size > TOTAL_CAP) break;
     }
@@ -357,15 +365,15 @@ export function userStore(tx: Tx, accountId: string, caps: Caps): UserStore {
    * The search in username order (the directory's default): matches come from index ranges with
    * their sort keys, are counted and paged without reading user rows, and only the page is read.
    */
-  async function searchByUsername<T>(terms: string[], descending: boolean, page: PageRequest, reading: Reading<T>): Promise<Page<T>> {
+  async function searchByUsername<T>(terms: string[], no: number, descending: boolean, page: PageRequest, reading: Reading<T>): Promise<Page<T>> {
     const limit = page.limit ?? LIMIT_DEFAULT;
     const after = page.cursor ? (decodeCursor(page.cursor, ['key', 'key', 'id']) as [string, string, string]) : null;
     const matches = () => {
-      const [first, ...rest] = terms.map((t, i) => tx.selectFrom(termMatches(t).as(`t${i}`)).selectAll());
+      const [first, ...rest] = terms.map((t, i) => tx.selectFrom(termMatches(t, no).as(`t${i}`)).selectAll());
       return rest.reduce((acc, q) => acc.intersect(q), first!);
     };
     const single = terms.length === 1;
-    let q = tx.selectFrom((single ? termPage(terms[0]!, after, descending, limit + 1) : matches()).as('m')).select(['m.id', 'm.username_key', 'm.domain_key']);
+    let q = tx.selectFrom((single ? termPage(terms[0]!, no, after, descending, limit + 1) : matches()).as('m')).select(['m.id', 'm.username_key', 'm.domain_key']);
     // A single term's ranges start after the cursor already.
     if (after && !single) q = q.where((eb) => eb(eb.refTuple('m.username_key', 'm.domain_key', 'm.id'), descending ? '<' : '>', eb.tuple(...after)));
     const dir = descending ? 'desc' : 'asc';
@@ -378,7 +386,7 @@ export function userStore(tx: Tx, accountId: string, caps: Caps): UserStore {
     const counted = page.skipTotal
       ? { total: 0, totalCapped: false }
       : single
-        ? await termCount(terms[0]!)
+        ? await termCount(terms[0]!, no)
         : await cappedCount(tx, tx.selectFrom(matches().as('c')).select('c.id').limit(TOTAL_CAP + 1));
     return { items, nextCursor: keys.length > limit && last ? encodeCursor([last.username_key, last.domain_key, last.id]) : null, ...counted };
   }
@@ -389,7 +397,8 @@ export function userStore(tx: Tx, accountId: string, caps: Caps): UserStore {
     const sort = query.sort ?? 'username';
     const desc = !!query.descending;
     const terms = searchTerms(query.q);
-    if (terms.length && sort === 'username' && !query.managedAppleId) return searchByUsername(terms, desc, page, reading);
+    const no = await accountNo();
+    if (terms.length && sort === 'username' && !query.managedAppleId) return searchByUsername(terms, no, desc, page, reading);
     const columns = SORT_COLUMNS[sort];
     const cursor = page.cursor ? decodeCursor(page.cursor, columns.map(cursorPart)) : null;
     const dir = desc ? 'desc' : 'asc';
@@ -405,19 +414,19 @@ export function userStore(tx: Tx, accountId: string, caps: Caps): UserStore {
       const op = desc ? '<' : '>';
       rows = [];
       if (query.managedAppleId !== 'missing' && !(cursor && cursor[0] === null)) {
-        let linked = filtered(query).select(reading.select(columns)).where('maid_key', 'is not', null);
+        let linked = filtered(query, no).select(reading.select(columns)).where('maid_key', 'is not', null);
         if (cursor) linked = linked.where('maid_key', op, cursor[0] as string);
         rows = await linked.orderBy('maid_key', dir).limit(limit + 1).execute();
       }
       if (rows.length <= limit && query.managedAppleId !== 'present') {
         const byUsername = SORT_COLUMNS.username;
-        let unlinked = filtered(query).select(reading.select(columns)).where('maid_key', 'is', null);
+        let unlinked = filtered(query, no).select(reading.select(columns)).where('maid_key', 'is', null);
         if (cursor && cursor[0] === null) unlinked = unlinked.where((eb) => afterCursor(eb, byUsername, cursor.slice(1), desc));
         for (const col of byUsername) unlinked = unlinked.orderBy(col, dir);
         rows.push(...(await unlinked.limit(limit + 1 - rows.length).execute()));
       }
     } else {
-      let q = filtered(query).select(reading.select(columns));
+      let q = filtered(query, no).select(reading.select(columns));
       // The directory's figures ride along with the page (read once, as a scalar of the statement):
       // on PostgreSQL a list answers in one round trip fewer. An empty page, and a page sorted by
       // MAID (two statements above), read them after.
@@ -430,7 +439,7 @@ export function userStore(tx: Tx, accountId: string, caps: Caps): UserStore {
     const counted = page.skipTotal
       ? { total: 0, totalCapped: false }
       : terms.length
-        ? await cappedCount(tx, filtered(query).select('id').limit(TOTAL_CAP + 1))
+        ? await cappedCount(tx, filtered(query, no).select('id').limit(TOTAL_CAP + 1))
         : capTotal(filterTotal(query.managedAppleId, carried ?? (await stats())));
     return toPage(rows, limit, (r) => reading.keys(r, columns), (r) => reading.item(r), counted);
   }
@@ -448,8 +457,8 @@ export function userStore(tx: Tx, accountId: string, caps: Caps): UserStore {
     return maid === 'present' ? figures.managedAppleIdLinked : maid === 'missing' ? figures.managedAppleIdMissing : figures.total;
   }
 
-  function filtered(query: UserListQuery) {
-    let q = tx.selectFrom('users').where('account_id', '=', accountId);
+  function filtered(query: UserListQuery, no: number) {
+    let q = tx.selectFrom('users').where('account_no', '=', no);
     if (query.managedAppleId === 'present') q = q.where('maid_key', 'is not', null);
     if (query.managedAppleId === 'missing') q = q.where('maid_key', 'is', null);
     for (const term of searchTerms(query.q)) {
@@ -496,7 +505,7 @@ export function userStore(tx: Tx, accountId: string, caps: Caps): UserStore {
       // transaction usable, and the re-check says which key it took.
       const res = await tx
         .insertInto('users')
-        .values(toRow(u, mark))
+        .values(toRow(u, await accountNo(), mark))
         .onConflict((oc) => oc.doNothing())
         .executeTakeFirst();
       if (Number(res.numInsertedOrUpdatedRows ?? 0) === 0) {
@@ -566,16 +575,17 @@ export function userStore(tx: Tx, accountId: string, caps: Caps): UserStore {
     async findByUsernames(keys) {
       if (!keys.length) return [];
       const wanted = new Set(keys.map((k) => userKey(k.username, k.domain)));
-      const rows = await selectByKeys<ImportedRow>(tx, caps, 'users', IMPORTED_COLUMNS, { equal: { account_id: accountId } }, 'username_key', keys.map((k) => normaliseKey(k.username)));
+      const rows = await selectByKeys<ImportedRow>(tx, caps, 'users', IMPORTED_COLUMNS, { equal: { account_no: await accountNo() } }, 'username_key', keys.map((k) => normaliseKey(k.username)));
       return rows.filter((r) => wanted.has(userKey(r.username_key, r.domain_key))).map(toImportedUser);
     },
     async findByManagedAppleIds(maids) {
-      const rows = await selectByKeys<ImportedRow>(tx, caps, 'users', IMPORTED_COLUMNS, { equal: { account_id: accountId } }, 'maid_key', maids.map(normaliseKey));
+      const rows = await selectByKeys<ImportedRow>(tx, caps, 'users', IMPORTED_COLUMNS, { equal: { account_no: await accountNo() } }, 'maid_key', maids.map(normaliseKey));
       return rows.map(toImportedUser);
     },
     async insertMany(users, marks, held) {
       if (!users.length) return new Set<string>();
-      const rows = users.map((u, i) => userValues(u, marks[i]));
+      const no = await accountNo();
+      const rows = users.map((u, i) => userValues(u, no, marks[i]));
       const ids = await insertRows(tx, caps, 'users', INSERT_COLUMNS, rows, { skipConflicts: true, returning: 'id' });
       const inserted = new Set(ids as string[]);
       const written = users.filter((u) => inserted.has(u.id));
@@ -681,7 +691,7 @@ export function userStore(tx: Tx, accountId: string, caps: Caps): UserStore {
     listTuples: (query, page) => listed(query, page, tuples),
     async countUpTo(query, upTo) {
       const row = await tx
-        .selectFrom(filtered(query).select('id').limit(upTo).as('c'))
+        .selectFrom(filtered(query, await accountNo()).select('id').limit(upTo).as('c'))
         .select((eb) => eb.fn.countAll<number>().as('n'))
         .executeTakeFirstOrThrow();
       return Number(row.n);

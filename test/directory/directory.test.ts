@@ -7,6 +7,7 @@ import { ENGINES } from '../support/db.js';
 import { sql } from 'kysely';
 import fc from 'fast-check';
 import { nameWordChanges, userStore } from '../../src/directory/store.kysely.js';
+import { accountNumbers } from '../../src/db/account-numbers.js';
 import { indexedNameWords, nameWords } from '../../src/directory/model.js';
 import type { UserChanges, UserStore } from '../../src/directory/store.js';
 
@@ -376,7 +377,7 @@ describe.each(ENGINES)('Users ▸ Directory on %s', (engine) => {
                 Number((await sql<{ n: number }>`select total_changes() as n`.execute(tx)).rows[0]!.n)
               : Number((await sql<{ n: string }>`select coalesce(sum(n_tup_ins + n_tup_del), 0) as n from pg_stat_xact_user_tables where relname = 'user_name_words'`.execute(tx)).rows[0]!.n);
           const from = await writes();
-          await change(userStore(tx, acct.accountId, t.db.caps));
+          await change(userStore(tx, acct.accountId, t.db.caps, accountNumbers()));
           return (await writes()) - from - (engine === 'sqlite' ? 1 : 0);
         });
       const update = (changes: UserChanges) => wordWrites((users) => users.update(u.id, changes, at));
@@ -403,7 +404,7 @@ describe.each(ENGINES)('Users ▸ Directory on %s', (engine) => {
       const id = uuidv7();
       const at = new Date().toISOString();
       const given = { id, username: 'Keys-Case', domain: 'Example.COM', email: 'Kay@Corp.Example', fullName: 'Kay CASE', phone: '', groups: [], authType: 'local' as const, managedAppleId: 'Kay.Case@AppleID.Example.com', status: 'active' as const, devices: 0, createdAt: at, updatedAt: at, passwordHash: null, version: 0 };
-      await t.db.forAccount(acct.accountId, (tx) => userStore(tx, acct.accountId, t.db.caps).insertMany([given], [{ jobId: uuidv7(), row: 2 }]));
+      await t.db.forAccount(acct.accountId, (tx) => userStore(tx, acct.accountId, t.db.caps, accountNumbers()).insertMany([given], [{ jobId: uuidv7(), row: 2 }]));
       const keys = await t.db.forAccount(acct.accountId, (tx) =>
         tx.selectFrom('users').select(['username_key', 'domain_key', 'email_key', 'full_name_key', 'maid_key']).where('id', '=', id).executeTakeFirstOrThrow(),
       );
@@ -441,8 +442,9 @@ describe.each(ENGINES)('Users ▸ Directory on %s', (engine) => {
   it('caps total at 10,000 and keeps the summary exact', async () => {
     const acct = await t.otherAccount();
     const now = new Date().toISOString();
+    const accountNo = await t.db.forAccount(acct.accountId, (tx) => accountNumbers()(tx, acct.accountId));
     const rows = Array.from({ length: 10_050 }, (_, i) => ({
-      id: uuidv7(), account_id: acct.accountId, username: `bulk${i}`, domain: 'example.net', username_key: `bulk${i}`, domain_key: 'example.net',
+      id: uuidv7(), account_id: acct.accountId, account_no: accountNo, username: `bulk${i}`, domain: 'example.net', username_key: `bulk${i}`, domain_key: 'example.net',
       email: `b${i}@example.net`, email_key: `b${i}@example.net`, full_name: '', full_name_key: '', phone: '', groups_json: '[]',
       auth_type: 'local', maid: null, maid_key: null, status: 'active', password_hash: null, device_count: 0, created_at: now, updated_at: now, version: 0,
     }));
