@@ -77,7 +77,7 @@ async function floor(dir: string, file: string, renamed: string): Promise<{ impo
     const gone: string[][] = [];
     const added: string[][] = [];
     for (const r of rows) {
-      const u = find.get(acc, normaliseKey(r[0]!)) as { id: string; full_name: string; username_key: string; version: number };
+      const u = find.get(accountNo, normaliseKey(r[0]!)) as { id: string; full_name: string; username_key: string; version: number };
       update.run(r[2], normaliseKey(r[2]!), now, acc, u.id, u.version);
       const was = indexedNameWords(u.full_name);
       const is = indexedNameWords(r[2]!);
