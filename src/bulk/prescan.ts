@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import { isUtf8 } from 'node:buffer';
 import { AppError } from '../errors.js';
 import { createDecoder, isUndefinedCp1252, sniffBom, type TextEncoding } from './encoding.js';
 import { CsvScanner, refuse, type Delimiter } from './csv-scanner.js';
@@ -53,17 +54,39 @@ export async function* chunks(file: string, start = 0): AsyncGenerator<Buffer> {
   for await (const c of fs.createReadStream(file, { highWaterMark: READ_CHUNK_BYTES, start })) yield c as Buffer;
 }
 
+/**
+ * How many bytes at the end of `bytes` begin a UTF-8 sequence they do not finish (0 to 3): a read
+ * may end inside a character.
+ */
+export function unfinishedUtf8(bytes: Uint8Array): number {
+  for (let back = 1; back <= Math.min(3, bytes.length); back++) {
+    const b = bytes[bytes.length - back]!;
+    if ((b & 0xc0) === 0x80) continue; // a continuation byte: its lead is further back
+    const length = b >= 0xf0 ? 4 : b >= 0xe0 ? 3 : b >= 0xc0 ? 2 : 1;
+    return length > back ? back : 0;
+  }
+  return 0;
+}
+
+/**
+ * Whether a stream of bytes is valid UTF-8, checked a read at a time without decoding it (Node's
+ * validator, far faster than a decoder making strings that are thrown away: those took 0.6 s of a
+ * million-row import's job worker), a character split between reads carried to the next.
+ */
+export async function isUtf8Stream(reads: AsyncIterable<Buffer> | Iterable<Buffer>): Promise<boolean> {
+  let carried: Buffer | null = null;
+  for await (const c of reads) {
+    const bytes: Buffer = carried ? Buffer.concat([carried, c]) : c;
+    const end = bytes.length - unfinishedUtf8(bytes);
+    if (!isUtf8(bytes.subarray(0, end))) return false;
+    carried = end < bytes.length ? Buffer.from(bytes.subarray(end)) : null;
+  }
+  return carried === null;
+}
+
 /** Whether the bytes (after any BOM) are valid UTF-8; else the first Windows-1252 problem, if any. */
 async function chooseEncoding(file: string, bomLength: number): Promise<{ encoding: TextEncoding; warning?: string }> {
-  const utf8 = new TextDecoder('utf-8', { fatal: true });
-  let valid = true;
-  try {
-    for await (const c of chunks(file, bomLength)) utf8.decode(c, { stream: true });
-    utf8.decode();
-  } catch {
-    valid = false;
-  }
-  if (valid) return { encoding: 'utf-8' };
+  if (await isUtf8Stream(chunks(file, bomLength))) return { encoding: 'utf-8' };
   let offset = 0;
   for await (const c of chunks(file)) {
     for (let i = 0; i < c.length; i++) {

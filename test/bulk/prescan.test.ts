@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { AppError } from '../../src/errors.js';
 import { decodeCp1252 } from '../../src/bulk/encoding.js';
-import { DEFAULT_MAX_RECORD_CHARS, prescanText, type PrescanLimits } from '../../src/bulk/prescan.js';
+import { DEFAULT_MAX_RECORD_CHARS, isUtf8Stream, prescanText, unfinishedUtf8, type PrescanLimits } from '../../src/bulk/prescan.js';
 import { escapeFormula, unescapeFormula } from '../../src/bulk/formula.js';
 import { mapHeader } from '../../src/bulk/columns.js';
 import { tempDir } from '../support/db.js';
@@ -28,6 +28,41 @@ const refused = async (content: string | Buffer, limits = LIMITS) => {
 };
 
 describe('prescan: encodings', () => {
+  it('tells UTF-8 from other bytes as a strict decoder does, wherever the reads split a character', async () => {
+    const strict = (bytes: Uint8Array) => {
+      try {
+        new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    // Valid text (any character, four-byte ones included), sometimes with stray bytes spliced in.
+    const bytes = fc.oneof(
+      fc.string({ unit: 'binary', maxLength: 40 }).map((t) => new Uint8Array(Buffer.from(t, 'utf8'))),
+      fc
+        .tuple(fc.string({ unit: 'binary', maxLength: 40 }), fc.uint8Array({ minLength: 1, maxLength: 4 }), fc.nat())
+        .map(([t, stray, at]) => {
+          const b = Buffer.from(t, 'utf8');
+          const i = b.length ? at % (b.length + 1) : 0;
+          return new Uint8Array(Buffer.concat([b.subarray(0, i), stray, b.subarray(i)]));
+        }),
+    );
+    await fc.assert(
+      fc.asyncProperty(bytes, fc.array(fc.nat(), { maxLength: 6 }), async (b, cuts) => {
+        const at = [...new Set(cuts.map((c) => (b.length ? c % (b.length + 1) : 0)))].sort((x, y) => x - y);
+        const reads = [0, ...at, b.length].slice(1).map((end, i, ends) => Buffer.from(b.subarray(i ? ends[i - 1] : 0, end)));
+        expect(await isUtf8Stream(reads)).toBe(strict(b));
+      }),
+      { numRuns: 2000 },
+    );
+    // A read ending inside a character: its lead byte and the continuations it has.
+    expect(unfinishedUtf8(Buffer.from('a€').subarray(0, 3))).toBe(2);
+    expect(unfinishedUtf8(Buffer.from('a€'))).toBe(0);
+    expect(unfinishedUtf8(Buffer.from('😀').subarray(0, 3))).toBe(3);
+    expect(unfinishedUtf8(Buffer.from([0x80, 0x80, 0x80]))).toBe(0);
+  });
+
   it('reads a UTF-8 BOM without leaking it into the first header (BAD-INPUTS 5)', async () => {
     const r = await prescanText(file(Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('Username,Email\nzoë,z@x.example\n')])), LIMITS);
     expect(r).toMatchObject({ encoding: 'utf-8', bomLength: 3, header: ['Username', 'Email'], rows: 1, warnings: [] });
