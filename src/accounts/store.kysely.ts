@@ -1,5 +1,5 @@
-import type { Tx } from '../db/database.js';
 import type { Selectable } from 'kysely';
+import type { Tx } from '../db/database.js';
 import { dbBool, flag, type AccountRow, type AdminRow, type ApiTokenRow } from '../db/schema.js';
 import { AppError } from '../errors.js';
 import { LIMIT_DEFAULT, decodeCursor, TOTAL_CAP, type Page, type PageRequest } from '../core/paging.js';
