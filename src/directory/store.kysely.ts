@@ -207,8 +207,7 @@ function afterCursor(eb: EB, columns: (keyof UserRow)[], values: (string | numbe
  */
 export function userStore(tx: Tx, accountId: string, caps: Caps, numbers: AccountNumbers): UserStore {
   const tuples = asTuples(caps);
-  let known: number | undefined;
-  const accountNo = async () => (known ??= await numbers(tx, accountId));
+  const accountNo = () => numbers(tx, accountId);
   const byId = (id: string) => tx.selectFrom('users').selectAll().where('account_id', '=', accountId).where('id', '=', id).executeTakeFirst();
   const byUsername = async (username: string, domain: string) =>
     tx

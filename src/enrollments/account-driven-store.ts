@@ -54,7 +54,7 @@ export function accountDrivenLookup(tx: Tx): AccountDrivenLookup {
         .selectFrom('maid_domains as d')
         .innerJoin('accounts as a', 'a.id', 'd.account_id')
         // Through the account's number, which the users' MAID index leads with.
-        .innerJoin('users as u', (j) => j.onRef('u.account_no', '=', 'a.no').onRef('u.account_id', '=', 'a.id'))
+        .innerJoin('users as u', 'u.account_no', 'a.no')
         .innerJoin('enrollment_requests as r', (j) => j.onRef('r.user_id', '=', 'u.id').onRef('r.account_id', '=', 'u.account_id'))
         .select(['r.id', 'r.account_id'])
         .where('u.maid_key', '=', normaliseKey(maid))
