@@ -5,7 +5,7 @@
  * transaction, so a resumed job applies no row twice, and a batch the database fails is tried
  * again whole.
  */
-import { csvLine } from '../bulk/writers.js';
+import { csvLine, TextBuffer } from '../bulk/writers.js';
 import { AppError } from '../errors.js';
 import type { Clock, Random } from '../core/clock.js';
 import { mapHeader, type ColumnSpec, type HeaderMap } from '../bulk/columns.js';
@@ -169,7 +169,7 @@ export async function runTableJob<K extends string, P>(ctx: ImportContext, kind:
         if ((await s.jobs.committedThrough(jobId)) >= rows[rows.length - 1]!.row) return false;
         const account = (await s.account.get())!;
         const counts: JobCounts = emptyCounts();
-        let resultsCsv = '';
+        const results = new TextBuffer();
         let failed = 0;
         const width = header.headers.length;
         /** Counts what became of these rows, and adds their lines to the results. */
@@ -182,9 +182,9 @@ export async function runTableJob<K extends string, P>(ctx: ImportContext, kind:
             if (outcome.result === 'Failed') {
               failed++;
               const codes = outcome.issues.map((x) => x.code).join(';');
-              resultsCsv += csvLine(row.cells, width, [...extra.map(() => ''), String(row.row), 'Failed', codes, outcome.issues.map((x) => x.message).join('; ')]);
+              results.append(csvLine(row.cells, width, [...extra.map(() => ''), String(row.row), 'Failed', codes, outcome.issues.map((x) => x.message).join('; ')]));
             } else {
-              resultsCsv += csvLine(row.cells, width, [...extra.map((_, e) => outcome.extra?.[e] ?? ''), String(row.row), outcome.result, '', outcome.note ?? '']);
+              results.append(csvLine(row.cells, width, [...extra.map((_, e) => outcome.extra?.[e] ?? ''), String(row.row), outcome.result, '', outcome.note ?? '']));
             }
           }
         };
@@ -206,7 +206,7 @@ export async function runTableJob<K extends string, P>(ctx: ImportContext, kind:
         }
         await s.jobs.commitBatch(
           jobId,
-          { firstRow: rows[0]!.row, lastRow: rows[rows.length - 1]!.row, processed: rows.length, counts, resultsCsv, failedInBatch: failed },
+          { firstRow: rows[0]!.row, lastRow: rows[rows.length - 1]!.row, processed: rows.length, counts, resultsCsv: results.text(), failedInBatch: failed },
           clock.now().toISOString(),
         );
         return false;

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { stringify } from 'csv-stringify/sync';
 import { parse } from 'csv-parse/sync';
-import { csvLine, csvText } from '../../src/bulk/writers.js';
+import { csvLine, csvText, TextBuffer } from '../../src/bulk/writers.js';
 import { CsvScanner } from '../../src/bulk/csv-scanner.js';
 import type { FileRow } from '../../src/bulk/reader.js';
 
@@ -56,5 +56,32 @@ describe('csvLine', () => {
       const all = [...padded, ...tail];
       expect(csvLine(cells, width, tail)).toBe(all.length ? csvText([all]) : '\r\n');
     }), { numRuns: 500 });
+  });
+});
+
+describe('TextBuffer', () => {
+  const gathered = (pieces: string[]) => {
+    const b = new TextBuffer();
+    for (const p of pieces) b.append(p);
+    return b.text();
+  };
+
+  it('gives back the pieces appended, in order, whatever their characters', () => {
+    const piece = fc.oneof(fc.string({ unit: 'binary', maxLength: 200 }), fc.string({ unit: 'grapheme' }), fc.string({ unit: 'binary', minLength: 20_000, maxLength: 40_000 }));
+    fc.assert(fc.property(fc.array(piece, { maxLength: 12 }), (pieces) => {
+      expect(gathered(pieces)).toBe(pieces.join(''));
+    }), { numRuns: 200 });
+  });
+
+  it('grows past its first size many times over, two-, three- and four-byte characters intact', () => {
+    const pieces = Array.from({ length: 50_000 }, (_, i) => `${i},é€😀\r\n`);
+    const text = gathered(pieces);
+    expect(Buffer.byteLength(text)).toBeGreaterThan(1 << 19);
+    expect(text).toBe(pieces.join(''));
+  });
+
+  it('is empty when nothing was appended', () => {
+    expect(gathered([])).toBe('');
+    expect(gathered(['', ''])).toBe('');
   });
 });
