@@ -5,6 +5,8 @@ import { domainNameProblem, normaliseKey } from '../src/core/names.js';
 import { MASK, maskSecrets } from '../src/audit/model.js';
 import { hashPassword, verifyPassword } from '../src/accounts/passwords.js';
 import { SignInThrottle } from '../src/accounts/throttle.js';
+import { systemRandom, UUID_PATTERN } from '../src/core/clock.js';
+import { validate as uuidValid, version as uuidVersion } from 'uuid';
 
 describe('keyset cursors', () => {
   it('round-trip any key values', () => {
@@ -108,5 +110,35 @@ describe('sign-in throttle', () => {
     expect(t.retryAfter('b', 'ip')).toBe(0);
     t.succeeded('a', 'ip');
     expect(t.retryAfter('a', 'ip')).toBe(0);
+  });
+});
+
+describe('ids', () => {
+  /** The Unix milliseconds of a UUIDv7: its first 48 bits. */
+  const msOf = (id: string) => parseInt(id.slice(0, 8) + id.slice(9, 13), 16);
+
+  it('are UUIDv7s, each greater than the one before, carrying the time they were made', () => {
+    const before = Date.now();
+    const ids = Array.from({ length: 100_000 }, () => systemRandom.id());
+    const after = Date.now();
+    for (let i = 0; i < ids.length; i++) {
+      const id = ids[i]!;
+      expect(id).toMatch(UUID_PATTERN);
+      expect(uuidValid(id) && uuidVersion(id)).toBe(7);
+      expect('89ab').toContain(id[19]);
+      if (i) expect(id > ids[i - 1]!).toBe(true);
+    }
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(msOf(ids[0]!)).toBeGreaterThanOrEqual(before);
+    // A millisecond's counter that runs out moves on to the next: at most one millisecond ahead per 2,048 ids.
+    expect(msOf(ids[ids.length - 1]!)).toBeLessThanOrEqual(after + Math.ceil(ids.length / 2048));
+  });
+
+  it('differ in their random bits, not only their counter', () => {
+    const ids = Array.from({ length: 2_000 }, () => systemRandom.id());
+    const tails = new Set(ids.map((id) => id.slice(19)));
+    expect(tails.size).toBe(ids.length);
+    // Every hex digit turns up at each random position.
+    for (const at of [20, 24, 30, 35]) expect(new Set(ids.map((id) => id[at])).size).toBe(16);
   });
 });
