@@ -125,8 +125,12 @@ interface Plan {
  * (or slice) is written.
  */
 async function planBatch(s: Stores, rows: FileRow[], header: HeaderMap<UserColumn>, account: Account, jobId: string, clock: Clock, random: Random, previous: Plan | null): Promise<Plan> {
-  const parsed = rows.map((row) => ({ row, read: readRow(row, header, account) }));
-  const good = parsed.filter((p) => !p.read.issues.length && p.read.username);
+  // Each good row's user key, made once: the look-ups and the decisions below both ask by it.
+  const parsed = rows.map((row) => {
+    const read = readRow(row, header, account);
+    return { row, read, key: !read.issues.length && read.username ? userKey(read.username, read.domain!) : '' };
+  });
+  const good = parsed.filter((p) => p.key);
   const existing = new Map(
     (await s.users.findByUsernames(good.map((p) => ({ username: p.read.username!, domain: p.read.domain! })))).map((u) => [userKey(u.username, u.domain), u]),
   );
@@ -137,8 +141,8 @@ async function planBatch(s: Stores, rows: FileRow[], header: HeaderMap<UserColum
   const ownOnly = new Set<string>();
   const ask = (maid: string) => asks.set(maid, (asks.get(maid) ?? 0) + 1);
   for (const p of good) {
-    const { changes, username, domain } = p.read;
-    const ex = existing.get(userKey(username!, domain!));
+    const { changes } = p.read;
+    const ex = existing.get(p.key);
     if (changes!.managedAppleId) {
       ask(changes!.managedAppleId);
       if (ex?.managedAppleId === changes!.managedAppleId) ownOnly.add(changes!.managedAppleId);
@@ -166,12 +170,11 @@ async function planBatch(s: Stores, rows: FileRow[], header: HeaderMap<UserColum
   const { outcomes, updates, inserts } = plan;
 
   for (const [index, p] of parsed.entries()) {
-    const { row, read } = p;
-    if (read.issues.length || !read.username) {
+    const { row, read, key } = p;
+    if (!key) {
       outcomes.push({ result: 'Failed', issues: read.issues });
       continue;
     }
-    const key = userKey(read.username, read.domain!);
     const ex = existing.get(key);
     const earlier = seenBefore(key) ?? (ex?.importJobId === jobId ? ex.importRow : undefined);
     if (earlier !== undefined && earlier !== null) {
@@ -197,7 +200,7 @@ async function planBatch(s: Stores, rows: FileRow[], header: HeaderMap<UserColum
         if (v.ok && !holderOf(v.value)) maid = v.value;
       }
       const user: UserRecord = {
-        id: random.id(), username: read.username, domain: read.domain!, email: changes.email, fullName: changes.fullName ?? '', phone: changes.phone ?? '',
+        id: random.id(), username: read.username!, domain: read.domain!, email: changes.email, fullName: changes.fullName ?? '', phone: changes.phone ?? '',
         groups: changes.groups ?? [], authType: changes.authType ?? 'local', managedAppleId: maid, status: 'active', devices: 0,
         createdAt: at, updatedAt: at, passwordHash: null, version: 0,
       };
@@ -208,7 +211,8 @@ async function planBatch(s: Stores, rows: FileRow[], header: HeaderMap<UserColum
       continue;
     }
     const actual: UserChanges = {};
-    for (const [k, v] of Object.entries(changes) as [keyof UserChanges, unknown][]) {
+    for (const k in changes) {
+      const v = changes[k as keyof UserChanges];
       if (!same((ex as unknown as Record<string, unknown>)[k], v)) (actual as Record<string, unknown>)[k] = v;
     }
     if (actual.managedAppleId !== undefined) {

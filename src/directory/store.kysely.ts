@@ -91,36 +91,39 @@ function toUser(r: UserRow): UserRecord {
 
 /**
  * The columns a change writes (its normalised keys included) and their values, as two lists in the
- * same order: a re-import builds a million of them, and objects spread and read back by key cost
- * it more than the lists.
+ * same order, and which of the changeable fields it sets as bits of a number: a re-import builds a
+ * million of them and groups them by what they set, and objects spread and read back by key, or
+ * the column names joined into a text key, cost it more.
  */
-function changedColumns(c: UserChanges): { columns: (keyof UserRow)[]; values: unknown[] } {
+function changedColumns(c: UserChanges): { columns: (keyof UserRow)[]; values: unknown[]; set: number } {
   const columns: (keyof UserRow)[] = [];
   const values: unknown[] = [];
-  const put = (column: keyof UserRow, value: unknown) => {
+  let set = 0;
+  const put = (bit: number, column: keyof UserRow, value: unknown) => {
+    set |= bit;
     columns.push(column);
     values.push(value);
   };
   /** A text column and its normalised key column. */
-  const keyed = (column: keyof UserRow, key: keyof UserRow, value: string | undefined) => {
+  const keyed = (bit: number, column: keyof UserRow, key: keyof UserRow, value: string | undefined) => {
     if (value === undefined) return;
-    put(column, value);
-    put(key, normaliseKey(value));
+    put(bit, column, value);
+    put(0, key, normaliseKey(value));
   };
-  keyed('username', 'username_key', c.username);
-  keyed('domain', 'domain_key', c.domain);
-  keyed('email', 'email_key', c.email);
-  keyed('full_name', 'full_name_key', c.fullName);
-  if (c.phone !== undefined) put('phone', c.phone);
-  if (c.groups !== undefined) put('groups_json', JSON.stringify(c.groups));
-  if (c.authType !== undefined) put('auth_type', c.authType);
-  if (c.status !== undefined) put('status', c.status);
-  if (c.passwordHash !== undefined) put('password_hash', c.passwordHash);
+  keyed(1, 'username', 'username_key', c.username);
+  keyed(2, 'domain', 'domain_key', c.domain);
+  keyed(4, 'email', 'email_key', c.email);
+  keyed(8, 'full_name', 'full_name_key', c.fullName);
+  if (c.phone !== undefined) put(16, 'phone', c.phone);
+  if (c.groups !== undefined) put(32, 'groups_json', JSON.stringify(c.groups));
+  if (c.authType !== undefined) put(64, 'auth_type', c.authType);
+  if (c.status !== undefined) put(128, 'status', c.status);
+  if (c.passwordHash !== undefined) put(256, 'password_hash', c.passwordHash);
   if (c.managedAppleId !== undefined) {
-    put('maid', c.managedAppleId);
-    put('maid_key', c.managedAppleId ? normaliseKey(c.managedAppleId) : null);
+    put(512, 'maid', c.managedAppleId);
+    put(0, 'maid_key', c.managedAppleId ? normaliseKey(c.managedAppleId) : null);
   }
-  return { columns, values };
+  return { columns, values, set };
 }
 
 /** The columns a new user is written with, in the order of the store's `userValues`. */
@@ -605,11 +608,11 @@ export function userStore(tx: Tx, accountId: string, caps: Caps, numbers: Accoun
         if (c.managedAppleId !== undefined && before.managedAppleId) released.add(`m\u0000${normaliseKey(before.managedAppleId)}`);
         if (c.username !== undefined || c.domain !== undefined) released.add(`u\u0000${userKey(before.username, before.domain)}`);
       }
-      const groups = new Map<string, { columns: (keyof UserRow)[]; rows: unknown[][] }>();
+      const groups = new Map<number, { columns: (keyof UserRow)[]; rows: unknown[][] }>();
       const inOrder: { columns: (keyof UserRow)[]; row: unknown[] }[] = [];
       for (const { before, changes: c, mark } of items) {
         // An unchanged user gets only the import marker (which finds later duplicates in the file).
-        const { columns, values: row } = changedColumns(c);
+        const { columns, values: row, set } = changedColumns(c);
         if (columns.length) {
           columns.push('updated_at');
           row.push(at);
@@ -623,9 +626,9 @@ export function userStore(tx: Tx, accountId: string, caps: Caps, numbers: Accoun
           inOrder.push({ columns, row });
           continue;
         }
-        const key = columns.join(',');
-        let group = groups.get(key);
-        if (!group) groups.set(key, (group = { columns, rows: [] }));
+        // Rows that set the same fields write the same columns, in the same order.
+        let group = groups.get(set);
+        if (!group) groups.set(set, (group = { columns, rows: [] }));
         group.rows.push(row);
       }
       const match = ['account_id', 'id', 'version'];
