@@ -58,30 +58,37 @@ const MAX_CHAR = '\u{10FFFF}';
 const IMPORTED_COLUMNS = [
   'id', 'username', 'domain', 'username_key', 'domain_key', 'email', 'full_name', 'phone', 'groups_json', 'auth_type', 'maid', 'status', 'import_job_id', 'import_row', 'version',
 ] as const satisfies readonly (keyof UserRow)[];
-type ImportedRow = Pick<UserRow, (typeof IMPORTED_COLUMNS)[number]>;
+/** The values of IMPORTED_COLUMNS, in that order: a look-up reads them packed (`unpackRow`). */
+type ImportedValues = [
+  id: string, username: string, domain: string, usernameKey: string, domainKey: string, email: string, fullName: string, phone: string,
+  groupsJson: string, authType: string, maid: string | null, status: string, importJobId: string | null, importRow: number | null, version: number,
+];
 
-const toImportedUser = (r: ImportedRow): ImportedUser => ({
-  id: r.id,
-  username: r.username,
-  domain: r.domain,
-  email: r.email,
-  fullName: r.full_name,
-  phone: r.phone,
-  groups: JSON.parse(r.groups_json) as string[],
-  authType: r.auth_type as User['authType'],
-  managedAppleId: r.maid,
-  status: r.status as User['status'],
-  importJobId: r.import_job_id ?? null,
-  importRow: r.import_row ?? null,
-  version: r.version,
+const toImportedUser = (v: ImportedValues): ImportedUser => ({
+  id: v[0],
+  username: v[1],
+  domain: v[2],
+  email: v[5],
+  fullName: v[6],
+  phone: v[7],
+  groups: JSON.parse(v[8]) as string[],
+  authType: v[9] as User['authType'],
+  managedAppleId: v[10],
+  status: v[11] as User['status'],
+  importJobId: v[12] ?? null,
+  importRow: v[13] ?? null,
+  version: Number(v[14]),
 });
+
+/** Imported users read packed by a key look-up. */
+const lookUpImported = (rows: { packed: unknown }[]) => rows.map((r) => unpackRow(r.packed) as ImportedValues);
 
 /**
  * A whole user: the import's view completed in place. (Spread into a new literal, the record then
  * took ten times as long to build and to strip for the API, ~10 µs a row: 9 s of a 1M export.)
  */
 function toUser(r: UserRow): UserRecord {
-  return Object.assign(toImportedUser(r), {
+  return Object.assign(toImportedUser(IMPORTED_COLUMNS.map((c) => r[c]) as ImportedValues), {
     devices: r.device_count,
     createdAt: r.created_at,
     updatedAt: r.updated_at,
@@ -577,12 +584,12 @@ export function userStore(tx: Tx, accountId: string, caps: Caps, numbers: Accoun
     async findByUsernames(keys) {
       if (!keys.length) return [];
       const wanted = new Set(keys.map((k) => userKey(k.username, k.domain)));
-      const rows = await selectByKeys<ImportedRow>(tx, caps, 'users', IMPORTED_COLUMNS, { equal: { account_no: await accountNo() } }, 'username_key', keys.map((k) => normaliseKey(k.username)));
-      return rows.filter((r) => wanted.has(userKey(r.username_key, r.domain_key))).map(toImportedUser);
+      const rows = await selectByKeys<{ packed: unknown }>(tx, caps, 'users', { packed: IMPORTED_COLUMNS }, { equal: { account_no: await accountNo() } }, 'username_key', keys.map((k) => normaliseKey(k.username)));
+      return lookUpImported(rows).filter((v) => wanted.has(userKey(v[3], v[4]))).map(toImportedUser);
     },
     async findByManagedAppleIds(maids) {
-      const rows = await selectByKeys<ImportedRow>(tx, caps, 'users', IMPORTED_COLUMNS, { equal: { account_no: await accountNo() } }, 'maid_key', maids.map(normaliseKey));
-      return rows.map(toImportedUser);
+      const rows = await selectByKeys<{ packed: unknown }>(tx, caps, 'users', { packed: IMPORTED_COLUMNS }, { equal: { account_no: await accountNo() } }, 'maid_key', maids.map(normaliseKey));
+      return lookUpImported(rows).map(toImportedUser);
     },
     async insertMany(users, marks, held) {
       if (!users.length) return new Set<string>();

@@ -12,6 +12,7 @@ import { openSqlite, type Database } from '../../src/db/database.js';
 import { migrate } from '../../src/db/migrations.js';
 import { deleteRows, insertRows, keyLookupText, pgArrayParam, selectByKeys, updateRows } from '../../src/db/batch.js';
 import { openDatabase } from '../../src/db/open.js';
+import { unpackRow } from '../../src/db/query.js';
 import { ENGINES, tempDir, testConfig } from '../support/db.js';
 
 const ACC = '01900000-0000-7000-8000-000000000001';
@@ -48,6 +49,17 @@ describe.each(ENGINES)('key look-ups on %s', (engine) => {
     expect(found.length).toBe(n);
     expect(new Set(found.map((r) => r.id))).toEqual(new Set(ids));
     expect(await db.forAccount(ACC, (tx) => selectByKeys(tx, db.caps, 'users', ['id'], { equal: { account_no: NO } }, 'username_key', []))).toEqual([]);
+  });
+
+  it('read rows packed, each one array of the columns asked for in their order, text, numbers and nulls as they are', async () => {
+    const found = await db.forAccount(ACC, (tx) =>
+      selectByKeys<{ packed: unknown }>(tx, db.caps, 'users', { packed: ['username', 'maid', 'device_count', 'groups_json', 'id'] }, { equal: { account_no: NO } }, 'username_key', ['u1', 'u1999', 'nobody']),
+    );
+    const rows = found.map((r) => unpackRow(r.packed)).sort((a, b) => String(a[0]).localeCompare(String(b[0])));
+    expect(rows).toEqual([
+      ['u1', null, 0, '[]', ids[1]],
+      ['u1999', null, 0, '[]', ids[1999]],
+    ]);
   });
 
   it('find rows by a uuid key', async () => {
