@@ -106,9 +106,20 @@ export function nameWords(fullName: string): string[] {
  * two-word names, and the rows, not the parsing, set what an import costs.)
  */
 export function indexedNameWords(fullName: string): string[] {
-  const key = normaliseKey(fullName);
-  const words = wordsOfKey(key);
-  return words.length && key.startsWith(words[0]!) ? words.slice(1) : words;
+  const parts = normaliseKey(fullName).split(WORD_BREAK);
+  // The name starts with a word unless its first part is empty (it starts with a break).
+  const lead = parts[0]!;
+  if (parts.length > 8) return [...new Set(parts)].filter((w) => w.length > 0 && w !== lead);
+  // A re-import splits two names a row: the words are kept in the array the split made.
+  let n = 0;
+  next: for (let i = 1; i < parts.length; i++) {
+    const w = parts[i]!;
+    if (w.length === 0 || w === lead) continue;
+    for (let j = 0; j < n; j++) if (parts[j] === w) continue next;
+    parts[n++] = w;
+  }
+  parts.length = n;
+  return parts;
 }
 
 /** The search terms of a query string: normalised words. */

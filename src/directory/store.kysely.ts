@@ -36,19 +36,18 @@ export function nameWordChanges(before: WordHolder, after: WordHolder): { gone: 
   const was = indexedNameWords(before.fullName);
   const now = indexedNameWords(after.fullName);
   if (before.usernameKey !== after.usernameKey || before.domainKey !== after.domainKey) return { gone: was, added: now };
-  const inWas = memberOf(was);
-  const inNow = memberOf(now);
-  return { gone: was.filter((w) => !inNow(w)), added: now.filter((w) => !inWas(w)) };
+  return { gone: without(was, now), added: without(now, was) };
 }
 
 /**
- * Whether a word is among `words`: a scan for a name of a few words, a Set when it has many (a
- * 200-character name can have dozens, and a file of them must not take quadratic time).
+ * The words of `words` not among `others`: a scan for a name of a few words, a Set when it has many
+ * (a 200-character name can have dozens, and a file of them must not take quadratic time).
  */
-function memberOf(words: readonly string[]): (word: string) => boolean {
-  if (words.length <= 8) return (word) => words.includes(word);
-  const set = new Set(words);
-  return (word) => set.has(word);
+function without(words: readonly string[], others: readonly string[]): string[] {
+  const set = others.length > 8 ? new Set(others) : null;
+  const out: string[] = [];
+  for (const w of words) if (!(set ? set.has(w) : others.includes(w))) out.push(w);
+  return out;
 }
 
 /** The highest code point: `key < prefix + MAX` bounds a prefix range in binary order. */

@@ -22,6 +22,9 @@ describe('name-word changes', () => {
         const name = words.join(sep);
         const expected = [...new Set(normaliseKey(name).split(/[\s,.;:()"/\\_-]+/u).filter((w) => w.length > 0))];
         expect(nameWords(name)).toEqual(expected);
+        // The indexed words: all but a leading one, whose prefixes the full-name index answers.
+        const key = normaliseKey(name);
+        expect(indexedNameWords(name)).toEqual(expected.length && key.startsWith(expected[0]!) ? expected.slice(1) : expected);
       }),
     );
   });
