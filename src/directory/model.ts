@@ -84,20 +84,25 @@ export interface UserSummary {
 const WORD_BREAK = /[\s,.;:()"/\\_-]+/u;
 
 /**
- * The words of a normalised name, each once, in order. A re-import splits two names a row: a name
- * of a few words is checked for repeats by a scan rather than through a Set and two more arrays.
+ * The parts of a split name that are words (not empty) other than `skip`, each once, in order,
+ * kept in the array the split made. A re-import splits two names a row: a name of a few words is
+ * checked for repeats by a scan rather than through a Set and more arrays.
  */
-function wordsOfKey(key: string): string[] {
-  const parts = key.split(WORD_BREAK);
-  if (parts.length > 8) return [...new Set(parts.filter((w) => w.length > 0))];
-  const words: string[] = [];
-  for (const w of parts) if (w.length > 0 && !words.includes(w)) words.push(w);
-  return words;
+function keptWords(parts: string[], skip: string): string[] {
+  if (parts.length > 8) return [...new Set(parts)].filter((w) => w.length > 0 && w !== skip);
+  let n = 0;
+  next: for (const w of parts) {
+    if (w.length === 0 || w === skip) continue;
+    for (let j = 0; j < n; j++) if (parts[j] === w) continue next;
+    parts[n++] = w;
+  }
+  parts.length = n;
+  return parts;
 }
 
 /** The lower-cased words of a full name, for prefix search (punctuation splits words; duplicates dropped). */
 export function nameWords(fullName: string): string[] {
-  return wordsOfKey(normaliseKey(fullName));
+  return keptWords(normaliseKey(fullName).split(WORD_BREAK), '');
 }
 
 /**
@@ -108,18 +113,7 @@ export function nameWords(fullName: string): string[] {
 export function indexedNameWords(fullName: string): string[] {
   const parts = normaliseKey(fullName).split(WORD_BREAK);
   // The name starts with a word unless its first part is empty (it starts with a break).
-  const lead = parts[0]!;
-  if (parts.length > 8) return [...new Set(parts)].filter((w) => w.length > 0 && w !== lead);
-  // A re-import splits two names a row: the words are kept in the array the split made.
-  let n = 0;
-  next: for (let i = 1; i < parts.length; i++) {
-    const w = parts[i]!;
-    if (w.length === 0 || w === lead) continue;
-    for (let j = 0; j < n; j++) if (parts[j] === w) continue next;
-    parts[n++] = w;
-  }
-  parts.length = n;
-  return parts;
+  return keptWords(parts, parts[0]!);
 }
 
 /** The search terms of a query string: normalised words. */
