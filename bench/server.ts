@@ -32,7 +32,10 @@ export function procMb(pid: number, field: 'VmRSS' | 'VmHWM'): number {
 export async function startServer(dataDir: string, extraEnv: Record<string, string> = {}) {
   const bin = path.resolve('dist/server/cli/main.js'); // built by `npm run bench` before it starts
   const port = await freePort();
-  const env = { ...process.env, PIPPIN_DATA_DIR: dataDir, PORT: String(port), PIPPIN_HOST: '127.0.0.1', PIPPIN_PUBLIC_URL: `http://127.0.0.1:${port}`, PIPPIN_ADMIN_EMAIL: 'owner@example.com', PIPPIN_ADMIN_PASSWORD: 'bench-password-1', LOG_LEVEL: 'warn', ...extraEnv };
+  // PIPPIN_FROM_SOURCE=0: the compiled server or nothing. A source file edited after the build
+  // would otherwise have the launcher run the sources through tsx, which idles ~100 MB higher and
+  // runs slower, and the figures would be of that (bench/NOTES.md, stop 30).
+  const env = { ...process.env, PIPPIN_FROM_SOURCE: '0', PIPPIN_DATA_DIR: dataDir, PORT: String(port), PIPPIN_HOST: '127.0.0.1', PIPPIN_PUBLIC_URL: `http://127.0.0.1:${port}`, PIPPIN_ADMIN_EMAIL: 'owner@example.com', PIPPIN_ADMIN_PASSWORD: 'bench-password-1', LOG_LEVEL: 'warn', ...extraEnv };
   // BENCH_SERVER_CPU_PROF=<dir>: the server writes a CPU profile there when it stops.
   // BENCH_SERVER_STDOUT=<file>: the server's standard output is copied there (with PIPPIN_NODE_ARGS=--trace-gc, its collections).
   const prof = process.env.BENCH_SERVER_CPU_PROF ? { PIPPIN_NODE_ARGS: `--cpu-prof --cpu-prof-dir=${process.env.BENCH_SERVER_CPU_PROF}` } : {};

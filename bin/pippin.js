@@ -20,6 +20,12 @@ function newestSource(dir) {
 }
 
 const fresh = fs.existsSync(compiled) && process.env.PIPPIN_FROM_SOURCE !== '1' && fs.statSync(compiled).mtimeMs >= newestSource(path.join(root, 'src'));
+// PIPPIN_FROM_SOURCE=0 asks for the compiled server only (the benchmarks: run from the sources,
+// each thread loads tsx, the server idles ~100 MB higher and runs slower).
+if (!fresh && process.env.PIPPIN_FROM_SOURCE === '0') {
+  console.error('pippin: dist/server is missing or older than a source file, and PIPPIN_FROM_SOURCE=0 forbids running the sources: run `node scripts/build-server.mjs` (or `npm run build`)');
+  process.exit(1);
+}
 if (fresh) {
   await import(compiled);
 } else {
