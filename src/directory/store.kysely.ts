@@ -79,8 +79,8 @@ const toImportedUser = (v: ImportedValues): ImportedUser => ({
   version: Number(v[14]),
 });
 
-/** Imported users read packed by a key look-up. */
-const lookUpImported = (rows: { packed: unknown }[]) => rows.map((r) => unpackRow(r.packed) as ImportedValues);
+/** The rows of a packed key look-up of IMPORTED_COLUMNS, as their values. */
+const unpackImported = (rows: { packed: unknown }[]) => rows.map((r) => unpackRow(r.packed) as ImportedValues);
 
 /**
  * A whole user: the import's view completed in place. (Spread into a new literal, the record then
@@ -584,11 +584,11 @@ export function userStore(tx: Tx, accountId: string, caps: Caps, numbers: Accoun
       if (!keys.length) return [];
       const wanted = new Set(keys.map((k) => userKey(k.username, k.domain)));
       const rows = await selectByKeys<{ packed: unknown }>(tx, caps, 'users', { packed: IMPORTED_COLUMNS }, { equal: { account_no: await accountNo() } }, 'username_key', keys.map((k) => normaliseKey(k.username)));
-      return lookUpImported(rows).filter((v) => wanted.has(userKey(v[3], v[4]))).map(toImportedUser);
+      return unpackImported(rows).filter((v) => wanted.has(userKey(v[3], v[4]))).map(toImportedUser);
     },
     async findByManagedAppleIds(maids) {
       const rows = await selectByKeys<{ packed: unknown }>(tx, caps, 'users', { packed: IMPORTED_COLUMNS }, { equal: { account_no: await accountNo() } }, 'maid_key', maids.map(normaliseKey));
-      return lookUpImported(rows).map(toImportedUser);
+      return unpackImported(rows).map(toImportedUser);
     },
     async insertMany(users, marks, held) {
       if (!users.length) return new Set<string>();
