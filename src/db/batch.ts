@@ -7,6 +7,7 @@
 import { CompiledQuery } from 'kysely';
 import type { Caps } from './caps.js';
 import { EACH_ROW, type EachRowResult, type Tx } from './database.js';
+import { ROWS_AS_ARRAYS } from './query.js';
 
 const texts = new Map<string, string>();
 
@@ -270,10 +271,11 @@ export interface KeyMatch {
 }
 
 /**
- * What a key look-up reads: every column, these columns, or these columns packed into one JSON
- * array a row (`packed`; unpack it with `unpackRow`). Packed, a look-up of many rows makes one value
- * a row rather than an object of a property a column: a million users looked up by username took
- * ~3.4 s rather than ~4.6 s on SQLite (bench/NOTES.md).
+ * What a key look-up reads: every column, these columns, or these columns packed into one array a
+ * row (`packed`, as query.ts' packedRow: read each row with `unpackRow`). Packed, a look-up of many
+ * rows makes one value a row rather than an object of a property a column: a million users looked
+ * up by username took ~3.4 s as JSON arrays and ~3.0 s as SQLite's arrays, against ~4.6 s as
+ * objects (bench/NOTES.md).
  */
 export type LookupColumns = readonly string[] | '*' | { packed: readonly string[] };
 
@@ -288,8 +290,9 @@ export function keyLookupText(caps: Caps, table: string, columns: LookupColumns,
   const fixed = Object.keys(match.equal);
   const constants = Object.entries(match.constant ?? {}).map(([c, v]) => `${ident(c)} = ${literal(v)}`);
   const pg = caps.engine === 'postgres';
-  const list =
-    columns === '*' ? '*' : 'packed' in columns ? `${pg ? 'json_build_array' : 'json_array'}(${columns.packed.map(ident).join(', ')}) as packed` : columns.map(ident).join(', ');
+  const list = columns === '*' ? '*' : 'packed' in columns ? (pg ? `json_build_array(${columns.packed.map(ident).join(', ')}) as packed` : columns.packed.map(ident).join(', ')) : columns.map(ident).join(', ');
+  /** SQLite's packed rows are its rows as arrays (query.ts, packedRow). */
+  const select = !pg && typeof columns === 'object' && 'packed' in columns ? ROWS_AS_ARRAYS : 'select ';
   return cached(caps, `select|${table}|${list}|${fixed.join(',')}|${constants.join(',')}|${keyColumn}|${match.keyType ?? 'text'}|${pg ? 'array' : size}`, () => {
     let n = 1;
     const where = fixed.map((c) => `${ident(c)} = ${placeholders(caps, n++, 1)}`);
@@ -300,7 +303,7 @@ export function keyLookupText(caps: Caps, table: string, columns: LookupColumns,
       return `select t.* from unnest($${n}::${type}[]) as k(key) cross join lateral (select ${list} from ${ident(table)} where ${where.join(' and ')} offset 0) as t`;
     }
     where.push(`${ident(keyColumn)} in (${placeholders(caps, n, size)})`);
-    return `select ${list} from ${ident(table)} where ${where.join(' and ')}`;
+    return `${select}${list} from ${ident(table)} where ${where.join(' and ')}`;
   });
 }
 

@@ -9,6 +9,7 @@ import { POSTGRES_CAPS, SQLITE_CAPS, type Caps } from './caps.js';
 import type { Schema } from './schema.js';
 import { UUID_PATTERN } from '../core/clock.js';
 import { CHECKPOINT_VALVE_FRAMES, type Checkpoints } from './checkpointer.js';
+import { ROWS_AS_ARRAYS } from './query.js';
 
 export type Tx = Transaction<Schema>;
 
@@ -148,7 +149,8 @@ export interface EachRowResult {
 /**
  * Keeps the most recently used prepared statements by their SQL text: Kysely prepares on every
  * execution, and preparing costs as much as running for the short statements a batch repeats.
- * A statement still being iterated (a streamed read) is never handed out twice.
+ * A statement still being iterated (a streamed read) is never handed out twice. A statement whose
+ * text starts with ROWS_AS_ARRAYS answers its rows as arrays (query.ts, `packedRow`).
  *
  * Also answers EACH_ROW requests: SQLite runs a prepared one-row INSERT ten thousand times in about
  * two thirds of the time it takes over the same rows as multi-row VALUES lists (bench/NOTES.md).
@@ -173,6 +175,7 @@ function withStatementCache(db: SQLite.Database) {
       return hit;
     }
     const stmt = db.prepare(text);
+    if (text.startsWith(ROWS_AS_ARRAYS)) stmt.raw(true);
     if (!hit) {
       cache.set(text, stmt);
       if (cache.size > STATEMENT_CACHE) cache.delete(cache.keys().next().value!);

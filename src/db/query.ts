@@ -30,23 +30,36 @@ export function toPage<R, T>(
   return { items: items.map(map), nextCursor: rows.length > limit && last ? encodeCursor(sortKeys(last)) : null, ...counted };
 }
 
-/** A column of a packed row: as it is, JSON text embedded as JSON, or an instant as ISO text (as the drivers give it elsewhere). */
-export type PackedColumn = string | { json: string } | { instant: string };
+/** A column of a packed row: as it is, or an instant as ISO text (as the drivers give it elsewhere). */
+export type PackedColumn = string | { instant: string };
 
 /**
- * Columns packed into one JSON array a row (`json_array` on SQLite, `json_build_array` on
- * PostgreSQL). For a read of many rows: the driver then makes one value a row instead of one
- * property a column, which was most of a million-row export's time. Read it back with `unpackRow`.
+ * How a SQLite statement asks for its rows as arrays of their values, in the order selected
+ * (better-sqlite3's raw mode), rather than as objects of a property a column: the statement's text
+ * starts with this (see the statement cache in database.ts).
+ */
+export const ROWS_AS_ARRAYS = 'select /* pippin: rows as arrays */ ';
+
+/**
+ * Columns read as one array a row, for a read of many rows: the driver then makes one value a row
+ * instead of an object of a property a column, which was most of a million-row export's time.
+ * SQLite: the columns themselves, the statement marked ROWS_AS_ARRAYS. PostgreSQL: packed by
+ * `json_build_array` into one column, which node-postgres parses. Either way it must be the
+ * statement's only selection, aliased `packed`; read a row back with `unpackRow`. (JSON text
+ * columns stay text on both engines.)
  */
 export function packedRow(caps: Caps, columns: readonly PackedColumn[]): RawBuilder<unknown> {
-  const pg = caps.engine === 'postgres';
-  const parts = columns.map((c) => {
-    if (typeof c === 'string') return sql.ref(c);
-    if ('json' in c) return pg ? sql`${sql.ref(c.json)}::json` : sql`json(${sql.ref(c.json)})`;
-    return pg ? sql`to_char(${sql.ref(c.instant)} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')` : sql.ref(c.instant);
-  });
-  return sql`${sql.raw(pg ? 'json_build_array' : 'json_array')}(${sql.join(parts)})`;
+  if (caps.engine !== 'postgres') {
+    const mark = sql.raw(ROWS_AS_ARRAYS.slice('select '.length));
+    return sql`${mark}${sql.join(columns.map((c) => sql.ref(typeof c === 'string' ? c : c.instant)))}`;
+  }
+  const parts = columns.map((c) => (typeof c === 'string' ? sql.ref(c) : sql`to_char(${sql.ref(c.instant)} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`));
+  return sql`json_build_array(${sql.join(parts)})`;
 }
 
-/** A packed row as an array: SQLite gives its JSON text, node-postgres has parsed it already. */
-export const unpackRow = (value: unknown): unknown[] => (typeof value === 'string' ? JSON.parse(value) : value) as unknown[];
+/** A packed row's values: SQLite's row is the array, node-postgres' parsed JSON is in its one column. */
+export function unpackRow(row: unknown): unknown[] {
+  const values = Array.isArray(row) ? row : (row as { packed?: unknown }).packed;
+  if (!Array.isArray(values)) throw new Error('Not a packed row: packedRow must be the only selection of a statement that starts with it');
+  return values;
+}

@@ -80,7 +80,7 @@ const toImportedUser = (v: ImportedValues): ImportedUser => ({
 });
 
 /** The rows of a packed key look-up of IMPORTED_COLUMNS, as their values. */
-const unpackImported = (rows: { packed: unknown }[]) => rows.map((r) => unpackRow(r.packed) as ImportedValues);
+const unpackImported = (rows: unknown[]) => rows.map((r) => unpackRow(r) as ImportedValues);
 
 /**
  * A whole user: the import's view completed in place. (Spread into a new literal, the record then
@@ -158,7 +158,7 @@ const cursorPart = (column: keyof UserRow): CursorPart => (column === 'id' ? 'id
 
 /** A UserTuple's columns, in its order. */
 const TUPLE_COLUMNS: PackedColumn[] = [
-  'username', 'domain', 'email', 'full_name', 'phone', { json: 'groups_json' }, 'auth_type', 'maid', 'id', 'status', { instant: 'created_at' }, { instant: 'updated_at' }, 'device_count',
+  'username', 'domain', 'email', 'full_name', 'phone', 'groups_json', 'auth_type', 'maid', 'id', 'status', { instant: 'created_at' }, { instant: 'updated_at' }, 'device_count',
 ];
 
 /** The columns of `user_stats` that make the directory's figures. */
@@ -182,6 +182,8 @@ interface Reading<T> {
   /** An item's user id. */
   id(item: T): string;
   keys(row: any, sort: (keyof UserRow)[]): (string | number | null)[];
+  /** Its selection must be the statement's only one (packed rows, see packedRow). */
+  alone?: true;
 }
 
 const asUsers: Reading<User> = {
@@ -194,12 +196,17 @@ const asUsers: Reading<User> = {
 function asTuples(caps: Caps): Reading<UserTuple> {
   const width = TUPLE_COLUMNS.length;
   const idAt = TUPLE_COLUMNS.indexOf('id');
-  const packed = (r: { packed: unknown }) => unpackRow(r.packed);
+  const groupsAt = TUPLE_COLUMNS.indexOf('groups_json');
   return {
     select: (sort) => [packedRow(caps, [...TUPLE_COLUMNS, ...sort.map((c) => (c === 'created_at' ? { instant: c } : c))]).as('packed')],
-    item: (r) => packed(r).slice(0, width) as UserTuple,
+    item: (r) => {
+      const t = unpackRow(r).slice(0, width);
+      t[groupsAt] = JSON.parse(t[groupsAt] as string);
+      return t as UserTuple;
+    },
     id: (t) => t[idAt] as string,
-    keys: (r) => packed(r).slice(width) as (string | number | null)[],
+    keys: (r) => unpackRow(r).slice(width) as (string | number | null)[],
+    alone: true,
   };
 }
 
@@ -437,8 +444,8 @@ export function userStore(tx: Tx, accountId: string, caps: Caps, numbers: Accoun
       let q = filtered(query, no).select(reading.select(columns));
       // The directory's figures ride along with the page (read once, as a scalar of the statement):
       // on PostgreSQL a list answers in one round trip fewer. An empty page, and a page sorted by
-      // MAID (two statements above), read them after.
-      if (byFigures) q = q.select((eb) => FIGURES.map((f) => eb.selectFrom('user_stats').select(f).where('account_id', '=', accountId).as(`figures_${f}`)));
+      // MAID (two statements above), or read packed, read them after.
+      if (byFigures && !reading.alone) q = q.select((eb) => FIGURES.map((f) => eb.selectFrom('user_stats').select(f).where('account_id', '=', accountId).as(`figures_${f}`)));
       if (cursor) q = q.where((eb) => afterCursor(eb, columns, cursor, desc));
       for (const col of columns) q = q.orderBy(col, dir);
       rows = await q.limit(limit + 1).execute();
@@ -583,11 +590,11 @@ export function userStore(tx: Tx, accountId: string, caps: Caps, numbers: Accoun
     async findByUsernames(keys) {
       if (!keys.length) return [];
       const wanted = new Set(keys.map((k) => userKey(k.username, k.domain)));
-      const rows = await selectByKeys<{ packed: unknown }>(tx, caps, 'users', { packed: IMPORTED_COLUMNS }, { equal: { account_no: await accountNo() } }, 'username_key', keys.map((k) => normaliseKey(k.username)));
+      const rows = await selectByKeys<unknown>(tx, caps, 'users', { packed: IMPORTED_COLUMNS }, { equal: { account_no: await accountNo() } }, 'username_key', keys.map((k) => normaliseKey(k.username)));
       return unpackImported(rows).filter((v) => wanted.has(userKey(v[3], v[4]))).map(toImportedUser);
     },
     async findByManagedAppleIds(maids) {
-      const rows = await selectByKeys<{ packed: unknown }>(tx, caps, 'users', { packed: IMPORTED_COLUMNS }, { equal: { account_no: await accountNo() } }, 'maid_key', maids.map(normaliseKey));
+      const rows = await selectByKeys<unknown>(tx, caps, 'users', { packed: IMPORTED_COLUMNS }, { equal: { account_no: await accountNo() } }, 'maid_key', maids.map(normaliseKey));
       return unpackImported(rows).map(toImportedUser);
     },
     async insertMany(users, marks, held) {

@@ -12,7 +12,7 @@ import { openSqlite, type Database } from '../../src/db/database.js';
 import { migrate } from '../../src/db/migrations.js';
 import { deleteRows, insertRows, keyLookupText, pgArrayParam, selectByKeys, updateRows } from '../../src/db/batch.js';
 import { openDatabase } from '../../src/db/open.js';
-import { unpackRow } from '../../src/db/query.js';
+import { packedRow, unpackRow } from '../../src/db/query.js';
 import { ENGINES, tempDir, testConfig } from '../support/db.js';
 
 const ACC = '01900000-0000-7000-8000-000000000001';
@@ -53,13 +53,31 @@ describe.each(ENGINES)('key look-ups on %s', (engine) => {
 
   it('read rows packed, each one array of the columns asked for in their order, text, numbers and nulls as they are', async () => {
     const found = await db.forAccount(ACC, (tx) =>
-      selectByKeys<{ packed: unknown }>(tx, db.caps, 'users', { packed: ['username', 'maid', 'device_count', 'groups_json', 'id'] }, { equal: { account_no: NO } }, 'username_key', ['u1', 'u1999', 'nobody']),
+      selectByKeys<unknown>(tx, db.caps, 'users', { packed: ['username', 'maid', 'device_count', 'groups_json', 'id'] }, { equal: { account_no: NO } }, 'username_key', ['u1', 'u1999', 'nobody']),
     );
-    const rows = found.map((r) => unpackRow(r.packed)).sort((a, b) => String(a[0]).localeCompare(String(b[0])));
+    const rows = found.map((r) => unpackRow(r)).sort((a, b) => String(a[0]).localeCompare(String(b[0])));
     expect(rows).toEqual([
       ['u1', null, 0, '[]', ids[1]],
       ['u1999', null, 0, '[]', ids[1999]],
     ]);
+  });
+
+  it('read the rows of a query packed (packedRow), instants as ISO text, and the statements beside it still as objects', async () => {
+    const [packed, plain] = await db.forAccount(ACC, async (tx) => [
+      await tx
+        .selectFrom('users')
+        .select(packedRow(db.caps, ['username', { instant: 'created_at' }, 'groups_json', 'device_count']).as('packed'))
+        .where('account_no', '=', NO)
+        .orderBy('username_key')
+        .limit(2)
+        .execute(),
+      await tx.selectFrom('users').select(['username']).where('account_no', '=', NO).orderBy('username_key').limit(1).execute(),
+    ]);
+    expect(packed.map(unpackRow)).toEqual([
+      ['u0', '2026-01-01T00:00:00.000Z', '[]', 0],
+      ['u1', '2026-01-01T00:00:00.000Z', '[]', 0],
+    ]);
+    expect(plain).toEqual([{ username: 'u0' }]);
   });
 
   it('find rows by a uuid key', async () => {
