@@ -517,9 +517,7 @@ function migrations(caps: Caps): Record<string, Migration> {
         // An upload's 1 MiB chunks were compressed with pglz, PostgreSQL's default: 0.7-1.9 s for a
         // 62 MB file against 0.2-0.3 s with lz4 (12 against 15 MB stored). Only where the server
         // was built with lz4 (its default_toast_compression setting lists it); new chunks only.
-        if (caps.engine !== 'postgres') return;
-        const lz4 = await sql<{ ok: boolean }>`select 'lz4' = any(enumvals) as ok from pg_settings where name = 'default_toast_compression'`.execute(db);
-        if (lz4.rows[0]?.ok) await sql`alter table file_chunks alter column data set compression lz4`.execute(db);
+        if (caps.engine === 'postgres') await preferLz4(db, 'file_chunks', 'data');
       },
     },
     '0014_account_numbers': {
@@ -562,7 +560,24 @@ function migrations(caps: Caps): Record<string, Migration> {
         }
       },
     },
+    '0015_job_results_lz4': {
+      async up(db: Kysely<any>) {
+        // A batch's results lines (~1 MB of text for 10,000 rows) were compressed with pglz as the
+        // batch committed, in the transaction that holds the import's write lock; lz4 as for
+        // file_chunks (0013).
+        if (caps.engine === 'postgres') await preferLz4(db, 'job_results', 'csv');
+      },
+    },
   };
+}
+
+/**
+ * Has PostgreSQL compress a column's large values with lz4 rather than pglz (new values only),
+ * where the server was built with lz4 (its default_toast_compression setting lists it).
+ */
+async function preferLz4(db: Kysely<any>, table: string, column: string): Promise<void> {
+  const lz4 = await sql<{ ok: boolean }>`select 'lz4' = any(enumvals) as ok from pg_settings where name = 'default_toast_compression'`.execute(db);
+  if (lz4.rows[0]?.ok) await sql`alter table ${sql.table(table)} alter column ${sql.ref(column)} set compression lz4`.execute(db);
 }
 
 class InlineProvider implements MigrationProvider {

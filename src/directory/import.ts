@@ -233,12 +233,11 @@ async function planBatch(s: Stores, rows: FileRow[], header: HeaderMap<UserColum
  * or took a username or MAID the batch gives), RowChanged rolls the batch back, and it is planned
  * again from what is written.
  */
-async function writePlan(s: Stores, plan: Plan, held: HeldNameWords): Promise<Outcome[]> {
+async function writePlan(s: Stores, plan: Plan, held: HeldNameWords): Promise<void> {
   const { updates, inserts, at, jobId } = plan;
   await s.users.updateMany(updates.map((u) => ({ before: u.before, changes: u.changes, mark: { jobId, row: u.row } })), at, held);
   const inserted = await s.users.insertMany(inserts.map((i) => i.user), inserts.map((i) => ({ jobId, row: i.row })), held);
   if (inserted.size < inserts.length) throw new RowChanged('Another writer took a username or Managed Apple ID while the import wrote it');
-  return plan.outcomes;
 }
 
 /** Bulk Import Users as a table job. */
@@ -246,6 +245,7 @@ export function usersImport(clock: Clock, random: Random): PlansBatches<UserColu
   return {
     columns: USER_FILE_COLUMNS,
     plan: (s, rows, header, account, jobId, previous) => planBatch(s, rows, header, account, jobId, clock, random, previous),
+    outcomes: (plan) => plan.outcomes,
     // The plans' name words are written once, after the batch's last plan, in key order.
     writer: (s) => {
       const held = holdNameWords();

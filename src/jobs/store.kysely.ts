@@ -116,16 +116,10 @@ export function jobStore(tx: Tx, accountId: string): JobStore {
       return (r ? (JSON.parse(r.options_json).resultsHeader as string[] | undefined) : undefined) ?? ['Row', 'Result', 'Code', 'Message'];
     },
     async commitBatch(id, b, at) {
-      const current = await tx.selectFrom('jobs').select('batches').where('account_id', '=', accountId).where('id', '=', id).executeTakeFirstOrThrow();
-      const batch = current.batches + 1;
-      await tx
-        .insertInto('job_results')
-        .values({ job_id: id, account_id: accountId, batch, first_row: b.firstRow, failed: b.failedInBatch, csv: b.resultsCsv })
-        .execute();
-      await tx
+      const { batches: batch } = await tx
         .updateTable('jobs')
         .set((eb) => ({
-          batches: batch,
+          batches: eb('batches', '+', 1),
           last_row_committed: b.lastRow,
           processed: eb('processed', '+', b.processed),
           created: eb('created', '+', b.counts.created),
@@ -137,11 +131,12 @@ export function jobStore(tx: Tx, accountId: string): JobStore {
         }))
         .where('account_id', '=', accountId)
         .where('id', '=', id)
+        .returning('batches')
+        .executeTakeFirstOrThrow();
+      await tx
+        .insertInto('job_results')
+        .values({ job_id: id, account_id: accountId, batch, first_row: b.firstRow, failed: b.failedInBatch, csv: b.resultsCsv })
         .execute();
-    },
-    async committedThrough(id) {
-      const r = await tx.selectFrom('jobs').select('last_row_committed').where('account_id', '=', accountId).where('id', '=', id).executeTakeFirst();
-      return r?.last_row_committed ?? 1;
     },
     async finish(id, status, error, at) {
       await tx

@@ -57,8 +57,6 @@ export interface JobStore {
   resultsHeader(id: string): Promise<string[]>;
   /** Records a batch: progress, counts, results lines, and the last row applied (all in the caller's transaction). */
   commitBatch(id: string, batch: BatchCommit, at: string): Promise<void>;
-  /** The last row of the file whose batch has committed (1 before the first). */
-  committedThrough(id: string): Promise<number>;
   finish(id: string, status: 'succeeded' | 'failed' | 'cancelled', error: JobError | null, at: string): Promise<void>;
   heartbeat(id: string, node: string, at: string): Promise<void>;
   /** Up to `limit` batches of the results file after batch `after`, in order (only those with failures when asked). */

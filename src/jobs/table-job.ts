@@ -81,14 +81,54 @@ export interface PlansBatches<K extends string, P> extends KindBase<K> {
    */
   plan(s: Stores, rows: FileRow[], header: HeaderMap<K>, account: Account, jobId: string, previous: P | null): Promise<P>;
   /**
-   * Writes a batch in the caller's transaction: `write` each plan (the batch's, or each slice's in
-   * turn: see PLAN_SLICE_ROWS), one outcome per row, then `end`, which writes what the plans' writes
-   * held back to the batch's end (such as index rows best written once, in key order). Throws
-   * RowChanged when the database is no longer as a plan read it; the batch is then rolled back and
-   * planned again in its own transaction (and the next batch's plan, made from this one meanwhile,
-   * is made again).
+   * What a plan decided for its rows, one outcome per row: writing the plan does exactly that, or
+   * throws. (So a plan made ahead has its results lines made while the batch before is written.)
    */
-  writer(s: Stores): { write(plan: P): Promise<RowOutcome[]>; end(): Promise<void> };
+  outcomes(plan: P): RowOutcome[];
+  /**
+   * Writes a batch in the caller's transaction: `write` each plan (the batch's, or each slice's in
+   * turn: see PLAN_SLICE_ROWS), then `end`, which writes what the plans' writes held back to the
+   * batch's end (such as index rows best written once, in key order). Throws RowChanged when the
+   * database is no longer as a plan read it; the batch is then rolled back and planned again in its
+   * own transaction (and the next batch's plan, made from this one meanwhile, is made again).
+   */
+  writer(s: Stores): { write(plan: P): Promise<void>; end(): Promise<void> };
+}
+
+/** What became of a batch's rows: the counts, the failures, and the results file's lines. */
+class Tally {
+  readonly counts: JobCounts = emptyCounts();
+  failed = 0;
+  private readonly lines = new TextBuffer();
+
+  /** `width`: the header's columns; `extra`: how many extra results columns the kind has. */
+  constructor(
+    private readonly width: number,
+    private readonly extra: number,
+  ) {}
+
+  /** Counts what became of these rows, and adds their lines: the row's cells as read (as many as the header has), then what became of it. */
+  add(rows: FileRow[], outcomes: RowOutcome[]): this {
+    for (let i = 0; i < rows.length; i++) {
+      const row = rows[i]!;
+      const outcome = outcomes[i]!;
+      this.counts[outcome.result.toLowerCase() as keyof JobCounts]++;
+      const tail: string[] = [];
+      for (let e = 0; e < this.extra; e++) tail.push(outcome.result === 'Failed' ? '' : (outcome.extra?.[e] ?? ''));
+      if (outcome.result === 'Failed') {
+        this.failed++;
+        tail.push(String(row.row), 'Failed', outcome.issues.map((x) => x.code).join(';'), outcome.issues.map((x) => x.message).join('; '));
+      } else {
+        tail.push(String(row.row), outcome.result, '', outcome.note ?? '');
+      }
+      this.lines.append(csvLine(row.cells, this.width, tail));
+    }
+    return this;
+  }
+
+  text(): string {
+    return this.lines.text();
+  }
 }
 
 /** What a kind of import brings to the run: its columns, and how a batch of rows is applied. */
@@ -144,10 +184,15 @@ export async function runTableJob<K extends string, P>(ctx: ImportContext, kind:
   const batchRows = ctx.batchRows ?? IMPORT_BATCH_ROWS;
   const sliceRows = ctx.sliceRows ?? PLAN_SLICE_ROWS;
   const retry = ctx.retry ?? BATCH_RETRY;
-  /** A plan made outside the batch's transaction, in one of its own that only reads (`planAhead`). */
+  const tally = () => new Tally(header.headers.length, extra.length);
+  /** A plan made ahead: outside the batch's transaction, in one of its own that only reads, with what it decided tallied. */
+  type Planned = { plan: P; tally: Tally };
   const planOutside =
     'plan' in kind && ctx.planAhead
-      ? (rows: FileRow[], previous: P | null) => uow.inAccount(accountId, async (s) => kind.plan(s, rows, header, (await s.account.get())!, jobId, previous))
+      ? async (rows: FileRow[], previous: P | null): Promise<Planned> => {
+          const plan = await uow.inAccount(accountId, async (s) => kind.plan(s, rows, header, (await s.account.get())!, jobId, previous));
+          return { plan, tally: tally().add(rows, kind.outcomes(plan)) };
+        }
       : null;
 
   type Step = 'go' | 'cancel' | { fail: JobError };
@@ -156,57 +201,43 @@ export async function runTableJob<K extends string, P>(ctx: ImportContext, kind:
    * again whole when the database fails. `planned` is its plan when made already (`planAhead`).
    * Says whether the batch was written as `planned` said (false when it had to be planned again).
    */
-  const apply = async (rows: FileRow[], planned: P | null): Promise<{ step: Step; asPlanned: boolean }> => {
+  const apply = async (rows: FileRow[], planned: Planned | null): Promise<{ step: Step; asPlanned: boolean }> => {
     // The plan made outside is for the first try only: a try that runs again (the plan's reads were
     // out of date, or the database failed) decides from what is written by then.
     let outside = planned;
     let asPlanned = true;
     const commit = () =>
       uow.inAccount(accountId, async (s) => {
-        const job = await s.jobs.get(jobId);
-        if (!job || job.cancelRequested) return true;
+        const job = await s.jobs.getWork(jobId);
+        if (!job || job.job.cancelRequested) return true;
         // A try whose COMMIT reached the database although its connection then failed: done already.
-        if ((await s.jobs.committedThrough(jobId)) >= rows[rows.length - 1]!.row) return false;
+        if (job.lastRowCommitted >= rows[rows.length - 1]!.row) return false;
         const account = (await s.account.get())!;
-        const counts: JobCounts = emptyCounts();
-        const results = new TextBuffer();
-        let failed = 0;
-        const width = header.headers.length;
-        /** Counts what became of these rows, and adds their lines to the results. */
-        const record = (part: FileRow[], outcomes: RowOutcome[]) => {
-          for (let i = 0; i < part.length; i++) {
-            const row = part[i]!;
-            const outcome = outcomes[i]!;
-            counts[outcome.result.toLowerCase() as keyof JobCounts]++;
-            // The row's cells as read (as many as the header has), then what became of it.
-            if (outcome.result === 'Failed') {
-              failed++;
-              const codes = outcome.issues.map((x) => x.code).join(';');
-              results.append(csvLine(row.cells, width, [...extra.map(() => ''), String(row.row), 'Failed', codes, outcome.issues.map((x) => x.message).join('; ')]));
-            } else {
-              results.append(csvLine(row.cells, width, [...extra.map((_, e) => outcome.extra?.[e] ?? ''), String(row.row), outcome.result, '', outcome.note ?? '']));
-            }
-          }
-        };
-        if ('applyBatch' in kind) record(rows, await kind.applyBatch(s, rows, header, account, jobId));
+        let done: Tally;
+        if ('applyBatch' in kind) done = tally().add(rows, await kind.applyBatch(s, rows, header, account, jobId));
         else {
           const writer = kind.writer(s);
-          const plan = outside;
+          const ahead = outside;
           outside = null;
-          asPlanned = plan !== null;
-          if (plan) record(rows, await writer.write(plan));
-          else {
+          asPlanned = ahead !== null;
+          if (ahead) {
+            await writer.write(ahead.plan);
+            done = ahead.tally;
+          } else {
             // Planned here, in slices: each reads what the ones before wrote (PLAN_SLICE_ROWS).
+            done = tally();
             for (let i = 0; i < rows.length; i += sliceRows) {
               const slice = rows.slice(i, i + sliceRows);
-              record(slice, await writer.write(await kind.plan(s, slice, header, account, jobId, null)));
+              const plan = await kind.plan(s, slice, header, account, jobId, null);
+              await writer.write(plan);
+              done.add(slice, kind.outcomes(plan));
             }
           }
           await writer.end();
         }
         await s.jobs.commitBatch(
           jobId,
-          { firstRow: rows[0]!.row, lastRow: rows[rows.length - 1]!.row, processed: rows.length, counts, resultsCsv: results.text(), failedInBatch: failed },
+          { firstRow: rows[0]!.row, lastRow: rows[rows.length - 1]!.row, processed: rows.length, counts: done.counts, resultsCsv: done.text(), failedInBatch: done.failed },
           clock.now().toISOString(),
         );
         return false;
@@ -237,13 +268,13 @@ export async function runTableJob<K extends string, P>(ctx: ImportContext, kind:
   let batchChars = 0;
   // The batch being applied while the rows of the next are read and planned (`planAhead`: the
   // database server writes meanwhile), with its plan.
-  type Applying = { done: Promise<{ step: Step; asPlanned: boolean }>; plan: P | null };
+  type Applying = { done: Promise<{ step: Step; asPlanned: boolean }>; plan: Planned | null };
   let applying = null as Applying | null;
   /** Waits for the batch being applied, then starts `rows` (null: only waits); the end of the job when it ends. */
   const next = async (rows: FileRow[] | null): Promise<ImportEnd | null> => {
     const before = applying;
     // The plan of these rows, made while the batch before is written, from that batch's plan.
-    let plan: Promise<P> | null = planOutside && rows && (!before || before.plan) ? planOutside(rows, before?.plan ?? null) : null;
+    let plan: Promise<Planned> | null = planOutside && rows && (!before || before.plan) ? planOutside(rows, before?.plan?.plan ?? null) : null;
     plan?.catch(() => {}); // awaited below, or dropped; a failure must not go unhandled meanwhile
     if (before) {
       applying = null;

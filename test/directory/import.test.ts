@@ -649,9 +649,10 @@ describe.each(ENGINES)("an upload's bytes on %s", (engine) => {
     expect(fs.readFileSync(copy, 'utf8')).toBe(csv);
     expect(await chunks()).toBe(engine === 'sqlite' ? 0 : 1);
     if (engine === 'postgres') {
-      // Chunks are compressed with lz4 (migration 0013) where the server has it, as Debian's has.
-      const { rows } = await sql<{ c: string }>`select attcompression as c from pg_attribute where attrelid = 'file_chunks'::regclass and attname = 'data'`.execute(t.db.kysely);
-      expect(rows[0]!.c).toBe('l');
+      // Chunks and results lines are compressed with lz4 (migrations 0013 and 0015) where the server has it, as Debian's has.
+      const { rows } = await sql<{ c: string }>`select attcompression as c from pg_attribute
+        where (attrelid, attname) in (('file_chunks'::regclass, 'data'), ('job_results'::regclass, 'csv'))`.execute(t.db.kysely);
+      expect(rows.map((r) => r.c)).toEqual(['l', 'l']);
     }
     // The job reads this node's copy as it is.
     expect(await t.services.files.localPath(t.accountId, fileId)).toBe(copy);
