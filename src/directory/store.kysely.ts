@@ -172,8 +172,8 @@ const figuresOf = (row: { total: unknown; linked: unknown } | undefined): UserSu
 };
 
 /**
- * How a page's rows are read and made into items: whole users (the list) or tuples (exports, the
- * row packed into one value, its sort keys after the tuple's own).
+ * How a page's rows are read and made into items: whole users (the list) or tuples (exports, each
+ * row read packed as one array, its sort keys after the tuple's own: see packedRow).
  */
 interface Reading<T> {
   /** What to select, given the sort columns the next cursor needs. */
