@@ -107,7 +107,10 @@ class Tally {
     private readonly extra: number,
   ) {}
 
-  /** Counts what became of these rows, and adds their lines: the row's cells as read (as many as the header has), then what became of it. */
+  /**
+   * Counts what became of these rows and adds their lines: each row's cells as read (as many as
+   * the header has), then what became of it.
+   */
   add(rows: FileRow[], outcomes: RowOutcome[]): this {
     for (let i = 0; i < rows.length; i++) {
       const row = rows[i]!;
