@@ -290,10 +290,13 @@ export function keyLookupText(caps: Caps, table: string, columns: LookupColumns,
   const fixed = Object.keys(match.equal);
   const constants = Object.entries(match.constant ?? {}).map(([c, v]) => `${ident(c)} = ${literal(v)}`);
   const pg = caps.engine === 'postgres';
-  const list = columns === '*' ? '*' : 'packed' in columns ? (pg ? `json_build_array(${columns.packed.map(ident).join(', ')}) as packed` : columns.packed.map(ident).join(', ')) : columns.map(ident).join(', ');
-  /** SQLite's packed rows are its rows as arrays (query.ts, packedRow). */
-  const select = !pg && typeof columns === 'object' && 'packed' in columns ? ROWS_AS_ARRAYS : 'select ';
-  return cached(caps, `select|${table}|${list}|${fixed.join(',')}|${constants.join(',')}|${keyColumn}|${match.keyType ?? 'text'}|${pg ? 'array' : size}`, () => {
+  const packed = columns !== '*' && 'packed' in columns;
+  const names = columns === '*' ? '*' : (packed ? columns.packed : columns).map(ident).join(', ');
+  // Packed as query.ts' packedRow does: into one JSON array on PostgreSQL; on SQLite the columns
+  // themselves, the statement marked to answer its rows as arrays.
+  const list = packed && pg ? `json_build_array(${names}) as packed` : names;
+  const select = packed && !pg ? ROWS_AS_ARRAYS : 'select ';
+  return cached(caps, `${select}|${table}|${list}|${fixed.join(',')}|${constants.join(',')}|${keyColumn}|${match.keyType ?? 'text'}|${pg ? 'array' : size}`, () => {
     let n = 1;
     const where = fixed.map((c) => `${ident(c)} = ${placeholders(caps, n++, 1)}`);
     where.push(...constants);
